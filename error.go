@@ -1,0 +1,33 @@
+package latch
+
+import (
+	"errors"
+	"time"
+)
+
+// Domain errors. Stores and flows return them wrapped with %w; the HTTP
+// layer maps them to status codes and SimpleJWT's bodies in one place.
+var (
+	ErrNotFound           = errors.New("not found")
+	ErrUsernameTaken      = errors.New("username taken")
+	ErrInvalidCredentials = errors.New("invalid credentials")
+	ErrUserInactive       = errors.New("user inactive")
+	ErrTokenSpent         = errors.New("refresh token already spent")
+	ErrTokenReused        = errors.New("refresh token reused")
+	ErrSessionRevoked     = errors.New("session revoked")
+	ErrUnavailable        = errors.New("revocation state unavailable")
+)
+
+// SpentError is returned by SessionStore.Rotate when the presented token was
+// already spent. It carries the record so the caller can tell a duplicate
+// inside the grace interval from reuse.
+type SpentError struct {
+	Token *RefreshToken
+}
+
+func (e *SpentError) Error() string {
+	return "refresh token spent at " + e.Token.SpentAt.UTC().Format(time.RFC3339)
+}
+
+// Is makes errors.Is(err, ErrTokenSpent) true for a *SpentError.
+func (e *SpentError) Is(target error) bool { return target == ErrTokenSpent }

@@ -1,0 +1,143 @@
+package latch
+
+import (
+	"context"
+	"time"
+)
+
+// User is an account that can log in.
+type User struct {
+	ID           int64
+	Username     string // unique, compared case-insensitively
+	Email        string
+	PasswordHash string // PHC string (argon2id) or an imported Django hash
+	Role         string
+	IsActive     bool
+	// TokenVersion is bumped by password change, deactivation and
+	// logout-all; tokens carrying an older version are refused.
+	TokenVersion int64
+	LastLogin    time.Time // zero when never logged in
+	CreatedAt    time.Time
+}
+
+// Session is a token family: every refresh and access token names it in
+// the sid claim, and revoking it revokes them all.
+type Session struct {
+	ID         string
+	UserID     int64
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	// ExpiresAt is the absolute end of the session; rotation never extends it.
+	ExpiresAt    time.Time
+	UserAgent    string
+	IP           string
+	RevokedAt    time.Time // zero while active
+	RevokeReason string
+}
+
+// Active reports whether the session is neither revoked nor expired at now.
+func (s *Session) Active(now time.Time) bool {
+	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt)
+}
+
+// RefreshToken is the stored record of one refresh token. The token itself
+// is never stored: Hash identifies it (SHA-256 of its jti, hex).
+type RefreshToken struct {
+	Hash      string
+	SessionID string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	SpentAt   time.Time // zero until rotated away or blacklisted
+	// Successor describes the token that replaced this one, so that a
+	// duplicate refresh inside the grace interval gets the same successor.
+	Successor *Successor
+}
+
+// Successor identifies the refresh token issued when a token was rotated.
+type Successor struct {
+	JTI       string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// Rotation is one refresh-token rotation, see SessionStore.Rotate.
+type Rotation struct {
+	OldHash string
+	Next    RefreshToken // the successor's record; Next.SessionID must match
+	NextJTI string       // remembered on the old record for the grace interval
+	// Spend is false under SimpleJWT's BLACKLIST_AFTER_ROTATION=False: the
+	// old token then stays valid.
+	Spend bool
+	Now   time.Time
+}
+
+// Revocation reasons recorded on sessions.
+const (
+	ReasonLogout         = "logout"
+	ReasonLogoutAll      = "logout_all"
+	ReasonPasswordChange = "password_change"
+	ReasonDeactivated    = "deactivated"
+	ReasonReuse          = "refresh_reuse"
+	ReasonAdmin          = "admin"
+)
+
+// UserStore keeps users. Usernames are unique case-insensitively.
+type UserStore interface {
+	// CreateUser inserts u and sets u.ID and u.CreatedAt. It returns
+	// ErrUsernameTaken when the username exists in any letter case.
+	CreateUser(ctx context.Context, u *User) error
+	// UserByID returns ErrNotFound when no user has id.
+	UserByID(ctx context.Context, id int64) (*User, error)
+	// UserByUsername matches case-insensitively; returns ErrNotFound.
+	UserByUsername(ctx context.Context, username string) (*User, error)
+	// SetPasswordHash replaces the hash; returns ErrNotFound.
+	SetPasswordHash(ctx context.Context, id int64, hash string) error
+	// SetLastLogin records a successful login; returns ErrNotFound.
+	SetLastLogin(ctx context.Context, id int64, at time.Time) error
+	// SetActive activates or deactivates a user; returns ErrNotFound.
+	SetActive(ctx context.Context, id int64, active bool) error
+	// BumpTokenVersion increments the user's token version and returns the
+	// new value; returns ErrNotFound.
+	BumpTokenVersion(ctx context.Context, id int64) (int64, error)
+	// TokenVersions returns the version of every user whose version is
+	// above zero, for rebuilding the revocation index.
+	TokenVersions(ctx context.Context) (map[int64]int64, error)
+}
+
+// SessionStore keeps sessions and refresh-token records.
+type SessionStore interface {
+	// CreateSession inserts s together with its first refresh token.
+	CreateSession(ctx context.Context, s *Session, first *RefreshToken) error
+	// Session returns ErrNotFound when no session has id.
+	Session(ctx context.Context, id string) (*Session, error)
+	// RefreshToken returns the record with hash and its session, or ErrNotFound.
+	RefreshToken(ctx context.Context, hash string) (*RefreshToken, *Session, error)
+	// Rotate spends the unspent token r.OldHash and stores r.Next, in one
+	// transaction, and marks the session used at r.Now. Under any
+	// concurrency at most one caller succeeds for one OldHash. It returns
+	// *SpentError (Is ErrTokenSpent) when the token was already spent,
+	// ErrSessionRevoked when the session is revoked or expired, and
+	// ErrNotFound when no such token exists.
+	Rotate(ctx context.Context, r Rotation) (*Session, error)
+	// Touch marks the session of an unspent token used at now, for refresh
+	// without rotation. Errors as Rotate.
+	Touch(ctx context.Context, hash string, now time.Time) (*Session, error)
+	// RevokeSession revokes one session (which refuses all its tokens); it returns
+	// the session as revoked. Revoking a revoked session is not an error and
+	// keeps the first revocation time. Returns ErrNotFound.
+	RevokeSession(ctx context.Context, id, reason string, now time.Time) (*Session, error)
+	// RevokeUserSessions revokes every active session of userID except
+	// keep (may be empty) and returns those it revoked.
+	RevokeUserSessions(ctx context.Context, userID int64, keep, reason string, now time.Time) ([]Session, error)
+	// ActiveSessions lists the user's sessions that are active at now,
+	// most recently used first.
+	ActiveSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error)
+	// RevokedSessions returns sessions revoked at or after since, for
+	// rebuilding the revocation index.
+	RevokedSessions(ctx context.Context, since time.Time) ([]Session, error)
+	// PurgeExpired deletes sessions that ended before cutoff and refresh
+	// records that expired before cutoff; it returns how many rows went.
+	// Revoked sessions stay until they end, so a revoked token keeps
+	// answering "blacklisted" rather than "unknown".
+	PurgeExpired(ctx context.Context, cutoff time.Time) (int64, error)
+}

@@ -1,0 +1,262 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latch-auth/latch"
+)
+
+var _ latch.SessionStore = (*DB)(nil)
+
+const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
+
+type scanner interface{ Scan(...any) error }
+
+func scanSession(row scanner, extra ...any) (*latch.Session, error) {
+	var s latch.Session
+	var created, used, expires int64
+	var revoked sql.NullInt64
+	dest := append([]any{&s.ID, &s.UserID, &created, &used, &expires, &s.UserAgent, &s.IP, &revoked, &s.RevokeReason}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, latch.ErrNotFound
+		}
+		return nil, err
+	}
+	s.CreatedAt, s.LastUsedAt, s.ExpiresAt = time.UnixMicro(created), time.UnixMicro(used), time.UnixMicro(expires)
+	s.RevokedAt = fromDB(revoked)
+	return &s, nil
+}
+
+func scanSessions(rows *sql.Rows, err error) ([]latch.Session, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []latch.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *s)
+	}
+	return out, rows.Err()
+}
+
+// CreateSession implements latch.SessionStore.
+func (db *DB) CreateSession(ctx context.Context, s *latch.Session, first *latch.RefreshToken) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at, revoke_reason)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '')`,
+		s.ID, s.UserID, s.CreatedAt.UnixMicro(), s.LastUsedAt.UnixMicro(), s.ExpiresAt.UnixMicro(), s.UserAgent, s.IP); err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	if err := insertToken(ctx, tx, first); err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	return tx.Commit()
+}
+
+func insertToken(ctx context.Context, tx *sql.Tx, t *latch.RefreshToken) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES (?, ?, ?, ?)`,
+		t.Hash, t.SessionID, t.IssuedAt.UnixMicro(), t.ExpiresAt.UnixMicro())
+	return err
+}
+
+// Session implements latch.SessionStore.
+func (db *DB) Session(ctx context.Context, id string) (*latch.Session, error) {
+	s, err := scanSession(db.read.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	return s, nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func tokenWithSession(ctx context.Context, q querier, hash string) (*latch.RefreshToken, *latch.Session, error) {
+	var t latch.RefreshToken
+	var issued, expires int64
+	var spent, succIssued, succExpires sql.NullInt64
+	var succJTI sql.NullString
+	s, err := scanSession(q.QueryRowContext(ctx,
+		`SELECT `+sessionColumns+`, t.hash, t.issued_at, t.expires_at, t.spent_at, t.successor_jti, t.successor_issued_at, t.successor_expires_at
+		 FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = ?`, hash),
+		&t.Hash, &issued, &expires, &spent, &succJTI, &succIssued, &succExpires)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.SessionID = s.ID
+	t.IssuedAt, t.ExpiresAt = time.UnixMicro(issued), time.UnixMicro(expires)
+	t.SpentAt = fromDB(spent)
+	if succJTI.Valid {
+		t.Successor = &latch.Successor{JTI: succJTI.String, IssuedAt: fromDB(succIssued), ExpiresAt: fromDB(succExpires)}
+	}
+	return &t, s, nil
+}
+
+// RefreshToken implements latch.SessionStore.
+func (db *DB) RefreshToken(ctx context.Context, hash string) (*latch.RefreshToken, *latch.Session, error) {
+	t, s, err := tokenWithSession(ctx, db.read, hash)
+	if err != nil {
+		return nil, nil, fmt.Errorf("refresh token: %w", err)
+	}
+	return t, s, nil
+}
+
+// usable loads the token in tx and checks it may be refreshed at now.
+func usable(ctx context.Context, tx *sql.Tx, hash string, now time.Time) (*latch.RefreshToken, *latch.Session, error) {
+	t, s, err := tokenWithSession(ctx, tx, hash)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !s.Active(now) {
+		return nil, nil, latch.ErrSessionRevoked
+	}
+	if !t.SpentAt.IsZero() {
+		return nil, nil, &latch.SpentError{Token: t}
+	}
+	return t, s, nil
+}
+
+// Rotate implements latch.SessionStore.
+func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, error) {
+	tx, err := db.write.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see _txlock): serialized with every other writer
+	if err != nil {
+		return nil, fmt.Errorf("rotate: %w", err)
+	}
+	defer tx.Rollback()
+	_, s, err := usable(ctx, tx, r.OldHash, r.Now)
+	if err != nil {
+		return nil, fmt.Errorf("rotate: %w", err)
+	}
+	if r.Next.SessionID != s.ID {
+		return nil, fmt.Errorf("rotate: successor names session %q, token belongs to %q", r.Next.SessionID, s.ID)
+	}
+	if r.Spend {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE refresh_tokens SET spent_at = ?, successor_jti = ?, successor_issued_at = ?, successor_expires_at = ?
+			 WHERE hash = ? AND spent_at IS NULL`,
+			r.Now.UnixMicro(), r.NextJTI, r.Next.IssuedAt.UnixMicro(), r.Next.ExpiresAt.UnixMicro(), r.OldHash)
+		if err != nil {
+			return nil, fmt.Errorf("rotate: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil, fmt.Errorf("rotate: %w", latch.ErrTokenSpent)
+		}
+	}
+	if err := insertToken(ctx, tx, &r.Next); err != nil {
+		return nil, fmt.Errorf("rotate: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_used_at = ? WHERE id = ?`, r.Now.UnixMicro(), s.ID); err != nil {
+		return nil, fmt.Errorf("rotate: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("rotate: %w", err)
+	}
+	s.LastUsedAt = r.Now
+	return s, nil
+}
+
+// Touch implements latch.SessionStore.
+func (db *DB) Touch(ctx context.Context, hash string, now time.Time) (*latch.Session, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("touch: %w", err)
+	}
+	defer tx.Rollback()
+	_, s, err := usable(ctx, tx, hash, now)
+	if err != nil {
+		return nil, fmt.Errorf("touch: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_used_at = ? WHERE id = ?`, now.UnixMicro(), s.ID); err != nil {
+		return nil, fmt.Errorf("touch: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("touch: %w", err)
+	}
+	s.LastUsedAt = now
+	return s, nil
+}
+
+// RevokeSession implements latch.SessionStore.
+func (db *DB) RevokeSession(ctx context.Context, id, reason string, now time.Time) (*latch.Session, error) {
+	s, err := scanSession(db.write.QueryRowContext(ctx,
+		`UPDATE sessions AS s SET
+		   revoke_reason = CASE WHEN s.revoked_at IS NULL THEN ? ELSE s.revoke_reason END,
+		   revoked_at = COALESCE(s.revoked_at, ?)
+		 WHERE s.id = ? RETURNING `+sessionColumns, reason, now.UnixMicro(), id))
+	if err != nil {
+		return nil, fmt.Errorf("revoke session: %w", err)
+	}
+	return s, nil
+}
+
+// RevokeUserSessions implements latch.SessionStore.
+func (db *DB) RevokeUserSessions(ctx context.Context, userID int64, keep, reason string, now time.Time) ([]latch.Session, error) {
+	out, err := scanSessions(db.write.QueryContext(ctx,
+		`UPDATE sessions AS s SET revoked_at = ?, revoke_reason = ?
+		 WHERE s.user_id = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND s.id <> ?
+		 RETURNING `+sessionColumns, now.UnixMicro(), reason, userID, now.UnixMicro(), keep))
+	if err != nil {
+		return nil, fmt.Errorf("revoke sessions of user %d: %w", userID, err)
+	}
+	return out, nil
+}
+
+// ActiveSessions implements latch.SessionStore.
+func (db *DB) ActiveSessions(ctx context.Context, userID int64, now time.Time) ([]latch.Session, error) {
+	out, err := scanSessions(db.read.QueryContext(ctx,
+		`SELECT `+sessionColumns+` FROM sessions s
+		 WHERE s.user_id = ? AND s.revoked_at IS NULL AND s.expires_at > ?
+		 ORDER BY s.last_used_at DESC, s.id`, userID, now.UnixMicro()))
+	if err != nil {
+		return nil, fmt.Errorf("active sessions of user %d: %w", userID, err)
+	}
+	return out, nil
+}
+
+// RevokedSessions implements latch.SessionStore.
+func (db *DB) RevokedSessions(ctx context.Context, since time.Time) ([]latch.Session, error) {
+	out, err := scanSessions(db.read.QueryContext(ctx,
+		`SELECT `+sessionColumns+` FROM sessions s WHERE s.revoked_at >= ?`, since.UnixMicro()))
+	if err != nil {
+		return nil, fmt.Errorf("revoked sessions: %w", err)
+	}
+	return out, nil
+}
+
+// PurgeExpired implements latch.SessionStore.
+func (db *DB) PurgeExpired(ctx context.Context, cutoff time.Time) (int64, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("purge: %w", err)
+	}
+	defer tx.Rollback()
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM refresh_tokens WHERE expires_at < ?`,
+		`DELETE FROM sessions WHERE expires_at < ?`,
+	} {
+		res, err := tx.ExecContext(ctx, q, cutoff.UnixMicro())
+		if err != nil {
+			return 0, fmt.Errorf("purge: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, tx.Commit()
+}

@@ -1,0 +1,124 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latch-auth/latch"
+)
+
+var _ latch.UserStore = (*DB)(nil)
+
+const userColumns = `id, username, email, password_hash, role, is_active, token_version, last_login, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*latch.User, error) {
+	var u latch.User
+	var lastLogin sql.NullInt64
+	var created int64
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.Role, &u.IsActive, &u.TokenVersion, &lastLogin, &created); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, latch.ErrNotFound
+		}
+		return nil, err
+	}
+	u.LastLogin = fromDB(lastLogin)
+	u.CreatedAt = time.UnixMicro(created)
+	return &u, nil
+}
+
+// CreateUser implements latch.UserStore.
+func (db *DB) CreateUser(ctx context.Context, u *latch.User) error {
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = time.Now()
+	}
+	res, err := db.write.ExecContext(ctx,
+		`INSERT INTO users (username, username_key, email, password_hash, role, is_active, token_version, last_login, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.Username, usernameKey(u.Username), u.Email, u.PasswordHash, u.Role, u.IsActive, u.TokenVersion, toDB(u.LastLogin), u.CreatedAt.UnixMicro())
+	if isUniqueViolation(err) {
+		return fmt.Errorf("create user: %w", latch.ErrUsernameTaken)
+	}
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	u.ID, err = res.LastInsertId()
+	return err
+}
+
+// UserByID implements latch.UserStore.
+func (db *DB) UserByID(ctx context.Context, id int64) (*latch.User, error) {
+	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserByUsername implements latch.UserStore.
+func (db *DB) UserByUsername(ctx context.Context, username string) (*latch.User, error) {
+	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = ?`, usernameKey(username)))
+	if err != nil {
+		return nil, fmt.Errorf("user by name: %w", err)
+	}
+	return u, nil
+}
+
+func (db *DB) updateUser(ctx context.Context, id int64, query string, args ...any) error {
+	res, err := db.write.ExecContext(ctx, query, append(args, id)...)
+	if err != nil {
+		return fmt.Errorf("update user %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("update user %d: %w", id, latch.ErrNotFound)
+	}
+	return nil
+}
+
+// SetPasswordHash implements latch.UserStore.
+func (db *DB) SetPasswordHash(ctx context.Context, id int64, hash string) error {
+	return db.updateUser(ctx, id, `UPDATE users SET password_hash = ? WHERE id = ?`, hash)
+}
+
+// SetLastLogin implements latch.UserStore.
+func (db *DB) SetLastLogin(ctx context.Context, id int64, at time.Time) error {
+	return db.updateUser(ctx, id, `UPDATE users SET last_login = ? WHERE id = ?`, at.UnixMicro())
+}
+
+// SetActive implements latch.UserStore.
+func (db *DB) SetActive(ctx context.Context, id int64, active bool) error {
+	return db.updateUser(ctx, id, `UPDATE users SET is_active = ? WHERE id = ?`, active)
+}
+
+// BumpTokenVersion implements latch.UserStore.
+func (db *DB) BumpTokenVersion(ctx context.Context, id int64) (int64, error) {
+	var v int64
+	err := db.write.QueryRowContext(ctx, `UPDATE users SET token_version = token_version + 1 WHERE id = ? RETURNING token_version`, id).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("bump token version of user %d: %w", id, latch.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("bump token version of user %d: %w", id, err)
+	}
+	return v, nil
+}
+
+// TokenVersions implements latch.UserStore.
+func (db *DB) TokenVersions(ctx context.Context) (map[int64]int64, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, token_version FROM users WHERE token_version > 0`)
+	if err != nil {
+		return nil, fmt.Errorf("token versions: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]int64)
+	for rows.Next() {
+		var id, v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, fmt.Errorf("token versions: %w", err)
+		}
+		out[id] = v
+	}
+	return out, rows.Err()
+}
