@@ -14,10 +14,12 @@ type User struct {
 	Role         string
 	IsActive     bool
 	// TokenVersion is bumped by password change, deactivation and
-	// logout-all; tokens carrying an older version are refused.
-	TokenVersion int64
-	LastLogin    time.Time // zero when never logged in
-	CreatedAt    time.Time
+	// logout-all; tokens carrying an older version are refused, except
+	// those of VersionKeepSession (the session that changed the password).
+	TokenVersion       int64
+	VersionKeepSession string
+	LastLogin          time.Time // zero when never logged in
+	CreatedAt          time.Time
 }
 
 // Session is a token family: every refresh and access token names it in
@@ -60,6 +62,29 @@ type Successor struct {
 	ExpiresAt time.Time
 }
 
+// TokenVersion is a user's current token version. A token of the user is
+// valid when its ver claim is at least Version, or when it belongs to
+// KeepSession and carries Version-1.
+type TokenVersion struct {
+	UserID      int64
+	Version     int64
+	KeepSession string
+}
+
+// Allows reports whether a token with claim ver of session sid passes v.
+func (v TokenVersion) Allows(sid string, ver int64) bool {
+	return ver >= v.Version || (sid != "" && sid == v.KeepSession && ver == v.Version-1)
+}
+
+// Revocation is what one instance tells the others when it revokes: a
+// session (SessionID with the time Until which its tokens could live), or
+// a user's new token version (UserID and Version).
+type Revocation struct {
+	SessionID string
+	Until     time.Time
+	Version   TokenVersion
+}
+
 // Rotation is one refresh-token rotation, see SessionStore.Rotate.
 type Rotation struct {
 	OldHash string
@@ -96,12 +121,13 @@ type UserStore interface {
 	SetLastLogin(ctx context.Context, id int64, at time.Time) error
 	// SetActive activates or deactivates a user; returns ErrNotFound.
 	SetActive(ctx context.Context, id int64, active bool) error
-	// BumpTokenVersion increments the user's token version and returns the
-	// new value; returns ErrNotFound.
-	BumpTokenVersion(ctx context.Context, id int64) (int64, error)
+	// BumpTokenVersion increments the user's token version, exempting the
+	// session keep (may be empty) from the bump, and returns the new
+	// state; returns ErrNotFound.
+	BumpTokenVersion(ctx context.Context, id int64, keep string) (TokenVersion, error)
 	// TokenVersions returns the version of every user whose version is
 	// above zero, for rebuilding the revocation index.
-	TokenVersions(ctx context.Context) (map[int64]int64, error)
+	TokenVersions(ctx context.Context) ([]TokenVersion, error)
 }
 
 // SessionStore keeps sessions and refresh-token records.

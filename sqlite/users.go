@@ -12,13 +12,13 @@ import (
 
 var _ latch.UserStore = (*DB)(nil)
 
-const userColumns = `id, username, email, password_hash, role, is_active, token_version, last_login, created_at`
+const userColumns = `id, username, email, password_hash, role, is_active, token_version, version_keep_session, last_login, created_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*latch.User, error) {
 	var u latch.User
 	var lastLogin sql.NullInt64
 	var created int64
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.Role, &u.IsActive, &u.TokenVersion, &lastLogin, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.Role, &u.IsActive, &u.TokenVersion, &u.VersionKeepSession, &lastLogin, &created); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, latch.ErrNotFound
 		}
@@ -93,32 +93,34 @@ func (db *DB) SetActive(ctx context.Context, id int64, active bool) error {
 }
 
 // BumpTokenVersion implements latch.UserStore.
-func (db *DB) BumpTokenVersion(ctx context.Context, id int64) (int64, error) {
-	var v int64
-	err := db.write.QueryRowContext(ctx, `UPDATE users SET token_version = token_version + 1 WHERE id = ? RETURNING token_version`, id).Scan(&v)
+func (db *DB) BumpTokenVersion(ctx context.Context, id int64, keep string) (latch.TokenVersion, error) {
+	v := latch.TokenVersion{UserID: id, KeepSession: keep}
+	err := db.write.QueryRowContext(ctx,
+		`UPDATE users SET token_version = token_version + 1, version_keep_session = ? WHERE id = ? RETURNING token_version`,
+		keep, id).Scan(&v.Version)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("bump token version of user %d: %w", id, latch.ErrNotFound)
+		return v, fmt.Errorf("bump token version of user %d: %w", id, latch.ErrNotFound)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("bump token version of user %d: %w", id, err)
+		return v, fmt.Errorf("bump token version of user %d: %w", id, err)
 	}
 	return v, nil
 }
 
 // TokenVersions implements latch.UserStore.
-func (db *DB) TokenVersions(ctx context.Context) (map[int64]int64, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, token_version FROM users WHERE token_version > 0`)
+func (db *DB) TokenVersions(ctx context.Context) ([]latch.TokenVersion, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, token_version, version_keep_session FROM users WHERE token_version > 0`)
 	if err != nil {
 		return nil, fmt.Errorf("token versions: %w", err)
 	}
 	defer rows.Close()
-	out := make(map[int64]int64)
+	var out []latch.TokenVersion
 	for rows.Next() {
-		var id, v int64
-		if err := rows.Scan(&id, &v); err != nil {
+		var v latch.TokenVersion
+		if err := rows.Scan(&v.UserID, &v.Version, &v.KeepSession); err != nil {
 			return nil, fmt.Errorf("token versions: %w", err)
 		}
-		out[id] = v
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }

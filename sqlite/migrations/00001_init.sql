@@ -8,6 +8,7 @@ CREATE TABLE users (
     role          TEXT    NOT NULL DEFAULT 'user',
     is_active     INTEGER NOT NULL DEFAULT 1,
     token_version INTEGER NOT NULL DEFAULT 0,
+    version_keep_session TEXT NOT NULL DEFAULT '',
     last_login    INTEGER,                 -- unix microseconds
     created_at    INTEGER NOT NULL
 );
