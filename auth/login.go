@@ -1,0 +1,199 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/password"
+	"github.com/latch-auth/latch/token"
+)
+
+// Login checks the credentials, opens a session and returns its first
+// pair. Wrong password, unknown user and inactive user all return
+// latch.ErrInvalidCredentials after the same hashing work. It returns
+// password.ErrBusy when the hashing pool is full.
+func (s *Service) Login(ctx context.Context, username, pw string, client Client) (*Pair, error) {
+	u, err := s.opts.Users.UserByUsername(ctx, username)
+	if err != nil && !errors.Is(err, latch.ErrNotFound) {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	var ok, rehash bool
+	var verifyErr error
+	if err := s.hash(ctx, func() {
+		if u == nil {
+			s.opts.Hasher.Dummy(pw) // as long as a wrong password: no enumeration by timing
+			return
+		}
+		ok, rehash, verifyErr = s.opts.Hasher.Verify(u.PasswordHash, pw)
+	}); err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	if verifyErr != nil {
+		s.opts.Logger.Warn("stored password hash unusable", "user", u.ID, "err", verifyErr)
+	}
+	if u == nil || !ok || !u.IsActive {
+		return nil, latch.ErrInvalidCredentials
+	}
+	if rehash {
+		s.upgradeHash(ctx, u, pw)
+	}
+	now := s.opts.Now()
+	if s.opts.UpdateLastLogin {
+		if err := s.opts.Users.SetLastLogin(ctx, u.ID, now); err != nil {
+			return nil, fmt.Errorf("login: %w", err)
+		}
+	}
+	return s.openSession(ctx, u, client)
+}
+
+// upgradeHash replaces an imported or outdated hash; a failure is logged,
+// never fatal to the login.
+func (s *Service) upgradeHash(ctx context.Context, u *latch.User, pw string) {
+	var h string
+	var err error
+	if perr := s.hash(ctx, func() { h, err = s.opts.Hasher.Hash(pw) }); perr != nil {
+		return // busy: upgrade on a later login
+	}
+	if err == nil {
+		err = s.opts.Users.SetPasswordHash(ctx, u.ID, h)
+	}
+	if err != nil {
+		s.opts.Logger.Warn("upgrade password hash", "user", u.ID, "err", err)
+	}
+}
+
+// openSession creates a session for u and returns its first pair.
+func (s *Service) openSession(ctx context.Context, u *latch.User, client Client) (*Pair, error) {
+	now := s.opts.Now()
+	sess := &latch.Session{
+		ID:         newSessionID(),
+		UserID:     u.ID,
+		CreatedAt:  now,
+		LastUsedAt: now,
+		ExpiresAt:  now.Add(s.opts.SessionLifetime),
+		UserAgent:  truncate(client.UserAgent, 512),
+		IP:         client.IP,
+	}
+	jti := token.NewID()
+	rexp := earliest(now.Add(s.opts.RefreshLifetime), sess.ExpiresAt)
+	refresh, err := s.opts.Tokens.Sign(s.claimsFor(u, sess.ID, token.Refresh, jti, now, rexp))
+	if err != nil {
+		return nil, fmt.Errorf("open session: %w", err)
+	}
+	access, err := s.issueAccess(u, sess, now)
+	if err != nil {
+		return nil, fmt.Errorf("open session: %w", err)
+	}
+	rec := &latch.RefreshToken{Hash: hashJTI(jti), SessionID: sess.ID, IssuedAt: now, ExpiresAt: rexp}
+	if err := s.opts.Sessions.CreateSession(ctx, sess, rec); err != nil {
+		return nil, fmt.Errorf("open session: %w", err)
+	}
+	return &Pair{Access: access, Refresh: refresh}, nil
+}
+
+func newSessionID() string { return rand.Text() }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
+// FieldError is one field's problems, in DRF's wording.
+type FieldError struct {
+	Field    string
+	Messages []string
+}
+
+// ValidationError lists field problems; the HTTP layer answers 400 with
+// DRF's {"field": ["message", ...]} body.
+type ValidationError struct{ Fields []FieldError }
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + strings.Join(f.Messages, " ")
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+func (e *ValidationError) add(field string, msgs ...string) {
+	if len(msgs) > 0 {
+		e.Fields = append(e.Fields, FieldError{Field: field, Messages: msgs})
+	}
+}
+
+func (e *ValidationError) orNil() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+// Django's username rules and messages.
+const (
+	msgUsernameTaken   = "A user with that username already exists."
+	msgUsernameInvalid = "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."
+	msgUsernameLong    = "Ensure this field has no more than 150 characters."
+	msgEmailInvalid    = "Enter a valid email address."
+)
+
+func validUsername(name string) []string {
+	if len([]rune(name)) > 150 {
+		return []string{msgUsernameLong}
+	}
+	for _, r := range name {
+		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("@.+-_", r)) {
+			return []string{msgUsernameInvalid}
+		}
+	}
+	return nil
+}
+
+func validEmail(email string) []string {
+	at := strings.LastIndexByte(email, '@')
+	if email == "" || (at > 0 && at < len(email)-1 && !strings.ContainsAny(email, " \t\r\n") && strings.Contains(email[at:], ".")) {
+		return nil
+	}
+	return []string{msgEmailInvalid}
+}
+
+// Signup creates an active user with the default role. It returns
+// *ValidationError for a taken or invalid username, a weak password or a
+// bad email.
+func (s *Service) Signup(ctx context.Context, username, pw, email string) (*latch.User, error) {
+	return s.CreateUser(ctx, username, pw, email, s.opts.DefaultRole)
+}
+
+// CreateUser is Signup with a chosen role (latch createuser).
+func (s *Service) CreateUser(ctx context.Context, username, pw, email, role string) (*latch.User, error) {
+	verr := &ValidationError{}
+	verr.add("username", validUsername(username)...)
+	verr.add("password", password.Validate(pw, username, s.opts.MinPasswordLength)...)
+	verr.add("email", validEmail(email)...)
+	if err := verr.orNil(); err != nil {
+		return nil, err
+	}
+	var h string
+	var herr error
+	if err := s.hash(ctx, func() { h, herr = s.opts.Hasher.Hash(pw) }); err != nil {
+		return nil, fmt.Errorf("signup: %w", err)
+	}
+	if herr != nil {
+		return nil, fmt.Errorf("signup: %w", herr)
+	}
+	u := &latch.User{Username: username, Email: email, PasswordHash: h, Role: role, IsActive: true, CreatedAt: s.opts.Now()}
+	if err := s.opts.Users.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, latch.ErrUsernameTaken) {
+			return nil, &ValidationError{Fields: []FieldError{{Field: "username", Messages: []string{msgUsernameTaken}}}}
+		}
+		return nil, fmt.Errorf("signup: %w", err)
+	}
+	return u, nil
+}

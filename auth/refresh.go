@@ -1,0 +1,229 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/token"
+)
+
+// userOf parses the user id claim.
+func userOf(c *token.Claims) (int64, error) {
+	if c.UserID == "" {
+		return 0, ErrNoUserID
+	}
+	id, err := strconv.ParseInt(c.UserID, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("user id claim: %w", latch.ErrNotFound)
+	}
+	return id, nil
+}
+
+// refreshRecord finds the stored record of a verified refresh token. A
+// token minted by SimpleJWT (no sid) is adopted into a new session the
+// first time it is seen, so that migrating from SimpleJWT logs no one out
+// and its reuse is detected like any other.
+func (s *Service) refreshRecord(ctx context.Context, c *token.Claims, u *latch.User) (*latch.RefreshToken, *latch.Session, error) {
+	hash := hashJTI(c.ID)
+	rec, sess, err := s.opts.Sessions.RefreshToken(ctx, hash)
+	if err == nil {
+		if sess.UserID != u.ID {
+			return nil, nil, fmt.Errorf("refresh token of another user: %w", token.ErrInvalid)
+		}
+		return rec, sess, nil
+	}
+	if !errors.Is(err, latch.ErrNotFound) {
+		return nil, nil, err
+	}
+	if c.SessionID != "" {
+		// Ours but unknown: purged, or from another deployment.
+		return nil, nil, fmt.Errorf("unknown refresh token: %w", token.ErrInvalid)
+	}
+	now := s.opts.Now()
+	sess = &latch.Session{
+		ID: newSessionID(), UserID: u.ID, CreatedAt: c.IssuedAt, LastUsedAt: now,
+		ExpiresAt: earliest(c.IssuedAt.Add(s.opts.SessionLifetime), c.ExpiresAt.Add(s.opts.SessionLifetime)),
+	}
+	rec = &latch.RefreshToken{Hash: hash, SessionID: sess.ID, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}
+	if err := s.opts.Sessions.CreateSession(ctx, sess, rec); err != nil {
+		// A concurrent adoption of the same token won; its record now exists.
+		if rec, sess, err2 := s.opts.Sessions.RefreshToken(ctx, hash); err2 == nil {
+			return rec, sess, nil
+		}
+		return nil, nil, fmt.Errorf("adopt refresh token: %w", err)
+	}
+	return rec, sess, nil
+}
+
+// parseRefresh verifies a refresh token and loads its user.
+func (s *Service) parseRefresh(ctx context.Context, raw string) (*token.Claims, *latch.User, error) {
+	c, err := s.opts.Tokens.Parse(raw, token.Refresh)
+	if err != nil {
+		return nil, nil, err
+	}
+	id, err := userOf(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := s.opts.Users.UserByID(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, u, nil
+}
+
+// Refresh exchanges a refresh token for a new access token and, with
+// rotation on, a new refresh token. A refresh token presented again after
+// it was rotated revokes its whole session (latch.ErrTokenReused), unless
+// it comes within the reuse interval, which returns the same successor.
+func (s *Service) Refresh(ctx context.Context, raw string) (*Pair, error) {
+	c, u, err := s.parseRefresh(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if !u.IsActive {
+		return nil, latch.ErrUserInactive
+	}
+	versions := latch.TokenVersion{UserID: u.ID, Version: u.TokenVersion, KeepSession: u.VersionKeepSession}
+	if !versions.Allows(c.SessionID, c.Version) {
+		return nil, latch.ErrSessionRevoked
+	}
+	rec, sess, err := s.refreshRecord(ctx, c, u)
+	if err != nil {
+		return nil, err
+	}
+	now := s.opts.Now()
+	if s.opts.IdleTimeout > 0 && sess.Active(now) && now.Sub(sess.LastUsedAt) > s.opts.IdleTimeout {
+		if _, err := s.revokeSession(ctx, sess.ID, "idle"); err != nil {
+			return nil, err
+		}
+		return nil, latch.ErrSessionRevoked
+	}
+	if !s.opts.RotateRefreshTokens {
+		sess, err := s.opts.Sessions.Touch(ctx, rec.Hash, now)
+		if err != nil {
+			return nil, s.spentOrRevoked(ctx, err, nil)
+		}
+		access, err := s.issueAccess(u, sess, now)
+		return &Pair{Access: access}, err
+	}
+	jti := token.NewID()
+	next := latch.RefreshToken{
+		Hash: hashJTI(jti), SessionID: sess.ID, IssuedAt: now,
+		ExpiresAt: earliest(now.Add(s.opts.RefreshLifetime), sess.ExpiresAt),
+	}
+	sess, err = s.opts.Sessions.Rotate(ctx, latch.Rotation{
+		OldHash: rec.Hash, Next: next, NextJTI: jti, Spend: s.opts.BlacklistAfterRotation, Now: now,
+	})
+	var succ *latch.Successor
+	if err != nil {
+		var spent *latch.SpentError
+		if !errors.As(err, &spent) || !s.inGrace(spent.Token, now) {
+			return nil, s.spentOrRevoked(ctx, err, rec)
+		}
+		// A duplicate within the grace interval (two tabs): hand out the
+		// same successor, never a second one.
+		succ = spent.Token.Successor
+		if sess, err = s.opts.Sessions.Session(ctx, rec.SessionID); err != nil {
+			return nil, err
+		}
+		if !sess.Active(now) {
+			return nil, latch.ErrSessionRevoked
+		}
+	} else {
+		succ = &latch.Successor{JTI: jti, IssuedAt: next.IssuedAt, ExpiresAt: next.ExpiresAt}
+	}
+	refresh, err := s.opts.Tokens.Sign(s.claimsFor(u, sess.ID, token.Refresh, succ.JTI, succ.IssuedAt, succ.ExpiresAt))
+	if err != nil {
+		return nil, err
+	}
+	access, err := s.issueAccess(u, sess, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Pair{Access: access, Refresh: refresh}, nil
+}
+
+func (s *Service) inGrace(t *latch.RefreshToken, now time.Time) bool {
+	return s.opts.ReuseInterval > 0 && t.Successor != nil && now.Sub(t.SpentAt) <= s.opts.ReuseInterval
+}
+
+// spentOrRevoked turns a store refusal into the flow's error; presenting a
+// spent token is theft, so the session is revoked.
+func (s *Service) spentOrRevoked(ctx context.Context, err error, rec *latch.RefreshToken) error {
+	switch {
+	case errors.Is(err, latch.ErrTokenSpent) && rec != nil:
+		if _, rerr := s.revokeSession(ctx, rec.SessionID, latch.ReasonReuse); rerr != nil {
+			return rerr
+		}
+		s.opts.Logger.Warn("refresh token reuse: session revoked", "session", rec.SessionID)
+		return latch.ErrTokenReused
+	case errors.Is(err, latch.ErrTokenSpent), errors.Is(err, latch.ErrSessionRevoked):
+		return latch.ErrSessionRevoked
+	case errors.Is(err, latch.ErrNotFound):
+		return fmt.Errorf("refresh: %w", token.ErrInvalid)
+	}
+	return err
+}
+
+// revokeSession revokes a session in the database and on every instance.
+func (s *Service) revokeSession(ctx context.Context, id, reason string) (*latch.Session, error) {
+	sess, err := s.opts.Sessions.RevokeSession(ctx, id, reason, s.opts.Now())
+	if err != nil {
+		return nil, err
+	}
+	s.announceSession(ctx, sess)
+	return sess, nil
+}
+
+// Verify checks any token as SimpleJWT's verify endpoint does, plus
+// revocation: a token of a revoked session, or a spent refresh token,
+// returns latch.ErrSessionRevoked ("blacklisted").
+func (s *Service) Verify(ctx context.Context, raw string) error {
+	c, err := s.opts.Tokens.Parse(raw, "")
+	if err != nil {
+		return err
+	}
+	if c.Type == token.Refresh {
+		rec, sess, err := s.opts.Sessions.RefreshToken(ctx, hashJTI(c.ID))
+		switch {
+		case errors.Is(err, latch.ErrNotFound):
+			return nil // a SimpleJWT token not seen yet
+		case err != nil:
+			return err
+		case !rec.SpentAt.IsZero() && s.opts.BlacklistAfterRotation, !sess.Active(s.opts.Now()):
+			return latch.ErrSessionRevoked
+		}
+	}
+	if s.opts.RefreshOnly || c.UserID == "" {
+		return nil
+	}
+	id, err := userOf(c)
+	if err != nil {
+		return nil // verify does not look users up, as SimpleJWT
+	}
+	return s.opts.Revocations.Check(ctx, c.SessionID, id, c.Version)
+}
+
+// Blacklist revokes the session of a refresh token, as SimpleJWT's
+// blacklist endpoint (used by frontends as logout). A spent token or a
+// token of a revoked session returns latch.ErrSessionRevoked.
+func (s *Service) Blacklist(ctx context.Context, raw string) error {
+	c, u, err := s.parseRefresh(ctx, raw)
+	if err != nil {
+		return err
+	}
+	rec, sess, err := s.refreshRecord(ctx, c, u)
+	if err != nil {
+		return err
+	}
+	if !rec.SpentAt.IsZero() || !sess.Active(s.opts.Now()) {
+		return latch.ErrSessionRevoked
+	}
+	_, err = s.revokeSession(ctx, sess.ID, latch.ReasonLogout)
+	return err
+}

@@ -1,0 +1,160 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/password"
+)
+
+// ErrInvalidRefresh is Logout's answer to a refresh token that is invalid,
+// spent, or not the caller's.
+var ErrInvalidRefresh = errors.New("invalid token")
+
+// Logout revokes, at once, the caller's session and the session of the
+// refresh token it presents (normally the same one).
+func (s *Service) Logout(ctx context.Context, p *Principal, raw string) error {
+	c, u, err := s.parseRefresh(ctx, raw)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRefresh, err)
+	}
+	if u.ID != p.UserID {
+		return ErrInvalidRefresh
+	}
+	rec, sess, err := s.refreshRecord(ctx, c, u)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRefresh, err)
+	}
+	if !rec.SpentAt.IsZero() || !sess.Active(s.opts.Now()) {
+		return fmt.Errorf("%w: %w", ErrInvalidRefresh, latch.ErrSessionRevoked)
+	}
+	if _, err := s.revokeSession(ctx, sess.ID, latch.ReasonLogout); err != nil {
+		return err
+	}
+	if p.SessionID != "" && p.SessionID != sess.ID {
+		if _, err := s.revokeSession(ctx, p.SessionID, latch.ReasonLogout); err != nil && !errors.Is(err, latch.ErrNotFound) {
+			return err
+		}
+	}
+	s.verified.forget(p.raw)
+	return nil
+}
+
+// revokeUser bumps the user's token version (sparing keep) and revokes
+// every other session, in the database and on every instance.
+func (s *Service) revokeUser(ctx context.Context, userID int64, keep, reason string) error {
+	v, err := s.opts.Users.BumpTokenVersion(ctx, userID, keep)
+	if err != nil {
+		return err
+	}
+	revoked, err := s.opts.Sessions.RevokeUserSessions(ctx, userID, keep, reason, s.opts.Now())
+	if err != nil {
+		return err
+	}
+	s.announceVersion(ctx, v)
+	for i := range revoked {
+		s.announceSession(ctx, &revoked[i])
+	}
+	return nil
+}
+
+// LogoutAll revokes every session of the caller, the current one included.
+func (s *Service) LogoutAll(ctx context.Context, p *Principal) error {
+	return s.revokeUser(ctx, p.UserID, "", latch.ReasonLogoutAll)
+}
+
+// RevokeUser revokes every session of a user (latch revoke --user).
+func (s *Service) RevokeUser(ctx context.Context, userID int64) error {
+	if _, err := s.opts.Users.UserByID(ctx, userID); err != nil {
+		return err
+	}
+	return s.revokeUser(ctx, userID, "", latch.ReasonAdmin)
+}
+
+// RevokeSession revokes one session by id (latch revoke --session).
+func (s *Service) RevokeSession(ctx context.Context, id string) error {
+	_, err := s.revokeSession(ctx, id, latch.ReasonAdmin)
+	return err
+}
+
+// Deactivate makes a user unable to log in and revokes all their sessions.
+func (s *Service) Deactivate(ctx context.Context, userID int64) error {
+	if err := s.opts.Users.SetActive(ctx, userID, false); err != nil {
+		return err
+	}
+	return s.revokeUser(ctx, userID, "", latch.ReasonDeactivated)
+}
+
+// Django's wording for password change.
+const msgWrongPassword = "Your old password was entered incorrectly. Please enter it again."
+
+// ChangePassword checks the old password, stores the new one and revokes
+// every other session of the user; the caller's session stays valid.
+func (s *Service) ChangePassword(ctx context.Context, p *Principal, oldPW, newPW string) error {
+	u, err := s.opts.Users.UserByID(ctx, p.UserID)
+	if err != nil {
+		return err
+	}
+	var ok bool
+	if err := s.hash(ctx, func() { ok, _, _ = s.opts.Hasher.Verify(u.PasswordHash, oldPW) }); err != nil {
+		return err
+	}
+	if !ok {
+		return &ValidationError{Fields: []FieldError{{Field: "old_password", Messages: []string{msgWrongPassword}}}}
+	}
+	verr := &ValidationError{}
+	verr.add("new_password", password.Validate(newPW, u.Username, s.opts.MinPasswordLength)...)
+	if err := verr.orNil(); err != nil {
+		return err
+	}
+	return s.SetPassword(ctx, u.ID, newPW, p.SessionID)
+}
+
+// SetPassword stores a new password for a user without checking the old
+// one (latch changepassword) and revokes every session but keep.
+func (s *Service) SetPassword(ctx context.Context, userID int64, newPW, keep string) error {
+	var h string
+	var herr error
+	if err := s.hash(ctx, func() { h, herr = s.opts.Hasher.Hash(newPW) }); err != nil {
+		return err
+	}
+	if herr != nil {
+		return herr
+	}
+	if err := s.opts.Users.SetPasswordHash(ctx, userID, h); err != nil {
+		return err
+	}
+	return s.revokeUser(ctx, userID, keep, latch.ReasonPasswordChange)
+}
+
+// Sessions lists the caller's active sessions.
+func (s *Service) Sessions(ctx context.Context, p *Principal) ([]latch.Session, error) {
+	all, err := s.opts.Sessions.ActiveSessions(ctx, p.UserID, s.opts.Now())
+	if err != nil || s.opts.IdleTimeout <= 0 {
+		return all, err
+	}
+	now := s.opts.Now()
+	active := all[:0]
+	for _, sess := range all {
+		if now.Sub(sess.LastUsedAt) <= s.opts.IdleTimeout {
+			active = append(active, sess)
+		}
+	}
+	return active, nil
+}
+
+// RevokeOwnSession revokes one of the caller's sessions; another user's
+// session id answers latch.ErrNotFound, never revealing it exists.
+func (s *Service) RevokeOwnSession(ctx context.Context, p *Principal, id string) error {
+	sess, err := s.opts.Sessions.Session(ctx, id)
+	if err != nil {
+		return err
+	}
+	if sess.UserID != p.UserID || !sess.Active(s.opts.Now()) {
+		return fmt.Errorf("session %s: %w", id, latch.ErrNotFound)
+	}
+	_, err = s.revokeSession(ctx, id, latch.ReasonLogout)
+	return err
+}

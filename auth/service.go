@@ -1,0 +1,214 @@
+// Package auth implements latch's flows on top of the stores: login,
+// refresh with rotation and reuse detection, logout and revocation,
+// password change, signup, and Authenticate, the check every
+// authenticated request goes through.
+//
+// It knows nothing of HTTP: handlers in package httpapi call it and map its
+// errors to SimpleJWT's responses.
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/password"
+	"github.com/latch-auth/latch/token"
+)
+
+// Revocations is the revocation state the flows consult and feed;
+// *revocation.Manager implements it.
+type Revocations interface {
+	// Check returns latch.ErrSessionRevoked when a token of session sid,
+	// user and token version ver is revoked, latch.ErrUnavailable when it
+	// cannot tell.
+	Check(ctx context.Context, sid string, userID, ver int64) error
+	// Announce applies r at once on every instance.
+	Announce(ctx context.Context, r latch.Revocation) error
+}
+
+// Options configure a Service. DefaultOptions gives SimpleJWT's defaults as
+// latch's SPEC sets them; the stores, engine, hasher and revocations are
+// required.
+type Options struct {
+	Users       latch.UserStore
+	Sessions    latch.SessionStore
+	Tokens      *token.Engine
+	Hasher      *password.Hasher
+	Pool        *password.Pool // bounds concurrent hashing; nil: unbounded
+	Revocations Revocations
+
+	AccessLifetime  time.Duration
+	RefreshLifetime time.Duration
+	SessionLifetime time.Duration // absolute cap; rotation never extends past it
+	IdleTimeout     time.Duration // 0: off
+	Leeway          time.Duration
+
+	RotateRefreshTokens    bool
+	BlacklistAfterRotation bool
+	// ReuseInterval is the grace during which a duplicate refresh of a
+	// just-rotated token gets the same successor instead of revoking the
+	// session; 0 disables it.
+	ReuseInterval time.Duration
+	// RefreshOnly gives SimpleJWT's semantics: only refresh tokens are
+	// checked against revocations; access tokens live until they expire.
+	RefreshOnly     bool
+	UpdateLastLogin bool
+	// CustomClaims are user fields copied into every token, read from the
+	// user record at each issue: "username", "role", "email".
+	CustomClaims      []string
+	MinPasswordLength int
+	DefaultRole       string
+	// VerifiedCacheSize bounds the cache of verified access tokens.
+	VerifiedCacheSize int
+	// UserCacheTTL is how long Authenticate trusts a cached user record.
+	UserCacheTTL time.Duration
+
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// DefaultOptions returns the defaults of SPEC §2.
+func DefaultOptions() Options {
+	return Options{
+		AccessLifetime:         15 * time.Minute,
+		RefreshLifetime:        14 * 24 * time.Hour,
+		SessionLifetime:        30 * 24 * time.Hour,
+		RotateRefreshTokens:    true,
+		BlacklistAfterRotation: true,
+		ReuseInterval:          10 * time.Second,
+		UpdateLastLogin:        true,
+		CustomClaims:           []string{"username", "role"},
+		MinPasswordLength:      8,
+		DefaultRole:            "user",
+		VerifiedCacheSize:      100_000,
+		UserCacheTTL:           30 * time.Second,
+	}
+}
+
+// Service runs the flows.
+type Service struct {
+	opts     Options
+	verified *verifiedCache
+	users    *userCache
+}
+
+// New validates opts and returns a Service.
+func New(opts Options) (*Service, error) {
+	switch {
+	case opts.Users == nil, opts.Sessions == nil, opts.Tokens == nil, opts.Hasher == nil, opts.Revocations == nil:
+		return nil, errors.New("auth: Users, Sessions, Tokens, Hasher and Revocations are required")
+	case opts.AccessLifetime <= 0, opts.RefreshLifetime <= 0, opts.SessionLifetime <= 0:
+		return nil, errors.New("auth: token and session lifetimes must be positive")
+	case opts.IdleTimeout < 0, opts.ReuseInterval < 0, opts.Leeway < 0:
+		return nil, errors.New("auth: durations must not be negative")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.VerifiedCacheSize <= 0 {
+		opts.VerifiedCacheSize = 100_000
+	}
+	if opts.DefaultRole == "" {
+		opts.DefaultRole = "user"
+	}
+	return &Service{
+		opts:     opts,
+		verified: newVerifiedCache(opts.VerifiedCacheSize),
+		users:    newUserCache(opts.Users, opts.UserCacheTTL, opts.Now),
+	}, nil
+}
+
+// Client describes who asks, recorded on the session.
+type Client struct {
+	UserAgent string
+	IP        string
+}
+
+// Pair is what login and refresh hand out. Refresh is empty when a
+// refresh does not rotate.
+type Pair struct {
+	Access  string
+	Refresh string
+}
+
+// ErrNoUserID: the token names no user.
+var ErrNoUserID = errors.New("Token contained no recognizable user identification")
+
+// hashJTI is how refresh tokens are known to the store.
+func hashJTI(jti string) string {
+	sum := sha256.Sum256([]byte(jti))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Service) hash(ctx context.Context, fn func()) error {
+	if s.opts.Pool == nil {
+		fn()
+		return nil
+	}
+	return s.opts.Pool.Do(ctx, fn)
+}
+
+// claimsFor builds the claims common to the tokens of u in session sid.
+func (s *Service) claimsFor(u *latch.User, sid string, typ token.Type, jti string, iat, exp time.Time) token.Claims {
+	c := token.Claims{
+		Type:      typ,
+		ID:        jti,
+		UserID:    fmt.Sprint(u.ID),
+		SessionID: sid,
+		Version:   u.TokenVersion,
+		IssuedAt:  iat,
+		ExpiresAt: exp,
+	}
+	if len(s.opts.CustomClaims) > 0 {
+		c.Extra = make(map[string]any, len(s.opts.CustomClaims))
+		for _, name := range s.opts.CustomClaims {
+			switch name {
+			case "username":
+				c.Extra[name] = u.Username
+			case "role":
+				c.Extra[name] = u.Role
+			case "email":
+				c.Extra[name] = u.Email
+			}
+		}
+	}
+	return c
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// issueAccess signs a fresh access token of u in session sess.
+func (s *Service) issueAccess(u *latch.User, sess *latch.Session, now time.Time) (string, error) {
+	exp := earliest(now.Add(s.opts.AccessLifetime), sess.ExpiresAt)
+	return s.opts.Tokens.Sign(s.claimsFor(u, sess.ID, token.Access, token.NewID(), now, exp))
+}
+
+// announceSession tells every instance that sess was revoked.
+func (s *Service) announceSession(ctx context.Context, sess *latch.Session) {
+	until := sess.RevokedAt.Add(s.opts.AccessLifetime + s.opts.Leeway)
+	if err := s.opts.Revocations.Announce(ctx, latch.Revocation{SessionID: sess.ID, Until: until}); err != nil {
+		// The revocation is in the database; other instances catch up from it.
+		s.opts.Logger.Warn("announce session revocation", "session", sess.ID, "err", err)
+	}
+}
+
+func (s *Service) announceVersion(ctx context.Context, v latch.TokenVersion) {
+	s.users.forget(v.UserID)
+	if err := s.opts.Revocations.Announce(ctx, latch.Revocation{Version: v}); err != nil {
+		s.opts.Logger.Warn("announce token version", "user", v.UserID, "err", err)
+	}
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/token"
+)
+
+func migrate(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) error {
+	s, err := openStore(ctx, cfg) // opening applies pending migrations
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, "migrations applied:", databaseKind(cfg))
+	return s.Close()
+}
+
+// withApp runs fn with latch assembled, logging to stderr.
+func withApp(ctx context.Context, env Env, cfg *config.Config, fn func(a *app) error) error {
+	a, err := newApp(ctx, cfg, newLogger(cfg, env.Stderr))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(a)
+}
+
+// readPassword takes LATCH_PASSWORD or the first line of stdin.
+func readPassword(env Env) (string, error) {
+	if pw := env.Getenv("LATCH_PASSWORD"); pw != "" {
+		return pw, nil
+	}
+	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		if err != nil {
+			return "", fmt.Errorf("no password: set LATCH_PASSWORD or pipe it on stdin")
+		}
+		return "", errors.New("empty password")
+	}
+	return line, nil
+}
+
+func oneArg(fs *flag.FlagSet, what string) (string, error) {
+	if fs.NArg() != 1 {
+		return "", fmt.Errorf("want exactly one %s argument", what)
+	}
+	return fs.Arg(0), nil
+}
+
+var createUserOpts struct{ email, role *string }
+
+func createUserFlags(fs *flag.FlagSet) {
+	createUserOpts.email = fs.String("email", "", "email address")
+	createUserOpts.role = fs.String("role", "user", "role claim (for example user, staff, admin)")
+}
+
+func createUser(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagSet) error {
+	username, err := oneArg(fs, "USERNAME")
+	if err != nil {
+		return err
+	}
+	pw, err := readPassword(env)
+	if err != nil {
+		return err
+	}
+	return withApp(ctx, env, cfg, func(a *app) error {
+		u, err := a.auth.CreateUser(ctx, username, pw, *createUserOpts.email, *createUserOpts.role)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "created user %q (id %d)\n", u.Username, u.ID)
+		return nil
+	})
+}
+
+func userByName(ctx context.Context, a *app, fs *flag.FlagSet) (*latch.User, error) {
+	name, err := oneArg(fs, "USERNAME")
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.store.UserByUsername(ctx, name)
+	if errors.Is(err, latch.ErrNotFound) {
+		return nil, fmt.Errorf("no user %q", name)
+	}
+	return u, err
+}
+
+func changePassword(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagSet) error {
+	pw, err := readPassword(env)
+	if err != nil {
+		return err
+	}
+	return withApp(ctx, env, cfg, func(a *app) error {
+		u, err := userByName(ctx, a, fs)
+		if err != nil {
+			return err
+		}
+		if err := a.auth.SetPassword(ctx, u.ID, pw, ""); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "password changed for %q; all their sessions are revoked\n", u.Username)
+		return nil
+	})
+}
+
+func deactivate(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagSet) error {
+	return withApp(ctx, env, cfg, func(a *app) error {
+		u, err := userByName(ctx, a, fs)
+		if err != nil {
+			return err
+		}
+		if err := a.auth.Deactivate(ctx, u.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "deactivated %q; all their sessions are revoked\n", u.Username)
+		return nil
+	})
+}
+
+var revokeOpts struct{ user, session *string }
+
+func revokeFlags(fs *flag.FlagSet) {
+	revokeOpts.user = fs.String("user", "", "revoke every session of this username")
+	revokeOpts.session = fs.String("session", "", "revoke this session id")
+}
+
+func revoke(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) error {
+	user, session := *revokeOpts.user, *revokeOpts.session
+	if (user == "") == (session == "") {
+		return errors.New("give exactly one of --user or --session")
+	}
+	return withApp(ctx, env, cfg, func(a *app) error {
+		if session != "" {
+			if err := a.auth.RevokeSession(ctx, session); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "revoked session %s\n", session)
+			return nil
+		}
+		u, err := a.store.UserByUsername(ctx, user)
+		if err != nil {
+			return fmt.Errorf("user %q: %w", user, err)
+		}
+		if err := a.auth.RevokeUser(ctx, u.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "revoked every session of %q\n", u.Username)
+		return nil
+	})
+}
+
+func flushExpired(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) error {
+	s, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	n, err := s.PurgeExpired(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "deleted %d expired rows\n", n)
+	return nil
+}
+
+func keys(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagSet) error {
+	if cfg.SigningKey != "" {
+		return errors.New("LATCH_SIGNING_KEY is set: keys are managed outside the data dir")
+	}
+	path := keySetPath(cfg)
+	switch fs.Arg(0) {
+	case "list":
+		set, err := token.LoadKeySet(path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "signing       %s %s\n", set.Signing.Algorithm, set.Signing.ID)
+		for _, k := range set.Verification {
+			fmt.Fprintf(env.Stdout, "verification  %s %s\n", k.Algorithm, k.ID)
+		}
+		return nil
+	case "rotate":
+		set, _, err := token.LoadOrCreateKeySet(path, cfg.Algorithm)
+		if err != nil && !errors.Is(err, token.ErrAlgorithmMismatch) {
+			return err
+		}
+		if set == nil {
+			if set, err = token.LoadKeySet(path); err != nil {
+				return err
+			}
+		}
+		if err := set.Rotate(cfg.Algorithm); err != nil {
+			return err
+		}
+		if err := set.Save(path); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "new signing key %s %s; restart latch to use it (old keys keep verifying)\n", set.Signing.Algorithm, set.Signing.ID)
+		return nil
+	}
+	return errors.New("want: latch keys list|rotate")
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/latch-auth/latch/httpapi"
+	"github.com/latch-auth/latch/internal/config"
+)
+
+func serve(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) error {
+	log := newLogger(cfg, env.Stderr)
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	api, err := httpapi.New(httpapi.Options{
+		Auth:           a.auth,
+		Tokens:         a.tokens,
+		HeaderTypes:    cfg.AuthHeaderTypes,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		SimpleJWT55:    cfg.WireFormat == "5.5",
+		TrustedProxies: cfg.TrustedProxies,
+		Ready:          a.ready,
+		Registry:       reg,
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go a.revocations.Run(ctx)
+	go a.housekeeping(ctx)
+
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(env.Stdout, "latch %s listening on %s\n", version, base)
+	fmt.Fprintf(env.Stdout, "  create a user:  latch createuser alice   (password on stdin)\n")
+	fmt.Fprintf(env.Stdout, "  log in:         curl -X POST %s/api/token/ -d username=alice -d password=…\n", base)
+	fmt.Fprintf(env.Stdout, "  health:         %s/healthz   metrics: %s/metrics\n", base, base)
+	log.Info("serving", "addr", ln.Addr().String(), "database", databaseKind(cfg), "state", stateKind(cfg))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func databaseKind(cfg *config.Config) string {
+	if p, _ := cfg.SQLitePath(); p != "" {
+		return "sqlite:" + p
+	}
+	return "postgres"
+}
+
+func stateKind(cfg *config.Config) string {
+	if cfg.RedisURL != "" {
+		return "redis"
+	}
+	return "in-process"
+}
+
+// ready is the readiness probe: the database answers and the revocation
+// index is current.
+func (a *app) ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := a.store.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if !a.revocations.Synced() {
+		return errors.New("revocation index not synced")
+	}
+	return nil
+}
+
+// housekeeping purges expired sessions and refresh records hourly, as
+// SimpleJWT's flushexpiredtokens.
+func (a *app) housekeeping(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := a.store.PurgeExpired(ctx, time.Now())
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("purge expired sessions", "err", err)
+		} else if n > 0 {
+			a.log.Info("purged expired sessions and refresh records", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,24 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/revocation"
+	"github.com/latch-auth/latch/sqlite"
+)
+
+var _ = sqlite.Open
+
+// openTransport connects to Redis when configured; nil means in-process state.
+func openTransport(ctx context.Context, cfg *config.Config) (revocation.Transport, func() error, error) {
+	if cfg.RedisURL == "" {
+		return nil, nil, nil
+	}
+	return nil, nil, errors.New("redis-url: Redis support is not built yet")
+}
+
+func openPostgres(ctx context.Context, url string) (store, error) {
+	return nil, errors.New("database-url: PostgreSQL support is not built yet")
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/auth"
+	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/password"
+	"github.com/latch-auth/latch/revocation"
+	"github.com/latch-auth/latch/sqlite"
+	"github.com/latch-auth/latch/token"
+)
+
+// store is what a database backend provides.
+type store interface {
+	latch.UserStore
+	latch.SessionStore
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// app is latch assembled from a Config.
+type app struct {
+	cfg         *config.Config
+	log         *slog.Logger
+	store       store
+	tokens      *token.Engine
+	revocations *revocation.Manager
+	auth        *auth.Service
+	closers     []func() error
+}
+
+func (a *app) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openStore opens the configured database and applies migrations.
+func openStore(ctx context.Context, cfg *config.Config) (store, error) {
+	path, err := cfg.SQLitePath()
+	if err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return openPostgres(ctx, cfg.DatabaseURL)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	return sqlite.Open(ctx, path)
+}
+
+// newApp assembles latch. The caller closes it.
+func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *app, err error) {
+	a = &app{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.tokens, err = newEngine(cfg, log); err != nil {
+		return nil, err
+	}
+	if a.store, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.store.Close)
+	transport, closeTransport, err := openTransport(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if closeTransport != nil {
+		a.closers = append(a.closers, closeTransport)
+	}
+	a.revocations, err = revocation.NewManager(revocation.Options{
+		Source:    a.store,
+		Transport: transport,
+		Window:    cfg.AccessTokenLifetime + cfg.Leeway,
+		Logger:    log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.revocations.Load(ctx); err != nil {
+		return nil, err
+	}
+	hasher, err := password.NewHasher(password.Params{})
+	if err != nil {
+		return nil, err
+	}
+	pool := password.NewPool(cfg.HashWorkers, 0)
+	a.closers = append(a.closers, func() error { pool.Close(); return nil })
+	opts := auth.DefaultOptions()
+	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher, opts.Pool, opts.Revocations = a.store, a.store, a.tokens, hasher, pool, a.revocations
+	opts.AccessLifetime = cfg.AccessTokenLifetime
+	opts.RefreshLifetime = cfg.RefreshTokenLifetime
+	opts.SessionLifetime = cfg.SessionMaxLifetime
+	opts.IdleTimeout = cfg.SessionIdleTimeout
+	opts.Leeway = cfg.Leeway
+	opts.RotateRefreshTokens = cfg.RotateRefreshTokens
+	opts.BlacklistAfterRotation = cfg.BlacklistAfterRotation
+	opts.ReuseInterval = cfg.RefreshReuseInterval
+	opts.RefreshOnly = cfg.Revocation == "refresh-only"
+	opts.UpdateLastLogin = cfg.UpdateLastLogin
+	opts.CustomClaims = cfg.CustomClaims
+	opts.MinPasswordLength = cfg.PasswordMinLength
+	opts.Logger = log
+	if a.auth, err = auth.New(opts); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// keySetPath is where generated keys are kept.
+func keySetPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "keys.json") }
+
+// newEngine builds the token engine from the configured key, or from the
+// key set in the data dir, generated on first start.
+func newEngine(cfg *config.Config, log *slog.Logger) (*token.Engine, error) {
+	opts := token.Options{
+		UserIDClaim:    cfg.UserIDClaim,
+		UserIDAsString: cfg.WireFormat == "5.5",
+		Audience:       cfg.Audience,
+		Issuer:         cfg.Issuer,
+		Leeway:         cfg.Leeway,
+	}
+	if cfg.SigningKey != "" {
+		k, err := parseKey(cfg.Algorithm, cfg.SigningKey, true)
+		if err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+		opts.SigningKey = k
+	} else {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+		set, created, err := token.LoadOrCreateKeySet(keySetPath(cfg), cfg.Algorithm)
+		if err != nil {
+			return nil, fmt.Errorf("key set: %w", err)
+		}
+		if created {
+			log.Info("generated a signing key", "alg", set.Signing.Algorithm, "kid", set.Signing.ID, "file", keySetPath(cfg))
+		}
+		opts.SigningKey, opts.VerificationKeys = set.Signing, set.Verification
+	}
+	extra, err := parseVerifyingKeys(cfg.Algorithm, cfg.VerifyingKeys)
+	if err != nil {
+		return nil, err
+	}
+	opts.VerificationKeys = append(opts.VerificationKeys, extra...)
+	return token.New(opts)
+}
+
+// parseKey reads a PEM key or, for HS algorithms, a secret.
+func parseKey(alg, s string, private bool) (*token.Key, error) {
+	if strings.Contains(s, "-----BEGIN") {
+		if private {
+			return token.ParsePrivateKeyPEM(alg, []byte(s))
+		}
+		return token.ParsePublicKeyPEM(alg, []byte(s))
+	}
+	if !strings.HasPrefix(alg, "HS") {
+		return nil, fmt.Errorf("%s needs a PEM key", alg)
+	}
+	return token.NewHMACKey(alg, []byte(s))
+}
+
+// parseVerifyingKeys reads PEM public keys (any asymmetric algorithm) and,
+// outside PEM blocks, HS secrets one per line.
+func parseVerifyingKeys(alg, s string) ([]*token.Key, error) {
+	var keys []*token.Key
+	rest := []byte(s)
+	for {
+		block, after := pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		enc := pem.EncodeToMemory(block)
+		var k *token.Key
+		var err error
+		for _, a := range []string{"RS256", "ES256", "EdDSA"} {
+			if k, err = token.ParsePublicKeyPEM(a, enc); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("verifying key: %w", err)
+		}
+		keys = append(keys, k)
+		rest = after
+	}
+	hsAlg := alg
+	if !strings.HasPrefix(hsAlg, "HS") {
+		hsAlg = "HS256"
+	}
+	for _, line := range strings.Split(string(rest), "\n") {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		k, err := token.NewHMACKey(hsAlg, []byte(line))
+		if err != nil {
+			return nil, fmt.Errorf("verifying key: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}

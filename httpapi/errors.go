@@ -1,0 +1,220 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/auth"
+	"github.com/latch-auth/latch/password"
+	"github.com/latch-auth/latch/token"
+)
+
+// apiError is an error with the exact response the client sees; what is
+// logged is the wrapped err, never shown.
+type apiError struct {
+	status int
+	body   any
+	header http.Header
+	err    error
+}
+
+func (e *apiError) Error() string {
+	if e.err != nil {
+		return fmt.Sprintf("%d: %v", e.status, e.err)
+	}
+	return fmt.Sprintf("%d", e.status)
+}
+
+func (e *apiError) Unwrap() error { return e.err }
+
+// detailBody is DRF's error body; field order is SimpleJWT's.
+type detailBody struct {
+	Detail   string         `json:"detail"`
+	Code     string         `json:"code,omitempty"`
+	Messages []tokenMessage `json:"messages,omitempty"`
+}
+
+type tokenMessage struct {
+	TokenClass string `json:"token_class"`
+	TokenType  string `json:"token_type"`
+	Message    string `json:"message"`
+}
+
+func detail(msg string) detailBody { return detailBody{Detail: msg} }
+
+// fieldErrorsBody is DRF's {"field": ["message"]} body, in field order.
+type fieldErrorsBody []fieldError
+
+type fieldError struct {
+	name string
+	msgs []string
+}
+
+func (b fieldErrorsBody) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, f := range b {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		k, _ := marshal(f.name)
+		v, _ := marshal(f.msgs)
+		buf.Write(k)
+		buf.WriteByte(':')
+		buf.Write(v)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+func errBadRequest(msg string) error {
+	return &apiError{status: http.StatusBadRequest, body: detail(msg)}
+}
+
+func errBodyTooLarge(limit int64) error {
+	return &apiError{status: http.StatusRequestEntityTooLarge,
+		body: detail(fmt.Sprintf("Request body exceeds the limit of %d bytes.", limit))}
+}
+
+var errNotFound = &apiError{status: http.StatusNotFound, body: detail("Not found.")}
+
+func errMethodNotAllowed(method string) error {
+	return &apiError{status: http.StatusMethodNotAllowed, body: detail(fmt.Sprintf("Method %q not allowed.", method))}
+}
+
+// tokenMessage text of a token error, in the configured SimpleJWT wording.
+func (s *Server) tokenText(err error) string {
+	switch {
+	case errors.Is(err, token.ErrWrongType):
+		return "Token has wrong type"
+	case errors.Is(err, token.ErrNoType):
+		return "Token has no type"
+	case errors.Is(err, token.ErrNoID):
+		return "Token has no id"
+	case errors.Is(err, token.ErrNoExp):
+		return "Token has no 'exp' claim"
+	case errors.Is(err, token.ErrRefreshExpired):
+		return "Token 'refresh_exp' claim has expired"
+	case errors.Is(err, latch.ErrSessionRevoked), errors.Is(err, latch.ErrTokenReused), errors.Is(err, latch.ErrTokenSpent):
+		return "Token is blacklisted"
+	}
+	if s.opts.SimpleJWT55 {
+		if errors.Is(err, token.ErrExpired) {
+			return "Token is expired"
+		}
+		return "Token is invalid"
+	}
+	return "Token is invalid or expired"
+}
+
+// isTokenError reports whether err is about the token presented.
+func isTokenError(err error) bool {
+	for _, target := range []error{token.ErrInvalid, token.ErrWrongType, token.ErrNoType, token.ErrNoID, token.ErrNoExp,
+		token.ErrRefreshExpired, latch.ErrSessionRevoked, latch.ErrTokenReused, latch.ErrTokenSpent} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// toAPIError is the one place where domain errors become HTTP responses
+// for the token endpoints and the flows behind authenticated endpoints.
+func (s *Server) toAPIError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var verr *auth.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		body := make(fieldErrorsBody, len(verr.Fields))
+		for i, f := range verr.Fields {
+			body[i] = fieldError{f.Field, f.Messages}
+		}
+		return &apiError{status: http.StatusBadRequest, body: body, err: err}
+	case errors.Is(err, latch.ErrInvalidCredentials):
+		return &apiError{status: http.StatusUnauthorized, body: detail("No active account found with the given credentials"), err: err}
+	case errors.Is(err, auth.ErrNoUserID):
+		return &apiError{status: http.StatusUnauthorized, body: detailBody{Detail: auth.ErrNoUserID.Error(), Code: "token_not_valid"}, err: err}
+	case isTokenError(err):
+		return &apiError{status: http.StatusUnauthorized, body: detailBody{Detail: s.tokenText(err), Code: "token_not_valid"}, err: err}
+	case errors.Is(err, latch.ErrUserInactive):
+		return &apiError{status: http.StatusUnauthorized, body: detailBody{Detail: "User is inactive", Code: "user_inactive"}, err: err}
+	case errors.Is(err, latch.ErrNotFound):
+		return &apiError{status: http.StatusNotFound, body: detail("Not found."), err: err}
+	case errors.Is(err, password.ErrBusy):
+		return &apiError{status: http.StatusServiceUnavailable, body: detail("Too many logins in progress; try again shortly."),
+			header: http.Header{"Retry-After": {"1"}}, err: err}
+	case errors.Is(err, latch.ErrUnavailable):
+		return &apiError{status: http.StatusServiceUnavailable, body: detail("Service temporarily unavailable, try again later."),
+			header: http.Header{"Retry-After": {"1"}}, err: err}
+	}
+	return &apiError{status: http.StatusInternalServerError, body: detail("A server error occurred."), err: err}
+}
+
+// authError is the response to a failed authentication on a protected
+// endpoint, as SimpleJWT's JWTAuthentication gives it.
+func (s *Server) authError(err error) *apiError {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, auth.ErrNoUserID):
+		return &apiError{status: http.StatusUnauthorized, body: detailBody{Detail: auth.ErrNoUserID.Error(), Code: "token_not_valid"}, err: err}
+	case errors.Is(err, latch.ErrNotFound):
+		return &apiError{status: http.StatusUnauthorized, body: detailBody{Detail: "User not found", Code: "user_not_found"}, err: err}
+	case errors.Is(err, latch.ErrUserInactive):
+		return &apiError{status: http.StatusUnauthorized, body: detailBody{Detail: "User is inactive", Code: "user_inactive"}, err: err}
+	case isTokenError(err):
+		return &apiError{status: http.StatusUnauthorized, err: err, body: detailBody{
+			Detail:   "Given token not valid for any token type",
+			Code:     "token_not_valid",
+			Messages: []tokenMessage{{TokenClass: "AccessToken", TokenType: "access", Message: s.tokenText(err)}},
+		}}
+	}
+	return s.toAPIError(err)
+}
+
+// marshal encodes v as DRF does: compact, non-ASCII kept, no HTML escaping.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// writeJSON writes a JSON response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"detail":"A server error occurred."}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// writeError renders err and logs what the client does not see.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, ae *apiError) {
+	for k, v := range ae.header {
+		w.Header()[k] = v
+	}
+	if ae.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
+	}
+	level := slog.LevelDebug
+	if ae.status >= 500 {
+		level = slog.LevelError
+	}
+	s.opts.Logger.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "status", ae.status, "err", ae.err)
+	writeJSON(w, ae.status, ae.body)
+}

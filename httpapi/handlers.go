@@ -1,0 +1,255 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/auth"
+)
+
+// readForm decodes the body and reads the named string fields.
+func (s *Server) readForm(r *http.Request) (*form, error) {
+	in, err := decodeBody(r, s.opts.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	return &form{in: in}, nil
+}
+
+func noStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+}
+
+type pairBody struct {
+	Access  string `json:"access"`
+	Refresh string `json:"refresh,omitempty"`
+}
+
+func (s *Server) tokenObtain(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.readForm(r)
+	if err != nil {
+		return err
+	}
+	username, pw := f.str("username", false), f.str("password", false)
+	if err := f.err(); err != nil {
+		return err
+	}
+	pair, err := s.opts.Auth.Login(r.Context(), username, pw, s.client(r))
+	s.metrics.logins.WithLabelValues(result(err)).Inc()
+	if err != nil {
+		return err
+	}
+	noStore(w)
+	writeJSON(w, http.StatusOK, pairBody{pair.Access, pair.Refresh})
+	return nil
+}
+
+// result labels a flow's outcome for metrics.
+func result(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, latch.ErrTokenReused):
+		return "reuse_detected"
+	case errors.Is(err, latch.ErrSessionRevoked):
+		return "revoked"
+	case errors.Is(err, latch.ErrInvalidCredentials):
+		return "invalid_credentials"
+	case isTokenError(err):
+		return "invalid"
+	}
+	return "error"
+}
+
+func (s *Server) tokenRefresh(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.readForm(r)
+	if err != nil {
+		return err
+	}
+	raw := f.str("refresh", false)
+	if err := f.err(); err != nil {
+		return err
+	}
+	pair, err := s.opts.Auth.Refresh(r.Context(), raw)
+	s.metrics.refreshes.WithLabelValues(result(err)).Inc()
+	if err != nil {
+		return err
+	}
+	noStore(w)
+	writeJSON(w, http.StatusOK, pairBody{pair.Access, pair.Refresh})
+	return nil
+}
+
+func (s *Server) tokenVerify(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.readForm(r)
+	if err != nil {
+		return err
+	}
+	raw := f.str("token", false)
+	if err := f.err(); err != nil {
+		return err
+	}
+	if err := s.opts.Auth.Verify(r.Context(), raw); err != nil {
+		if errors.Is(err, latch.ErrSessionRevoked) {
+			// SimpleJWT's verify reports a blacklisted token as a 400.
+			return &apiError{status: http.StatusBadRequest, body: fieldErrorsBody{{"non_field_errors", []string{"Token is blacklisted"}}}, err: err}
+		}
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+func (s *Server) tokenBlacklist(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.readForm(r)
+	if err != nil {
+		return err
+	}
+	raw := f.str("refresh", false)
+	if err := f.err(); err != nil {
+		return err
+	}
+	if err := s.opts.Auth.Blacklist(r.Context(), raw); err != nil {
+		return err
+	}
+	s.metrics.revocations.WithLabelValues("blacklist").Inc()
+	writeJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	f, err := s.readForm(r)
+	if err != nil {
+		return err
+	}
+	raw := f.str("refresh", true)
+	if raw == "" {
+		return errBadRequest("refresh required")
+	}
+	if err := s.opts.Auth.Logout(r.Context(), p, raw); err != nil {
+		if errors.Is(err, auth.ErrInvalidRefresh) {
+			return &apiError{status: http.StatusBadRequest, body: detail("invalid token"), err: err}
+		}
+		return err
+	}
+	s.metrics.revocations.WithLabelValues("logout").Inc()
+	w.WriteHeader(http.StatusResetContent)
+	return nil
+}
+
+func (s *Server) logoutAll(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	if err := s.opts.Auth.LogoutAll(r.Context(), p); err != nil {
+		return err
+	}
+	s.metrics.revocations.WithLabelValues("logout_all").Inc()
+	w.WriteHeader(http.StatusResetContent)
+	return nil
+}
+
+func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.readForm(r)
+	if err != nil {
+		return err
+	}
+	username, pw, email := f.str("username", false), f.str("password", false), f.str("email", true)
+	if err := f.err(); err != nil {
+		return err
+	}
+	u, err := s.opts.Auth.Signup(r.Context(), username, pw, email)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, struct {
+		ID       int64  `json:"id"`
+		Username string `json:"username"`
+	}{u.ID, u.Username})
+	return nil
+}
+
+type meBody struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+	Role     string `json:"role"`
+	Email    string `json:"email"`
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	u, err := s.opts.Auth.User(r.Context(), p)
+	if err != nil {
+		return s.authError(err)
+	}
+	writeJSON(w, http.StatusOK, meBody{u.ID, u.Username, u.Role, u.Email})
+	return nil
+}
+
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	f, err := s.readForm(r)
+	if err != nil {
+		return err
+	}
+	oldPW, newPW := f.str("old_password", false), f.str("new_password", false)
+	if err := f.err(); err != nil {
+		return err
+	}
+	if err := s.opts.Auth.ChangePassword(r.Context(), p, oldPW, newPW); err != nil {
+		return err
+	}
+	s.metrics.revocations.WithLabelValues("password_change").Inc()
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type sessionBody struct {
+	ID        string    `json:"id"`
+	Created   time.Time `json:"created"`
+	LastUsed  time.Time `json:"last_used"`
+	Expires   time.Time `json:"expires"`
+	UserAgent string    `json:"user_agent"`
+	IP        string    `json:"ip"`
+	Current   bool      `json:"current"`
+}
+
+func (s *Server) sessions(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	list, err := s.opts.Auth.Sessions(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	out := make([]sessionBody, len(list))
+	for i, sess := range list {
+		out[i] = sessionBody{sess.ID, sess.CreatedAt.UTC(), sess.LastUsedAt.UTC(), sess.ExpiresAt.UTC(), sess.UserAgent, sess.IP, sess.ID == p.SessionID}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	if err := s.opts.Auth.RevokeOwnSession(r.Context(), p, r.PathValue("id")); err != nil {
+		return err
+	}
+	s.metrics.revocations.WithLabelValues("session").Inc()
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Write(s.opts.Tokens.JWKS())
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if err := s.opts.Ready(r.Context()); err != nil {
+		return &apiError{status: http.StatusServiceUnavailable, body: map[string]string{"status": "unavailable"}, err: err}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}

@@ -1,0 +1,93 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/latch-auth/latch/auth"
+)
+
+type principalKey struct{}
+
+// PrincipalFrom returns the caller that Verify or Require authenticated.
+func PrincipalFrom(ctx context.Context) (*auth.Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(*auth.Principal)
+	return p, ok
+}
+
+var errNotProvided = &apiError{status: http.StatusUnauthorized, body: detail("Authentication credentials were not provided.")}
+
+var errBadHeader = &apiError{status: http.StatusUnauthorized, body: detailBody{
+	Detail: "Authorization header must contain two space-delimited values", Code: "bad_authorization_header"}}
+
+// authenticate reads the Authorization header as SimpleJWT's
+// JWTAuthentication does: no header, or a scheme that is not one of the
+// header types, means no credentials.
+func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
+	h := r.Header.Get("Authorization")
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
+	if scheme == "" || !s.headerType(scheme) {
+		return nil, errNotProvided
+	}
+	parts := strings.Fields(rest)
+	if len(parts) != 1 {
+		return nil, errBadHeader
+	}
+	return s.opts.Auth.Authenticate(r.Context(), parts[0])
+}
+
+func (s *Server) headerType(scheme string) bool {
+	for _, t := range s.opts.HeaderTypes {
+		if scheme == t {
+			return true
+		}
+	}
+	return false
+}
+
+// authed wraps a handler that needs a caller.
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := s.authenticate(r)
+		if err != nil {
+			return s.authError(err)
+		}
+		return h(w, r, p)
+	}
+}
+
+// Verify is middleware that authenticates a request carrying an
+// Authorization header and puts the caller in its context; a request
+// without one passes through anonymous. A bad token is refused with 401.
+func (s *Server) Verify(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, s.authError(err))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+// Require is middleware that lets only authenticated requests through,
+// answering 401 with SimpleJWT's bodies otherwise.
+func (s *Server) Require(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := PrincipalFrom(r.Context()); ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, s.authError(err))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}

@@ -1,0 +1,247 @@
+// Package httpapi serves latch's HTTP API: SimpleJWT-compatible token
+// endpoints, logout and session management, signup, /api/me/, JWKS,
+// health and metrics. Handlers return errors that are rendered in one
+// place with SimpleJWT's exact bodies; every route answers with and
+// without its trailing slash.
+//
+// Embedding applications use Server.Verify and Server.Require as
+// net/http middleware and PrincipalFrom to read the caller.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/latch-auth/latch/auth"
+	"github.com/latch-auth/latch/token"
+)
+
+// Options configure a Server. Zero values are the documented defaults.
+type Options struct {
+	Auth   *auth.Service // required
+	Tokens *token.Engine // required: JWKS
+	// HeaderTypes are the accepted Authorization schemes; default Bearer.
+	HeaderTypes []string
+	// MaxBodyBytes caps request bodies; default 64 KiB (413 above).
+	MaxBodyBytes int64
+	// SimpleJWT55 selects SimpleJWT 5.5's wording of token errors.
+	SimpleJWT55 bool
+	// TrustedProxies are the networks whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// Ready reports whether the stores answer, for /readyz.
+	Ready func(ctx context.Context) error
+	// Registry receives latch's metrics and is served at /metrics; nil:
+	// a new registry.
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
+}
+
+// Server is latch's HTTP API.
+type Server struct {
+	opts    Options
+	mux     *http.ServeMux
+	metrics *metrics
+}
+
+// New returns a Server with every route registered.
+func New(opts Options) (*Server, error) {
+	if opts.Auth == nil || opts.Tokens == nil {
+		return nil, errors.New("httpapi: Options.Auth and Options.Tokens are required")
+	}
+	if len(opts.HeaderTypes) == 0 {
+		opts.HeaderTypes = []string{"Bearer"}
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 64 << 10
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Ready == nil {
+		opts.Ready = func(context.Context) error { return nil }
+	}
+	m, err := newMetrics(opts.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: m}
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// handlerFunc is a handler that returns its error for the one renderer.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// methods maps HTTP methods to the handlers of one route.
+type methods map[string]handlerFunc
+
+func (s *Server) routes() {
+	s.route("/api/token/", methods{"POST": s.tokenObtain})
+	s.route("/api/token/refresh/", methods{"POST": s.tokenRefresh})
+	s.route("/api/token/verify/", methods{"POST": s.tokenVerify})
+	s.route("/api/token/blacklist/", methods{"POST": s.tokenBlacklist})
+	s.route("/api/signup/", methods{"POST": s.signup})
+	s.route("/api/logout/", methods{"POST": s.authed(s.logout)})
+	s.route("/api/logout/all/", methods{"POST": s.authed(s.logoutAll)})
+	s.route("/api/me/", methods{"GET": s.authed(s.me)})
+	s.route("/api/password/", methods{"POST": s.authed(s.changePassword)})
+	s.route("/api/sessions/", methods{"GET": s.authed(s.sessions)})
+	s.route("/api/sessions/{id}/", methods{"DELETE": s.authed(s.deleteSession)})
+	s.route("/.well-known/jwks.json", methods{"GET": s.jwks})
+	s.route("/healthz", methods{"GET": s.healthz})
+	s.route("/readyz", methods{"GET": s.readyz})
+	metricsHandler := promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{Registry: s.opts.Registry})
+	s.route("/metrics", methods{"GET": func(w http.ResponseWriter, r *http.Request) error {
+		metricsHandler.ServeHTTP(w, r)
+		return nil
+	}})
+	s.mux.Handle("/", s.adapt("other", methods{}))
+}
+
+// route registers path with and without its trailing slash: Django answers
+// a slash-less POST with a redirect that breaks clients; latch serves both.
+func (s *Server) route(path string, ms methods) {
+	h := s.adapt(path, ms)
+	trimmed := strings.TrimSuffix(path, "/")
+	if trimmed != path {
+		s.mux.Handle(path+"{$}", h)
+	}
+	s.mux.Handle(trimmed, h)
+}
+
+// adapt turns a route's handlers into an http.Handler: method dispatch
+// with DRF's 405, error rendering, panic recovery and metrics.
+func (s *Server) adapt(route string, ms methods) http.Handler {
+	allow := make([]string, 0, len(ms)+1)
+	for m := range ms {
+		allow = append(allow, m)
+	}
+	if _, ok := ms["GET"]; ok {
+		ms["HEAD"] = ms["GET"]
+		allow = append(allow, "HEAD")
+	}
+	allow = append(allow, "OPTIONS")
+	allowHeader := strings.Join(allow, ", ")
+	observe := s.metrics.route(route)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.opts.Logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
+				if !rec.wrote {
+					s.writeError(rec, r, s.toAPIError(errors.New("panic")))
+				}
+			}
+			observe(r.Method, rec.status, time.Since(start))
+		}()
+		var err error
+		switch h, ok := ms[r.Method]; {
+		case len(ms) == 0:
+			err = errNotFound
+		case ok:
+			r.Body = http.MaxBytesReader(rec, r.Body, s.opts.MaxBodyBytes)
+			err = h(rec, r)
+		case r.Method == http.MethodOptions:
+			rec.Header().Set("Allow", allowHeader)
+			writeJSON(rec, http.StatusOK, struct{}{})
+		default:
+			rec.Header().Set("Allow", allowHeader)
+			err = errMethodNotAllowed(r.Method)
+		}
+		if err != nil {
+			s.writeError(rec, r, s.toAPIError(err))
+		}
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// clientIP is the address of the client: the peer, or, when the peer is a
+// trusted proxy, the right-most X-Forwarded-For entry that is not one.
+func (s *Server) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	addr = addr.Unmap()
+	if !s.trusted(addr) {
+		return addr.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		hop = hop.Unmap()
+		if !s.trusted(hop) {
+			return hop.String()
+		}
+		addr = hop
+	}
+	return addr.String()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) client(r *http.Request) auth.Client {
+	return auth.Client{UserAgent: r.UserAgent(), IP: s.clientIP(r)}
+}
+
+// retryAfter formats seconds for Retry-After.
+func retryAfter(d time.Duration) string {
+	secs := int((d + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return strconv.Itoa(secs)
+}

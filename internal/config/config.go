@@ -1,0 +1,405 @@
+// Package config reads latch's configuration from flags, LATCH_*
+// environment variables and an optional file, in that order of precedence,
+// and validates it. Only cmd/latch uses it: packages take their own
+// options structs.
+package config
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole server configuration.
+type Config struct {
+	Addr        string
+	DataDir     string
+	DatabaseURL string
+	RedisURL    string
+
+	SigningKey      string // HS secret or PEM private key; empty: generated in DataDir
+	VerifyingKeys   string // extra PEM public keys or HS secrets, for rotation
+	Algorithm       string
+	Audience        string
+	Issuer          string
+	Leeway          time.Duration
+	UserIDClaim     string
+	UserIDAsString  bool
+	CustomClaims    []string
+	AuthHeaderTypes []string
+	WireFormat      string // "5.2" (default) or "5.5"
+
+	AccessTokenLifetime         time.Duration
+	RefreshTokenLifetime        time.Duration
+	SlidingTokenLifetime        time.Duration
+	SlidingTokenRefreshLifetime time.Duration
+	SessionMaxLifetime          time.Duration
+	SessionIdleTimeout          time.Duration
+	RotateRefreshTokens         bool
+	BlacklistAfterRotation      bool
+	RefreshReuseInterval        time.Duration
+	Revocation                  string // "immediate" or "refresh-only"
+	UpdateLastLogin             bool
+
+	ThrottleAnon   string
+	ThrottleUser   string
+	TrustedProxies []netip.Prefix
+
+	CookieMode     bool
+	CookieSecure   bool
+	CookieSameSite string
+	SlidingTokens  bool
+	TokenFormat    string // "jwt" or "opaque"
+
+	MaxBodyBytes      int64
+	PasswordMinLength int
+	HashWorkers       int
+	LogLevel          string
+	LogFormat         string
+}
+
+// setting is one configuration entry: a flag name, its LATCH_* variable,
+// default and help, bound to a Config field through set.
+type setting struct {
+	name, def, help string
+	set             func(c *Config, v string) error
+}
+
+// Env returns the environment variable of a flag name: access-token-lifetime
+// -> LATCH_ACCESS_TOKEN_LIFETIME.
+func Env(name string) string {
+	return "LATCH_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+func str(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *p(c) = v; return nil }
+}
+
+func dur(p func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		*p(c) = d
+		return nil
+	}
+}
+
+func boolean(p func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := ParseBool(v)
+		if err != nil {
+			return err
+		}
+		*p(c) = b
+		return nil
+	}
+}
+
+func integer(p func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not a whole number: %q", v)
+		}
+		*p(c) = n
+		return nil
+	}
+}
+
+func list(p func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		*p(c) = splitList(v)
+		return nil
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+		out = append(out, f)
+	}
+	return out
+}
+
+var settings = []setting{
+	{"addr", "localhost:8000", "listen address", str(func(c *Config) *string { return &c.Addr })},
+	{"data-dir", "./latch-data", "directory of the SQLite file and generated keys", str(func(c *Config) *string { return &c.DataDir })},
+	{"database-url", "", "postgres://… or sqlite:///path (default: SQLite in the data dir)", str(func(c *Config) *string { return &c.DatabaseURL })},
+	{"redis-url", "", "redis://… (several comma-separated addresses: Redis Cluster); unset: in-process state", str(func(c *Config) *string { return &c.RedisURL })},
+	{"signing-key", "", "HS secret or PEM private key (default: generated and kept in the data dir)", str(func(c *Config) *string { return &c.SigningKey })},
+	{"verifying-keys", "", "extra verification keys (PEM public keys or HS secrets, separated by blank lines) accepted during key rotation", str(func(c *Config) *string { return &c.VerifyingKeys })},
+	{"algorithm", "HS256", "signing algorithm: HS256, HS384, HS512, ES256, EdDSA, RS256", str(func(c *Config) *string { return &c.Algorithm })},
+	{"audience", "", "aud claim written and required (SimpleJWT AUDIENCE)", str(func(c *Config) *string { return &c.Audience })},
+	{"issuer", "", "iss claim written and required (SimpleJWT ISSUER)", str(func(c *Config) *string { return &c.Issuer })},
+	{"leeway", "0s", "clock skew allowed when checking exp/nbf/iat", dur(func(c *Config) *time.Duration { return &c.Leeway })},
+	{"user-id-claim", "user_id", "claim holding the user id (SimpleJWT USER_ID_CLAIM)", str(func(c *Config) *string { return &c.UserIDClaim })},
+	{"custom-claims", "username,role", "user fields copied into tokens: username, role, email", list(func(c *Config) *[]string { return &c.CustomClaims })},
+	{"auth-header-types", "Bearer", "accepted Authorization schemes (SimpleJWT AUTH_HEADER_TYPES)", list(func(c *Config) *[]string { return &c.AuthHeaderTypes })},
+	{"wire-format", "5.2", "SimpleJWT wording to match: 5.2, or 5.5 (\"Token is expired\"/\"Token is invalid\", string user_id)", str(func(c *Config) *string { return &c.WireFormat })},
+	{"access-token-lifetime", "15m", "access token lifetime (Go duration; d suffix for days)", dur(func(c *Config) *time.Duration { return &c.AccessTokenLifetime })},
+	{"refresh-token-lifetime", "14d", "refresh token lifetime", dur(func(c *Config) *time.Duration { return &c.RefreshTokenLifetime })},
+	{"sliding-token-lifetime", "5m", "sliding token lifetime (SimpleJWT SLIDING_TOKEN_LIFETIME)", dur(func(c *Config) *time.Duration { return &c.SlidingTokenLifetime })},
+	{"sliding-token-refresh-lifetime", "1d", "sliding token refresh_exp (SimpleJWT SLIDING_TOKEN_REFRESH_LIFETIME)", dur(func(c *Config) *time.Duration { return &c.SlidingTokenRefreshLifetime })},
+	{"session-max-lifetime", "30d", "absolute session lifetime; rotation never extends it", dur(func(c *Config) *time.Duration { return &c.SessionMaxLifetime })},
+	{"session-idle-timeout", "off", "revoke a session unused for this long (off: never)", dur(func(c *Config) *time.Duration { return &c.SessionIdleTimeout })},
+	{"rotate-refresh-tokens", "true", "refresh returns a new refresh token", boolean(func(c *Config) *bool { return &c.RotateRefreshTokens })},
+	{"blacklist-after-rotation", "true", "a rotated refresh token is spent; presenting it again revokes the session", boolean(func(c *Config) *bool { return &c.BlacklistAfterRotation })},
+	{"refresh-reuse-interval", "10s", "grace for concurrent refreshes of one token (0 disables)", dur(func(c *Config) *time.Duration { return &c.RefreshReuseInterval })},
+	{"revocation", "immediate", "immediate (access tokens die with their session) or refresh-only (SimpleJWT semantics)", str(func(c *Config) *string { return &c.Revocation })},
+	{"update-last-login", "true", "record last_login on login (SimpleJWT UPDATE_LAST_LOGIN)", boolean(func(c *Config) *bool { return &c.UpdateLastLogin })},
+	{"throttle-anon", "20/min", "anonymous rate per client IP: N/second|minute|hour|day, or off", str(func(c *Config) *string { return &c.ThrottleAnon })},
+	{"throttle-user", "1000/hour", "authenticated rate per user, or off", str(func(c *Config) *string { return &c.ThrottleUser })},
+	{"trusted-proxies", "", "CIDRs whose X-Forwarded-For is believed", func(c *Config, v string) error {
+		c.TrustedProxies = nil
+		for _, f := range splitList(v) {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				a, aerr := netip.ParseAddr(f)
+				if aerr != nil {
+					return fmt.Errorf("not a CIDR: %q", f)
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		}
+		return nil
+	}},
+	{"cookie-mode", "off", "on: the token endpoints set and read the refresh token only as an HttpOnly cookie", boolean(func(c *Config) *bool { return &c.CookieMode })},
+	{"cookie-secure", "true", "mark the refresh cookie Secure (false only for local http)", boolean(func(c *Config) *bool { return &c.CookieSecure })},
+	{"cookie-samesite", "Lax", "SameSite of the refresh cookie: Lax or Strict", str(func(c *Config) *string { return &c.CookieSameSite })},
+	{"sliding-tokens", "off", "on: serve /api/token/sliding/ and /api/token/sliding/refresh/", boolean(func(c *Config) *bool { return &c.SlidingTokens })},
+	{"token-format", "jwt", "jwt, or opaque: random handles resolved through the store", str(func(c *Config) *string { return &c.TokenFormat })},
+	{"max-body-bytes", "65536", "request body limit (413 above it)", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("not a positive whole number: %q", v)
+		}
+		c.MaxBodyBytes = n
+		return nil
+	}},
+	{"password-min-length", "8", "minimum password length on signup and change", integer(func(c *Config) *int { return &c.PasswordMinLength })},
+	{"hash-workers", "0", "password hashing workers (0: one per core)", integer(func(c *Config) *int { return &c.HashWorkers })},
+	{"log-level", "info", "debug, info, warn, error", str(func(c *Config) *string { return &c.LogLevel })},
+	{"log-format", "text", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
+}
+
+// ParseDuration is time.ParseDuration plus a d (days) suffix, and "off"
+// for zero.
+func ParseDuration(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if v == "off" || v == "0" {
+		return 0, nil
+	}
+	var days time.Duration
+	if i := strings.IndexByte(v, 'd'); i > 0 {
+		n, err := strconv.ParseFloat(v[:i], 64)
+		if err != nil {
+			return 0, fmt.Errorf("not a duration: %q", v)
+		}
+		days = time.Duration(n * float64(24*time.Hour))
+		v = v[i+1:]
+		if v == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("not a duration: %q (use Go durations like 15m, 36h, or 14d)", v)
+	}
+	if d+days < 0 {
+		return 0, fmt.Errorf("negative duration: %q", v)
+	}
+	return d + days, nil
+}
+
+// ParseBool accepts true/false, on/off, yes/no, 1/0.
+func ParseBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "on", "yes":
+		return true, nil
+	case "0", "false", "off", "no":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean: %q (use on/off or true/false)", v)
+}
+
+// Register adds every setting as a flag to fs and returns a function that,
+// after fs.Parse, builds the Config: flags over LATCH_* variables over the
+// file named by --config or LATCH_CONFIG over defaults.
+func Register(fs *flag.FlagSet, getenv func(string) string) func() (*Config, error) {
+	vals := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		vals[s.name] = fs.String(s.name, "", fmt.Sprintf("%s (env %s, default %q)", s.help, Env(s.name), s.def))
+	}
+	file := fs.String("config", "", "optional config file of KEY=VALUE lines (LATCH_* names) (env LATCH_CONFIG)")
+	return func() (*Config, error) {
+		set := make(map[string]bool)
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		path := *file
+		if path == "" {
+			path = getenv("LATCH_CONFIG")
+		}
+		fromFile := map[string]string{}
+		if path != "" {
+			var err error
+			if fromFile, err = readFile(path); err != nil {
+				return nil, err
+			}
+		}
+		c := &Config{}
+		var errs []error
+		for _, s := range settings {
+			v, src := s.def, "default"
+			if fv, ok := fromFile[Env(s.name)]; ok {
+				v, src = fv, path
+			}
+			if ev, ok := lookup(getenv, Env(s.name)); ok {
+				v, src = ev, Env(s.name)
+			}
+			if set[s.name] {
+				v, src = *vals[s.name], "--"+s.name
+			}
+			if err := s.set(c, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", src, err))
+			}
+		}
+		for k := range fromFile {
+			if !known(k) {
+				errs = append(errs, fmt.Errorf("%s: unknown setting %s", path, k))
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+		return c, c.Validate()
+	}
+}
+
+func lookup(getenv func(string) string, key string) (string, bool) {
+	v := getenv(key)
+	return v, v != ""
+}
+
+func known(env string) bool {
+	for _, s := range settings {
+		if Env(s.name) == env {
+			return true
+		}
+	}
+	return false
+}
+
+func readFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
+		}
+		k = strings.ToUpper(strings.TrimSpace(k))
+		if !strings.HasPrefix(k, "LATCH_") {
+			k = "LATCH_" + k
+		}
+		out[k] = strings.Trim(strings.TrimSpace(v), `"'`)
+	}
+	return out, sc.Err()
+}
+
+// Validate checks values that parse but make no sense together.
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.Algorithm {
+	case "HS256", "HS384", "HS512", "ES256", "EdDSA", "RS256":
+	default:
+		errs = append(errs, fmt.Errorf("algorithm %q: want HS256, HS384, HS512, ES256, EdDSA or RS256", c.Algorithm))
+	}
+	if c.AccessTokenLifetime <= 0 || c.RefreshTokenLifetime <= 0 || c.SessionMaxLifetime <= 0 {
+		errs = append(errs, errors.New("token and session lifetimes must be positive"))
+	}
+	switch c.Revocation {
+	case "immediate", "refresh-only":
+	default:
+		errs = append(errs, fmt.Errorf("revocation %q: want immediate or refresh-only", c.Revocation))
+	}
+	switch c.TokenFormat {
+	case "jwt", "opaque":
+	default:
+		errs = append(errs, fmt.Errorf("token-format %q: want jwt or opaque", c.TokenFormat))
+	}
+	switch c.WireFormat {
+	case "5.2", "5.5":
+	default:
+		errs = append(errs, fmt.Errorf("wire-format %q: want 5.2 or 5.5", c.WireFormat))
+	}
+	switch strings.ToLower(c.CookieSameSite) {
+	case "lax", "strict":
+	default:
+		errs = append(errs, fmt.Errorf("cookie-samesite %q: want Lax or Strict", c.CookieSameSite))
+	}
+	if len(c.AuthHeaderTypes) == 0 {
+		errs = append(errs, errors.New("auth-header-types: at least one"))
+	}
+	if c.UserIDClaim == "" {
+		errs = append(errs, errors.New("user-id-claim: empty"))
+	}
+	for _, name := range c.CustomClaims {
+		switch name {
+		case "username", "role", "email":
+		default:
+			errs = append(errs, fmt.Errorf("custom-claims: unknown field %q (username, role, email)", name))
+		}
+	}
+	if c.PasswordMinLength < 1 {
+		errs = append(errs, errors.New("password-min-length: at least 1"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir: empty"))
+	}
+	return errors.Join(errs...)
+}
+
+// SQLitePath returns the SQLite file to use, or "" when DatabaseURL names
+// PostgreSQL.
+func (c *Config) SQLitePath() (string, error) {
+	switch {
+	case c.DatabaseURL == "":
+		return filepath.Join(c.DataDir, "latch.db"), nil
+	case strings.HasPrefix(c.DatabaseURL, "sqlite://"):
+		p := strings.TrimPrefix(c.DatabaseURL, "sqlite://")
+		if p == "" {
+			return "", errors.New("database-url: sqlite:// needs a path, as sqlite:///var/lib/latch/latch.db")
+		}
+		return p, nil
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+		return "", nil
+	}
+	return "", errors.New("database-url: want postgres://… or sqlite:///path")
+}
+
+// Usage lists every setting with its variable and default, for --help.
+func Usage() string {
+	var b strings.Builder
+	for _, s := range settings {
+		fmt.Fprintf(&b, "  %-34s --%s (default %q)\n      %s\n", Env(s.name), s.name, s.def, s.help)
+	}
+	return b.String()
+}
