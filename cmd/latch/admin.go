@@ -25,7 +25,7 @@ func migrate(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) 
 
 // withApp runs fn with latch assembled, logging to stderr.
 func withApp(ctx context.Context, env Env, cfg *config.Config, fn func(a *app) error) error {
-	a, err := newApp(ctx, cfg, newLogger(cfg, env.Stderr))
+	a, err := newApp(ctx, cfg, newLogger(cfg, env.Stderr), nil)
 	if err != nil {
 		return err
 	}

@@ -18,25 +18,14 @@ import (
 
 func serve(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) error {
 	log := newLogger(cfg, env.Stderr)
-	a, err := newApp(ctx, cfg, log)
+	a, err := newApp(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	api, err := httpapi.New(httpapi.Options{
-		Auth:           a.auth,
-		Tokens:         a.tokens,
-		HeaderTypes:    cfg.AuthHeaderTypes,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		SimpleJWT55:    cfg.WireFormat == "5.5",
-		TrustedProxies: cfg.TrustedProxies,
-		Ready:          a.ready,
-		Registry:       reg,
-		Logger:         log,
-	})
+	api, err := a.handler(reg)
 	if err != nil {
 		return err
 	}
@@ -96,6 +85,21 @@ func stateKind(cfg *config.Config) string {
 		return "redis"
 	}
 	return "in-process"
+}
+
+// handler is latch's HTTP API over a.
+func (a *app) handler(reg *prometheus.Registry) (http.Handler, error) {
+	return httpapi.New(httpapi.Options{
+		Auth:           a.auth,
+		Tokens:         a.tokens,
+		HeaderTypes:    a.cfg.AuthHeaderTypes,
+		MaxBodyBytes:   a.cfg.MaxBodyBytes,
+		SimpleJWT55:    a.cfg.WireFormat == "5.5",
+		TrustedProxies: a.cfg.TrustedProxies,
+		Ready:          a.ready,
+		Registry:       reg,
+		Logger:         a.log,
+	})
 }
 
 // ready is the readiness probe: the database answers and the revocation

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/auth"
@@ -74,15 +75,19 @@ func openStore(ctx context.Context, cfg *config.Config) (store, error) {
 	return sqlite.Open(ctx, path)
 }
 
-// newApp assembles latch. The caller closes it.
-func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *app, err error) {
+// newApp assembles latch. The caller closes it. now is the clock (nil:
+// time.Now); tests inject one so that they never sleep to expire a token.
+func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) (a *app, err error) {
+	if now == nil {
+		now = time.Now
+	}
 	a = &app{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			a.Close()
 		}
 	}()
-	if a.tokens, err = newEngine(cfg, log); err != nil {
+	if a.tokens, err = newEngine(cfg, log, now); err != nil {
 		return nil, err
 	}
 	if a.store, err = openStore(ctx, cfg); err != nil {
@@ -101,6 +106,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *app, 
 		Transport: transport,
 		Window:    cfg.AccessTokenLifetime + cfg.Leeway,
 		Logger:    log,
+		Now:       now,
 	})
 	if err != nil {
 		return nil, err
@@ -108,7 +114,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *app, 
 	if err := a.revocations.Load(ctx); err != nil {
 		return nil, err
 	}
-	hasher, err := password.NewHasher(password.Params{})
+	hasher, err := password.NewHasher(password.Params{Memory: uint32(cfg.Argon2Memory), Iterations: uint32(cfg.Argon2Iterations)})
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +135,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *app, 
 	opts.CustomClaims = cfg.CustomClaims
 	opts.MinPasswordLength = cfg.PasswordMinLength
 	opts.Logger = log
+	opts.Now = now
 	if a.auth, err = auth.New(opts); err != nil {
 		return nil, err
 	}
@@ -140,8 +147,9 @@ func keySetPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "
 
 // newEngine builds the token engine from the configured key, or from the
 // key set in the data dir, generated on first start.
-func newEngine(cfg *config.Config, log *slog.Logger) (*token.Engine, error) {
+func newEngine(cfg *config.Config, log *slog.Logger, now func() time.Time) (*token.Engine, error) {
 	opts := token.Options{
+		Now:            now,
 		UserIDClaim:    cfg.UserIDClaim,
 		UserIDAsString: cfg.WireFormat == "5.5",
 		Audience:       cfg.Audience,

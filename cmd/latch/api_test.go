@@ -1,0 +1,459 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	bodyBadCredentials = `{"detail":"No active account found with the given credentials"}`
+	bodyInvalidToken   = `{"detail":"Token is invalid or expired","code":"token_not_valid"}`
+	bodyWrongType      = `{"detail":"Token has wrong type","code":"token_not_valid"}`
+	bodyBlacklisted    = `{"detail":"Token is blacklisted","code":"token_not_valid"}`
+	bodyNotProvided    = `{"detail":"Authentication credentials were not provided."}`
+	bodyBadHeader      = `{"detail":"Authorization header must contain two space-delimited values","code":"bad_authorization_header"}`
+)
+
+// bodyAccessInvalid is JWTAuthentication's answer for an access token
+// rejected with msg.
+func bodyAccessInvalid(msg string) string {
+	return `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"` + msg + `"}]}`
+}
+
+func TestLogin(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.mustUser("alice")
+	inactive := ts.mustUser("bob")
+	if err := ts.app.store.SetActive(context.Background(), inactive, false); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		send       func() response
+		wantStatus int
+		wantBody   string
+	}{
+		{"json", func() response {
+			return ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": testPassword})
+		}, 200, ""},
+		{"form", func() response {
+			return ts.postForm("/api/token/", url.Values{"username": {"alice"}, "password": {testPassword}})
+		}, 200, ""},
+		{"no trailing slash", func() response {
+			return ts.postJSON("/api/token", map[string]any{"username": "alice", "password": testPassword})
+		}, 200, ""},
+		{"username in another case", func() response {
+			return ts.postJSON("/api/token/", map[string]any{"username": "ALICE", "password": testPassword})
+		}, 200, ""},
+		{"wrong password", func() response {
+			return ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": "nope"})
+		}, 401, bodyBadCredentials},
+		{"unknown user", func() response {
+			return ts.postJSON("/api/token/", map[string]any{"username": "mallory", "password": testPassword})
+		}, 401, bodyBadCredentials},
+		{"inactive user", func() response {
+			return ts.postJSON("/api/token/", map[string]any{"username": "bob", "password": testPassword})
+		}, 401, bodyBadCredentials},
+		{"missing both", func() response { return ts.postJSON("/api/token/", map[string]any{}) },
+			400, `{"username":["This field is required."],"password":["This field is required."]}`},
+		{"missing password", func() response { return ts.postJSON("/api/token/", map[string]any{"username": "alice"}) },
+			400, `{"password":["This field is required."]}`},
+		{"blank username", func() response {
+			return ts.postJSON("/api/token/", map[string]any{"username": "  ", "password": "x"})
+		}, 400, `{"username":["This field may not be blank."]}`},
+		{"null username", func() response {
+			return ts.postJSON("/api/token/", map[string]any{"username": nil, "password": "x"})
+		}, 400, `{"username":["This field may not be null."]}`},
+		{"object password", func() response {
+			return ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": map[string]any{}})
+		}, 400, `{"password":["Not a valid string."]}`},
+		{"empty body", func() response { return ts.do("POST", "/api/token/", "", "") },
+			400, `{"username":["This field is required."],"password":["This field is required."]}`},
+		{"malformed JSON", func() response { return ts.do("POST", "/api/token/", "application/json", `{"username":`) }, 400, ""},
+		{"JSON list", func() response { return ts.do("POST", "/api/token/", "application/json", `[1]`) },
+			400, `{"non_field_errors":["Invalid data. Expected a dictionary, but got list."]}`},
+		{"text/plain", func() response { return ts.do("POST", "/api/token/", "text/plain", "username=alice") },
+			415, `{"detail":"Unsupported media type \"text/plain\" in request."}`},
+		{"oversized", func() response {
+			return ts.do("POST", "/api/token/", "application/json", `{"username":"`+strings.Repeat("a", 70<<10)+`"}`)
+		}, 413, ""},
+		{"GET", func() response { return ts.do("GET", "/api/token/", "", "") }, 405, `{"detail":"Method \"GET\" not allowed."}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.send()
+			wantResponse(t, r, tt.wantStatus, tt.wantBody)
+			if ct := r.header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q, want application/json", ct)
+			}
+			if tt.wantStatus == 200 {
+				r.str(t, "access")
+				r.str(t, "refresh")
+				if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+					t.Errorf("Cache-Control %q, want no-store", cc)
+				}
+			}
+			if tt.wantStatus == 401 && r.header.Get("WWW-Authenticate") != `Bearer realm="api"` {
+				t.Errorf("WWW-Authenticate %q", r.header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+	t.Run("malformed JSON detail", func(t *testing.T) {
+		r := ts.do("POST", "/api/token/", "application/json", `{"username":`)
+		if d := r.str(t, "detail"); !strings.HasPrefix(d, "JSON parse error - ") {
+			t.Errorf("detail %q", d)
+		}
+	})
+	t.Run("updates last login", func(t *testing.T) {
+		u, err := ts.app.store.UserByUsername(context.Background(), "alice")
+		if err != nil || u.LastLogin.IsZero() {
+			t.Fatalf("last login not recorded: %v %v", u, err)
+		}
+	})
+}
+
+func TestRefreshRotation(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.mustUser("alice")
+	p := ts.mustLogin("alice")
+
+	r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
+	wantResponse(t, r, 200, "")
+	next := pair{r.str(t, "access"), r.str(t, "refresh")}
+	if next.refresh == p.refresh {
+		t.Fatal("rotation returned the same refresh token")
+	}
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(next.access)...), 200, "")
+
+	// A duplicate inside the grace interval (two tabs) gets the same successor.
+	r = ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
+	wantResponse(t, r, 200, "")
+	if got := r.str(t, "refresh"); got != next.refresh {
+		t.Fatalf("duplicate refresh in grace got another successor")
+	}
+
+	// After the grace interval the spent token is theft: the whole session dies.
+	ts.clock.Advance(11 * time.Second)
+	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
+	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": next.refresh}), 401, bodyBlacklisted)
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(next.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+}
+
+func TestRefreshErrors(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.mustUser("alice")
+	p := ts.mustLogin("alice")
+	now := ts.clock.Now().Unix()
+	tests := []struct {
+		name     string
+		refresh  any
+		wantCode int
+		wantBody string
+	}{
+		{"garbage", "not-a-token", 401, bodyInvalidToken},
+		{"two segments", "a.b", 401, bodyInvalidToken},
+		{"access token", p.access, 401, bodyWrongType},
+		{"tampered payload", tamper(p.refresh, 1), 401, bodyInvalidToken},
+		{"tampered signature", tamper(p.refresh, 2), 401, bodyInvalidToken},
+		{"other key", mintHS256("another secret entirely", map[string]any{"alg": "HS256", "typ": "JWT"},
+			map[string]any{"token_type": "refresh", "exp": now + 60, "iat": now, "jti": newJTI(), "user_id": 1}), 401, bodyInvalidToken},
+		{"alg none", noneToken(map[string]any{"token_type": "refresh", "exp": now + 60, "iat": now, "jti": newJTI(), "user_id": 1}), 401, bodyInvalidToken},
+		{"expired", ts.mint(map[string]any{"alg": "HS256", "typ": "JWT"},
+			map[string]any{"token_type": "refresh", "exp": now - 1, "iat": now - 100, "jti": newJTI(), "user_id": 1}), 401, bodyInvalidToken},
+		{"no jti", ts.mint(map[string]any{"alg": "HS256", "typ": "JWT"},
+			map[string]any{"token_type": "refresh", "exp": now + 60, "iat": now, "user_id": 1}), 401, `{"detail":"Token has no id","code":"token_not_valid"}`},
+		{"no type", ts.mint(map[string]any{"alg": "HS256", "typ": "JWT"},
+			map[string]any{"exp": now + 60, "iat": now, "jti": newJTI(), "user_id": 1}), 401, `{"detail":"Token has no type","code":"token_not_valid"}`},
+		{"no exp", ts.mint(map[string]any{"alg": "HS256", "typ": "JWT"},
+			map[string]any{"token_type": "refresh", "iat": now, "jti": newJTI(), "user_id": 1}), 401, `{"detail":"Token has no 'exp' claim","code":"token_not_valid"}`},
+		{"missing", nil, 400, `{"refresh":["This field is required."]}`},
+		{"blank", "", 400, `{"refresh":["This field may not be blank."]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fields := map[string]any{}
+			if tt.refresh != nil {
+				fields["refresh"] = tt.refresh
+			}
+			wantResponse(t, ts.postJSON("/api/token/refresh/", fields), tt.wantCode, tt.wantBody)
+		})
+	}
+	t.Run("expired by the clock", func(t *testing.T) {
+		ts.clock.Advance(15 * 24 * time.Hour)
+		wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, bodyInvalidToken)
+	})
+}
+
+// tamper flips one character of segment i of a JWT.
+func tamper(tok string, i int) string {
+	parts := strings.Split(tok, ".")
+	seg := []byte(parts[i])
+	pos := len(seg) / 2
+	if seg[pos] == 'A' {
+		seg[pos] = 'B'
+	} else {
+		seg[pos] = 'A'
+	}
+	parts[i] = string(seg)
+	return strings.Join(parts, ".")
+}
+
+func noneToken(claims map[string]any) string {
+	t := mintHS256("x", map[string]any{"alg": "none", "typ": "JWT"}, claims)
+	return t[:strings.LastIndexByte(t, '.')+1]
+}
+
+func TestVerifyAndBlacklist(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.mustUser("alice")
+	p := ts.mustLogin("alice")
+	wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": p.access}), 200, `{}`)
+	wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": p.refresh}), 200, `{}`)
+	wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": "junk"}), 401, bodyInvalidToken)
+	wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{}), 400, `{"token":["This field is required."]}`)
+
+	wantResponse(t, ts.postJSON("/api/token/blacklist/", map[string]any{"refresh": p.refresh}), 200, `{}`)
+	wantResponse(t, ts.postJSON("/api/token/blacklist/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
+	wantResponse(t, ts.postJSON("/api/token/blacklist/", map[string]any{"refresh": p.access}), 401, bodyWrongType)
+	wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": p.refresh}), 400, `{"non_field_errors":["Token is blacklisted"]}`)
+	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
+	// Immediate revocation: the session's access token is refused too.
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+}
+
+func TestMeAndAuthorizationHeader(t *testing.T) {
+	ts := newTestServer(t, nil)
+	id := ts.mustUser("alice")
+	p := ts.mustLogin("alice")
+	now := ts.clock.Now().Unix()
+	h := map[string]any{"alg": "HS256", "typ": "JWT"}
+	tests := []struct {
+		name     string
+		header   []string
+		wantCode int
+		wantBody string
+	}{
+		{"ok", bearer(p.access), 200, `{"id":1,"username":"alice","role":"user","email":"alice@example.com"}`},
+		{"no header", nil, 401, bodyNotProvided},
+		{"other scheme", []string{"Authorization", "Basic YWxpY2U6eA=="}, 401, bodyNotProvided},
+		{"bearer without token", []string{"Authorization", "Bearer"}, 401, bodyBadHeader},
+		{"bearer and space", []string{"Authorization", "Bearer "}, 401, bodyBadHeader},
+		{"three parts", []string{"Authorization", "Bearer a b"}, 401, bodyBadHeader},
+		{"garbage", bearer("garbage"), 401, bodyAccessInvalid("Token is invalid or expired")},
+		{"four segments", bearer(p.access + ".x"), 401, bodyAccessInvalid("Token is invalid or expired")},
+		{"tampered payload", bearer(tamper(p.access, 1)), 401, bodyAccessInvalid("Token is invalid or expired")},
+		{"tampered signature", bearer(tamper(p.access, 2)), 401, bodyAccessInvalid("Token is invalid or expired")},
+		{"refresh as access", bearer(p.refresh), 401, bodyAccessInvalid("Token has wrong type")},
+		{"alg none", bearer(noneToken(map[string]any{"token_type": "access", "exp": now + 60, "iat": now, "jti": newJTI(), "user_id": id})),
+			401, bodyAccessInvalid("Token is invalid or expired")},
+		{"expired", bearer(ts.mint(h, map[string]any{"token_type": "access", "exp": now - 1, "iat": now - 60, "jti": newJTI(), "user_id": id})),
+			401, bodyAccessInvalid("Token is invalid or expired")},
+		{"no user id", bearer(ts.mint(h, map[string]any{"token_type": "access", "exp": now + 60, "iat": now, "jti": newJTI()})),
+			401, `{"detail":"Token contained no recognizable user identification","code":"token_not_valid"}`},
+		{"unknown user", bearer(ts.mint(h, map[string]any{"token_type": "access", "exp": now + 60, "iat": now, "jti": newJTI(), "user_id": 999})),
+			401, `{"detail":"User not found","code":"user_not_found"}`},
+		{"SimpleJWT-minted", bearer(ts.mint(h, map[string]any{"token_type": "access", "exp": now + 60, "iat": now, "jti": newJTI(), "user_id": id})),
+			200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ts.do("GET", "/api/me/", "", "", tt.header...)
+			wantResponse(t, r, tt.wantCode, tt.wantBody)
+			if r.status == 401 && r.header.Get("WWW-Authenticate") != `Bearer realm="api"` {
+				t.Errorf("WWW-Authenticate %q", r.header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+	t.Run("expired by the clock", func(t *testing.T) {
+		ts.clock.Advance(16 * time.Minute)
+		wantResponse(t, ts.do("GET", "/api/me", "", "", bearer(p.access)...), 401, bodyAccessInvalid("Token is invalid or expired"))
+	})
+}
+
+func TestLogout(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.mustUser("alice")
+	p := ts.mustLogin("alice")
+	other := ts.mustLogin("alice")
+	wantResponse(t, ts.postJSON("/api/logout/", map[string]any{"refresh": p.refresh}), 401, bodyNotProvided)
+	wantResponse(t, ts.postJSON("/api/logout/", map[string]any{}, bearer(p.access)...), 400, `{"detail":"refresh required"}`)
+	wantResponse(t, ts.postJSON("/api/logout/", map[string]any{"refresh": "junk"}, bearer(p.access)...), 400, `{"detail":"invalid token"}`)
+	r := ts.postJSON("/api/logout/", map[string]any{"refresh": p.refresh}, bearer(p.access)...)
+	wantResponse(t, r, 205, "")
+	// The access token dies at once, not at its expiry; other sessions live.
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(other.access)...), 200, "")
+}
+
+func TestLogoutAllAndSessions(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.mustUser("alice")
+	ts.mustUser("bob")
+	a1, a2 := ts.mustLogin("alice"), ts.mustLogin("alice")
+	b := ts.mustLogin("bob")
+
+	r := ts.do("GET", "/api/sessions/", "", "", bearer(a1.access)...)
+	wantResponse(t, r, 200, "")
+	if n := strings.Count(r.body, `"id"`); n != 2 {
+		t.Fatalf("sessions listed %d, want 2: %s", n, r.body)
+	}
+	if !strings.Contains(r.body, `"current":true`) {
+		t.Fatalf("no current session marked: %s", r.body)
+	}
+	// Another user's session is not found, and not revoked.
+	var bobSession string
+	if list, err := ts.app.store.ActiveSessions(context.Background(), 2, ts.clock.Now()); err != nil || len(list) != 1 {
+		t.Fatalf("bob sessions: %v %v", list, err)
+	} else {
+		bobSession = list[0].ID
+	}
+	wantResponse(t, ts.do("DELETE", "/api/sessions/"+bobSession+"/", "", "", bearer(a1.access)...), 404, `{"detail":"Not found."}`)
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(b.access)...), 200, "")
+
+	wantResponse(t, ts.do("POST", "/api/logout/all/", "", "", bearer(a1.access)...), 205, "")
+	for _, p := range []pair{a1, a2} {
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+		wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
+	}
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(b.access)...), 200, "")
+	// A new login after logout-all works.
+	n := ts.mustLogin("alice")
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(n.access)...), 200, "")
+}
+
+func TestDeleteOwnSession(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.mustUser("alice")
+	a1, a2 := ts.mustLogin("alice"), ts.mustLogin("alice")
+	list, err := ts.app.store.ActiveSessions(context.Background(), 1, ts.clock.Now())
+	if err != nil || len(list) != 2 {
+		t.Fatal(list, err)
+	}
+	var target string
+	for _, s := range list {
+		c, _ := ts.app.tokens.Parse(a2.access, "access")
+		if c != nil && s.ID == c.SessionID {
+			target = s.ID
+		}
+	}
+	wantResponse(t, ts.do("DELETE", "/api/sessions/"+target, "", "", bearer(a1.access)...), 204, "")
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(a2.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(a1.access)...), 200, "")
+}
+
+func TestPasswordChange(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.mustUser("alice")
+	mine, other := ts.mustLogin("alice"), ts.mustLogin("alice")
+	wantResponse(t, ts.postJSON("/api/password/", map[string]any{"old_password": "wrong", "new_password": "a much better secret"}, bearer(mine.access)...),
+		400, `{"old_password":["Your old password was entered incorrectly. Please enter it again."]}`)
+	wantResponse(t, ts.postJSON("/api/password/", map[string]any{"old_password": testPassword, "new_password": "short"}, bearer(mine.access)...),
+		400, "")
+	wantResponse(t, ts.postJSON("/api/password/", map[string]any{"old_password": testPassword, "new_password": "a much better secret"}, bearer(mine.access)...),
+		204, "")
+	// The caller's session lives on; every other session is revoked at once.
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(mine.access)...), 200, "")
+	r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": mine.refresh})
+	wantResponse(t, r, 200, "")
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(r.str(t, "access"))...), 200, "")
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(other.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": other.refresh}), 401, bodyBlacklisted)
+	wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": testPassword}), 401, bodyBadCredentials)
+	wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": "a much better secret"}), 200, "")
+}
+
+func TestSignup(t *testing.T) {
+	ts := newTestServer(t, nil)
+	wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "carol", "password": "a fine long secret", "email": "c@example.com"}),
+		201, `{"id":1,"username":"carol"}`)
+	wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "Carol", "password": "a fine long secret"}),
+		400, `{"username":["A user with that username already exists."]}`)
+	wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "dave", "password": "short"}), 400, "")
+	wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "dave"}), 400, `{"password":["This field is required."]}`)
+	wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "bad name!", "password": "a fine long secret"}),
+		400, `{"username":["Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."]}`)
+	wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "carol", "password": "a fine long secret"}), 200, "")
+}
+
+func TestDeactivateRevokesAtOnce(t *testing.T) {
+	ts := newTestServer(t, nil)
+	id := ts.mustUser("alice")
+	p := ts.mustLogin("alice")
+	if err := ts.app.auth.Deactivate(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, "")
+	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, "")
+	wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": testPassword}), 401, bodyBadCredentials)
+}
+
+func TestRefreshOnlyMode(t *testing.T) {
+	ts := newTestServer(t, map[string]string{"LATCH_REVOCATION": "refresh-only"})
+	ts.mustUser("alice")
+	p := ts.mustLogin("alice")
+	wantResponse(t, ts.postJSON("/api/logout/", map[string]any{"refresh": p.refresh}, bearer(p.access)...), 205, "")
+	// SimpleJWT semantics: the access token lives until it expires.
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 200, "")
+	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
+}
+
+func TestNoRotation(t *testing.T) {
+	ts := newTestServer(t, map[string]string{"LATCH_ROTATE_REFRESH_TOKENS": "false"})
+	ts.mustUser("alice")
+	p := ts.mustLogin("alice")
+	for i := 0; i < 2; i++ {
+		r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
+		wantResponse(t, r, 200, "")
+		if _, ok := r.json(t)["refresh"]; ok {
+			t.Fatalf("refresh returned a refresh token with rotation off: %s", r.body)
+		}
+	}
+}
+
+func TestSessionAbsoluteLifetime(t *testing.T) {
+	ts := newTestServer(t, map[string]string{"LATCH_SESSION_MAX_LIFETIME": "1h", "LATCH_REFRESH_TOKEN_LIFETIME": "14d"})
+	ts.mustUser("alice")
+	p := ts.mustLogin("alice")
+	ts.clock.Advance(50 * time.Minute)
+	r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
+	wantResponse(t, r, 200, "")
+	ts.clock.Advance(11 * time.Minute)
+	// Rotation never extends the session past its cap.
+	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": r.str(t, "refresh")}), 401, "")
+}
+
+func TestOperationalEndpoints(t *testing.T) {
+	ts := newTestServer(t, nil)
+	wantResponse(t, ts.do("GET", "/healthz", "", ""), 200, `{"status":"ok"}`)
+	wantResponse(t, ts.do("GET", "/readyz", "", ""), 200, `{"status":"ok"}`)
+	wantResponse(t, ts.do("GET", "/.well-known/jwks.json", "", ""), 200, `{"keys":[]}`)
+	wantResponse(t, ts.do("GET", "/nope", "", ""), 404, `{"detail":"Not found."}`)
+	ts.mustUser("alice")
+	ts.mustLogin("alice")
+	r := ts.do("GET", "/metrics", "", "")
+	wantResponse(t, r, 200, "")
+	for _, want := range []string{`latch_logins_total{result="ok"} 1`, `latch_http_requests_total{code="200",method="POST",route="/api/token/"} 1`} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	wantResponse(t, ts.do("DELETE", "/api/me/", "", ""), http.StatusMethodNotAllowed, `{"detail":"Method \"DELETE\" not allowed."}`)
+}
+
+func TestJWKSAsymmetric(t *testing.T) {
+	ts := newTestServer(t, map[string]string{"LATCH_SIGNING_KEY": "", "LATCH_ALGORITHM": "ES256"})
+	r := ts.do("GET", "/.well-known/jwks.json", "", "")
+	wantResponse(t, r, 200, "")
+	if !strings.Contains(r.body, `"kty":"EC"`) || strings.Contains(r.body, `"d"`) {
+		t.Fatalf("jwks %s", r.body)
+	}
+	ts.mustUser("alice")
+	p := ts.mustLogin("alice")
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 200, "")
+}

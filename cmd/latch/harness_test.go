@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/latch-auth/latch/internal/config"
+)
+
+// testClock is an injected clock: tests advance it instead of sleeping.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// testServer is latch assembled from LATCH_* settings, as `latch serve`
+// does, behind an httptest server.
+type testServer struct {
+	t      *testing.T
+	URL    string
+	app    *app
+	clock  *testClock
+	secret string
+}
+
+// fastHashing keeps argon2id cheap in tests; production uses the defaults.
+var fastHashing = map[string]string{"LATCH_ARGON2_MEMORY": "64", "LATCH_ARGON2_ITERATIONS": "1"}
+
+func newTestServer(t *testing.T, env map[string]string) *testServer {
+	t.Helper()
+	secretBytes := make([]byte, 32)
+	rand.Read(secretBytes)
+	ts := &testServer{t: t, clock: &testClock{now: time.Now().Truncate(time.Second)}, secret: hex.EncodeToString(secretBytes)}
+	vars := map[string]string{
+		"LATCH_DATA_DIR":          t.TempDir(),
+		"LATCH_SIGNING_KEY":       ts.secret,
+		"LATCH_THROTTLE_ANON":     "off",
+		"LATCH_THROTTLE_USER":     "off",
+		"LATCH_COOKIE_SECURE":     "false",
+		"LATCH_LOG_LEVEL":         "error",
+		"LATCH_REDIS_URL":         "",
+		"LATCH_DATABASE_URL":      "",
+		"LATCH_ARGON2_MEMORY":     fastHashing["LATCH_ARGON2_MEMORY"],
+		"LATCH_ARGON2_ITERATIONS": fastHashing["LATCH_ARGON2_ITERATIONS"],
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	build := config.Register(fs, func(k string) string { return vars[k] })
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := build()
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := newApp(ctx, cfg, slog.New(slog.DiscardHandler), ts.clock.Now)
+	if err != nil {
+		cancel()
+		t.Fatalf("newApp: %v", err)
+	}
+	go a.revocations.Run(ctx)
+	h, err := a.handler(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		a.Close()
+	})
+	ts.URL, ts.app = srv.URL, a
+	return ts
+}
+
+// response is what a test request got back.
+type response struct {
+	status int
+	body   string
+	header http.Header
+}
+
+// json decodes the body into a map.
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.body), &m); err != nil {
+		t.Fatalf("body %q is not a JSON object: %v", r.body, err)
+	}
+	return m
+}
+
+func (r response) str(t *testing.T, key string) string {
+	t.Helper()
+	s, _ := r.json(t)[key].(string)
+	if s == "" {
+		t.Fatalf("body %s has no %q", r.body, key)
+	}
+	return s
+}
+
+// do sends a request; body is sent as is with contentType.
+func (ts *testServer) do(method, path, contentType, body string, header ...string) response {
+	ts.t.Helper()
+	req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, body: string(b), header: res.Header}
+}
+
+// postJSON posts fields as a JSON object.
+func (ts *testServer) postJSON(path string, fields map[string]any, header ...string) response {
+	ts.t.Helper()
+	b, _ := json.Marshal(fields)
+	return ts.do("POST", path, "application/json", string(b), header...)
+}
+
+func (ts *testServer) postForm(path string, vals url.Values, header ...string) response {
+	ts.t.Helper()
+	return ts.do("POST", path, "application/x-www-form-urlencoded", vals.Encode(), header...)
+}
+
+func bearer(access string) []string { return []string{"Authorization", "Bearer " + access} }
+
+const testPassword = "correct horse battery staple"
+
+// mustUser creates an active user.
+func (ts *testServer) mustUser(username string) int64 {
+	ts.t.Helper()
+	u, err := ts.app.auth.CreateUser(context.Background(), username, testPassword, username+"@example.com", "user")
+	if err != nil {
+		ts.t.Fatalf("create user %s: %v", username, err)
+	}
+	return u.ID
+}
+
+type pair struct{ access, refresh string }
+
+// mustLogin logs in and returns the pair.
+func (ts *testServer) mustLogin(username string) pair {
+	ts.t.Helper()
+	r := ts.postJSON("/api/token/", map[string]any{"username": username, "password": testPassword})
+	if r.status != http.StatusOK {
+		ts.t.Fatalf("login %s: %d %s", username, r.status, r.body)
+	}
+	return pair{r.str(ts.t, "access"), r.str(ts.t, "refresh")}
+}
+
+// wantStatus fails unless r has status and, when body is not empty, that
+// exact body.
+func wantResponse(t *testing.T, r response, status int, body string) {
+	t.Helper()
+	if r.status != status || (body != "" && r.body != body) {
+		t.Fatalf("got %d %s, want %d %s", r.status, r.body, status, body)
+	}
+}
+
+// mint signs claims with HS256 and the server's secret, as SimpleJWT (or
+// an attacker holding a header of their choice) would.
+func (ts *testServer) mint(header, claims map[string]any) string {
+	return mintHS256(ts.secret, header, claims)
+}
+
+func mintHS256(secret string, header, claims map[string]any) string {
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	signing := enc(header) + "." + enc(claims)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(signing))
+	return signing + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func newJTI() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
