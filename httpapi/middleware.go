@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/latch-auth/latch/auth"
@@ -52,6 +53,11 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *auth.P
 		p, err := s.authenticate(r)
 		if err != nil {
 			return s.authError(err)
+		}
+		if s.opts.UserLimiter != nil {
+			if err := s.throttle(r, s.opts.UserLimiter, "user", strconv.FormatInt(p.UserID, 10)); err != nil {
+				return err
+			}
 		}
 		return h(w, r, p)
 	}

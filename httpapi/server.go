@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/latch-auth/latch/auth"
+	"github.com/latch-auth/latch/ratelimit"
 	"github.com/latch-auth/latch/token"
 )
 
@@ -38,6 +39,11 @@ type Options struct {
 	SimpleJWT55 bool
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// AnonLimiter throttles unauthenticated requests to the token
+	// endpoints per client IP; UserLimiter throttles authenticated requests
+	// per user. nil: no throttling.
+	AnonLimiter ratelimit.Limiter
+	UserLimiter ratelimit.Limiter
 	// Ready reports whether the stores answer, for /readyz.
 	Ready func(ctx context.Context) error
 	// Registry receives latch's metrics and is served at /metrics; nil:
@@ -92,11 +98,11 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 type methods map[string]handlerFunc
 
 func (s *Server) routes() {
-	s.route("/api/token/", methods{"POST": s.tokenObtain})
-	s.route("/api/token/refresh/", methods{"POST": s.tokenRefresh})
-	s.route("/api/token/verify/", methods{"POST": s.tokenVerify})
-	s.route("/api/token/blacklist/", methods{"POST": s.tokenBlacklist})
-	s.route("/api/signup/", methods{"POST": s.signup})
+	s.route("/api/token/", methods{"POST": s.anon(s.tokenObtain)})
+	s.route("/api/token/refresh/", methods{"POST": s.anon(s.tokenRefresh)})
+	s.route("/api/token/verify/", methods{"POST": s.anon(s.tokenVerify)})
+	s.route("/api/token/blacklist/", methods{"POST": s.anon(s.tokenBlacklist)})
+	s.route("/api/signup/", methods{"POST": s.anon(s.signup)})
 	s.route("/api/logout/", methods{"POST": s.authed(s.logout)})
 	s.route("/api/logout/all/", methods{"POST": s.authed(s.logoutAll)})
 	s.route("/api/me/", methods{"GET": s.authed(s.me)})
@@ -231,6 +237,52 @@ func (s *Server) trusted(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// throttleKey groups IPv6 clients by /64: one host commonly holds a whole
+// /64 and could otherwise rotate addresses to evade the limit.
+func throttleKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
+
+// throttle consults l and answers DRF's 429 when it refuses.
+func (s *Server) throttle(r *http.Request, l ratelimit.Limiter, scope, key string) error {
+	d, err := l.Allow(r.Context(), scope+":"+key)
+	if err != nil {
+		// Fail open: an outage of the shared store must not lock everyone
+		// out; per-account login limits still hold.
+		s.opts.Logger.Warn("throttle unavailable", "scope", scope, "err", err)
+		return nil
+	}
+	if d.Allowed {
+		return nil
+	}
+	s.metrics.throttled.WithLabelValues(scope).Inc()
+	secs := retryAfter(d.RetryAfter)
+	unit := "seconds"
+	if secs == "1" {
+		unit = "second"
+	}
+	return &apiError{status: http.StatusTooManyRequests, header: http.Header{"Retry-After": {secs}},
+		body: detail("Request was throttled. Expected available in " + secs + " " + unit + ".")}
+}
+
+// anon wraps an unauthenticated endpoint with the per-IP throttle.
+func (s *Server) anon(h handlerFunc) handlerFunc {
+	if s.opts.AnonLimiter == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.throttle(r, s.opts.AnonLimiter, "anon", throttleKey(s.clientIP(r))); err != nil {
+			return err
+		}
+		return h(w, r)
+	}
 }
 
 func (s *Server) client(r *http.Request) auth.Client {

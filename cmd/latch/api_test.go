@@ -457,3 +457,33 @@ func TestJWKSAsymmetric(t *testing.T) {
 	p := ts.mustLogin("alice")
 	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 200, "")
 }
+
+func TestThrottle(t *testing.T) {
+	ts := newTestServer(t, map[string]string{"LATCH_THROTTLE_ANON": "3/min", "LATCH_THROTTLE_USER": "2/hour"})
+	ts.mustUser("alice")
+	p := ts.mustLogin("alice") // 1 of 3
+	for i := 0; i < 2; i++ {
+		wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": "wrong"}), 401, bodyBadCredentials)
+	}
+	r := ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": testPassword})
+	wantResponse(t, r, 429, `{"detail":"Request was throttled. Expected available in 60 seconds."}`)
+	if got := r.header.Get("Retry-After"); got != "60" {
+		t.Errorf("Retry-After %q, want 60", got)
+	}
+	ts.clock.Advance(59 * time.Second)
+	r = ts.postJSON("/api/token/verify/", map[string]any{"token": p.access})
+	wantResponse(t, r, 429, `{"detail":"Request was throttled. Expected available in 1 second."}`)
+	ts.clock.Advance(time.Second)
+	wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": p.access}), 200, `{}`)
+
+	// Per user on authenticated endpoints.
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 200, "")
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 200, "")
+	r = ts.do("GET", "/api/me/", "", "", bearer(p.access)...)
+	wantResponse(t, r, 429, "")
+	if got := r.header.Get("Retry-After"); got != "3600" {
+		t.Errorf("Retry-After %q, want 3600", got)
+	}
+	// An unauthenticated request to a protected endpoint is a 401, not a 429.
+	wantResponse(t, ts.do("GET", "/api/me/", "", ""), 401, bodyNotProvided)
+}

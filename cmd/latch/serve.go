@@ -14,6 +14,7 @@ import (
 
 	"github.com/latch-auth/latch/httpapi"
 	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/ratelimit"
 )
 
 func serve(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) error {
@@ -89,7 +90,17 @@ func stateKind(cfg *config.Config) string {
 
 // handler is latch's HTTP API over a.
 func (a *app) handler(reg *prometheus.Registry) (http.Handler, error) {
+	anon, err := a.limiter(a.cfg.ThrottleAnon)
+	if err != nil {
+		return nil, fmt.Errorf("throttle-anon: %w", err)
+	}
+	user, err := a.limiter(a.cfg.ThrottleUser)
+	if err != nil {
+		return nil, fmt.Errorf("throttle-user: %w", err)
+	}
 	return httpapi.New(httpapi.Options{
+		AnonLimiter:    anon,
+		UserLimiter:    user,
 		Auth:           a.auth,
 		Tokens:         a.tokens,
 		HeaderTypes:    a.cfg.AuthHeaderTypes,
@@ -100,6 +111,15 @@ func (a *app) handler(reg *prometheus.Registry) (http.Handler, error) {
 		Registry:       reg,
 		Logger:         a.log,
 	})
+}
+
+// limiter builds the throttle of one scope; nil when off.
+func (a *app) limiter(spec string) (ratelimit.Limiter, error) {
+	rate, on, err := ratelimit.ParseRate(spec)
+	if err != nil || !on {
+		return nil, err
+	}
+	return ratelimit.NewMemory(rate, a.now), nil
 }
 
 // ready is the readiness probe: the database answers and the revocation

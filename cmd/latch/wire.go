@@ -33,6 +33,7 @@ type store interface {
 type app struct {
 	cfg         *config.Config
 	log         *slog.Logger
+	now         func() time.Time
 	store       store
 	tokens      *token.Engine
 	revocations *revocation.Manager
@@ -81,7 +82,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func(
 	if now == nil {
 		now = time.Now
 	}
-	a = &app{cfg: cfg, log: log}
+	a = &app{cfg: cfg, log: log, now: now}
 	defer func() {
 		if err != nil {
 			a.Close()

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latch-auth/latch/ratelimit"
 )
 
 // Config is the whole server configuration.
@@ -61,6 +63,8 @@ type Config struct {
 	MaxBodyBytes      int64
 	PasswordMinLength int
 	HashWorkers       int
+	Argon2Memory      int
+	Argon2Iterations  int
 	LogLevel          string
 	LogFormat         string
 }
@@ -188,6 +192,8 @@ var settings = []setting{
 	}},
 	{"password-min-length", "8", "minimum password length on signup and change", integer(func(c *Config) *int { return &c.PasswordMinLength })},
 	{"hash-workers", "0", "password hashing workers (0: one per core)", integer(func(c *Config) *int { return &c.HashWorkers })},
+	{"argon2-memory", "19456", "argon2id memory per hash in KiB (OWASP default 19 MiB)", integer(func(c *Config) *int { return &c.Argon2Memory })},
+	{"argon2-iterations", "2", "argon2id passes", integer(func(c *Config) *int { return &c.Argon2Iterations })},
 	{"log-level", "info", "debug, info, warn, error", str(func(c *Config) *string { return &c.LogLevel })},
 	{"log-format", "text", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
 }
@@ -366,6 +372,11 @@ func (c *Config) Validate() error {
 		case "username", "role", "email":
 		default:
 			errs = append(errs, fmt.Errorf("custom-claims: unknown field %q (username, role, email)", name))
+		}
+	}
+	for name, spec := range map[string]string{"throttle-anon": c.ThrottleAnon, "throttle-user": c.ThrottleUser} {
+		if _, _, err := ratelimit.ParseRate(spec); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 	}
 	if c.PasswordMinLength < 1 {
