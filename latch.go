@@ -167,3 +167,35 @@ type SessionStore interface {
 	// answering "blacklisted" rather than "unknown".
 	PurgeExpired(ctx context.Context, cutoff time.Time) (int64, error)
 }
+
+// RevocationBus carries revocations between latch instances.
+type RevocationBus interface {
+	// Publish sends r to every subscribed instance, this one included.
+	Publish(ctx context.Context, r Revocation) error
+	// Subscribe delivers revocations to l until ctx ends or the
+	// subscription breaks, and returns why it stopped. It calls
+	// l.Connected each time the subscription is established (the caller
+	// then catches up from the database) and l.Disconnected when it breaks.
+	Subscribe(ctx context.Context, l RevocationListener) error
+}
+
+// RevocationListener receives what a RevocationBus delivers.
+type RevocationListener interface {
+	Deliver(r Revocation)
+	Connected()
+	Disconnected()
+}
+
+// SessionCache stores application values under (session, key), seed 000's
+// per-user cache: latch drops a session's values when the session rotates,
+// logs out or is revoked.
+type SessionCache interface {
+	// Get returns the value and true, or false when absent or expired.
+	Get(ctx context.Context, sessionID, key string) ([]byte, bool, error)
+	// Set stores value for ttl (0: until the session's values are dropped).
+	Set(ctx context.Context, sessionID, key string, value []byte, ttl time.Duration) error
+	// Delete removes one value.
+	Delete(ctx context.Context, sessionID, key string) error
+	// DropSession removes every value of the session.
+	DropSession(ctx context.Context, sessionID string) error
+}

@@ -20,30 +20,13 @@ type Source interface {
 	UserByID(ctx context.Context, id int64) (*latch.User, error)
 }
 
-// Transport carries revocations between instances.
-type Transport interface {
-	// Publish sends r to every instance, this one included.
-	Publish(ctx context.Context, r latch.Revocation) error
-	// Run delivers revocations to h until ctx ends. It calls h.Connected
-	// each time the subscription is (re)established and h.Disconnected
-	// when it breaks.
-	Run(ctx context.Context, h Handler) error
-}
-
-// Handler receives what a Transport delivers.
-type Handler interface {
-	Deliver(r latch.Revocation)
-	Connected()
-	Disconnected()
-}
-
 // Options configure a Manager. Zero values are the documented defaults.
 type Options struct {
 	Source Source // required
-	// Transport is nil on a single instance: revocations then stay local,
+	// Bus is nil on a single instance: revocations then stay local,
 	// and the periodic catch-up picks up those made by other processes
 	// (latch revoke) on the same database.
-	Transport Transport
+	Bus latch.RevocationBus
 	// Window is how long a revoked session's tokens can outlive the
 	// revocation: the access-token lifetime plus leeway. Required.
 	Window time.Duration
@@ -58,7 +41,7 @@ type Options struct {
 type Manager struct {
 	opts  Options
 	index *Index
-	// synced is false while the transport is down or the index has not
+	// synced is false while the bus is down or the index has not
 	// caught up since it came back: checks then go to the database.
 	synced   atomic.Bool
 	mu       sync.Mutex
@@ -92,13 +75,13 @@ func (m *Manager) Index() *Index { return m.index }
 // Synced reports whether the index is known to be current.
 func (m *Manager) Synced() bool { return m.synced.Load() }
 
-// Load fills the index from the database. With no transport the index is
+// Load fills the index from the database. With no bus the index is
 // then synced; with one, it is synced once the subscription is up.
 func (m *Manager) Load(ctx context.Context) error {
 	if err := m.catchUp(ctx, true); err != nil {
 		return err
 	}
-	if m.opts.Transport == nil {
+	if m.opts.Bus == nil {
 		m.synced.Store(true)
 	}
 	return nil
@@ -142,19 +125,21 @@ func (m *Manager) catchUp(ctx context.Context, full bool) error {
 	return nil
 }
 
-// Run keeps the index current until ctx ends: the transport's
+// Run keeps the index current until ctx ends: the bus's
 // subscription, the periodic catch-up and pruning.
 func (m *Manager) Run(ctx context.Context) error {
-	if m.opts.Transport != nil {
+	if m.opts.Bus != nil {
 		go func() {
 			for ctx.Err() == nil {
-				if err := m.opts.Transport.Run(ctx, handler{m}); err != nil && ctx.Err() == nil {
-					m.opts.Logger.Warn("revocation transport stopped; retrying", "err", err)
-					m.synced.Store(false)
-					select {
-					case <-ctx.Done():
-					case <-time.After(time.Second):
-					}
+				err := m.opts.Bus.Subscribe(ctx, listener{m})
+				if ctx.Err() != nil {
+					return
+				}
+				m.synced.Store(false)
+				m.opts.Logger.Warn("revocation bus stopped; resubscribing", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(500 * time.Millisecond):
 				}
 			}
 		}()
@@ -174,7 +159,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			m.opts.Logger.Warn("revocation catch-up failed", "err", err)
 			continue
 		}
-		if full && m.opts.Transport != nil {
+		if full && m.opts.Bus != nil {
 			m.synced.Store(true)
 			m.opts.Logger.Info("revocation index rebuilt from the database")
 		}
@@ -182,20 +167,20 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 }
 
-type handler struct{ m *Manager }
+type listener struct{ m *Manager }
 
-func (h handler) Deliver(r latch.Revocation) { h.m.index.Apply(r) }
+func (h listener) Deliver(r latch.Revocation) { h.m.index.Apply(r) }
 
 // Connected asks for a full catch-up: messages sent while the subscription
 // was down (or before a Redis restart or flush) are in the database.
-func (h handler) Connected() {
+func (h listener) Connected() {
 	select {
 	case h.m.rebuild <- struct{}{}:
 	default:
 	}
 }
 
-func (h handler) Disconnected() { h.m.synced.Store(false) }
+func (h listener) Disconnected() { h.m.synced.Store(false) }
 
 // Check returns latch.ErrSessionRevoked when a token of session sid, user
 // and version ver is revoked. While the index is not synced it asks the
@@ -244,10 +229,10 @@ func (m *Manager) checkSource(ctx context.Context, sid string, userID, ver int64
 // others still learn it from their catch-up.
 func (m *Manager) Announce(ctx context.Context, r latch.Revocation) error {
 	m.index.Apply(r)
-	if m.opts.Transport == nil {
+	if m.opts.Bus == nil {
 		return nil
 	}
-	if err := m.opts.Transport.Publish(ctx, r); err != nil {
+	if err := m.opts.Bus.Publish(ctx, r); err != nil {
 		return fmt.Errorf("publish revocation: %w", err)
 	}
 	return nil

@@ -4,15 +4,15 @@ import (
 	"context"
 	"errors"
 
+	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/internal/config"
-	"github.com/latch-auth/latch/revocation"
 	"github.com/latch-auth/latch/sqlite"
 )
 
 var _ = sqlite.Open
 
-// openTransport connects to Redis when configured; nil means in-process state.
-func openTransport(ctx context.Context, cfg *config.Config) (revocation.Transport, func() error, error) {
+// openBus connects to Redis when configured; nil means in-process state.
+func openBus(ctx context.Context, cfg *config.Config) (latch.RevocationBus, func() error, error) {
 	if cfg.RedisURL == "" {
 		return nil, nil, nil
 	}

@@ -95,19 +95,19 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func(
 		return nil, err
 	}
 	a.closers = append(a.closers, a.store.Close)
-	transport, closeTransport, err := openTransport(ctx, cfg)
+	bus, closeBus, err := openBus(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if closeTransport != nil {
-		a.closers = append(a.closers, closeTransport)
+	if closeBus != nil {
+		a.closers = append(a.closers, closeBus)
 	}
 	a.revocations, err = revocation.NewManager(revocation.Options{
-		Source:    a.store,
-		Transport: transport,
-		Window:    cfg.AccessTokenLifetime + cfg.Leeway,
-		Logger:    log,
-		Now:       now,
+		Source: a.store,
+		Bus:    bus,
+		Window: cfg.AccessTokenLifetime + cfg.Leeway,
+		Logger: log,
+		Now:    now,
 	})
 	if err != nil {
 		return nil, err
