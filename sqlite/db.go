@@ -87,7 +87,8 @@ func (db *DB) Close() error {
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
-// Times are stored as unix microseconds; NULL is the zero time.
+// Times are stored as unix microseconds; NULL is the zero time. They are
+// returned in UTC, so that every backend answers with equal times.
 func toDB(t time.Time) any {
 	if t.IsZero() {
 		return nil
@@ -99,8 +100,13 @@ func fromDB(v sql.NullInt64) time.Time {
 	if !v.Valid {
 		return time.Time{}
 	}
-	return time.UnixMicro(v.Int64)
+	return fromMicro(v.Int64)
 }
+
+func fromMicro(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// stored returns t as it reads back from the database.
+func stored(t time.Time) time.Time { return fromMicro(t.UnixMicro()) }
 
 func usernameKey(username string) string { return strings.ToLower(username) }
 

@@ -14,6 +14,10 @@ var _ latch.SessionStore = (*DB)(nil)
 
 const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
 
+// returningSession is sessionColumns for a RETURNING clause, where SQLite
+// accepts no table qualifier.
+const returningSession = `id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at, revoke_reason`
+
 type scanner interface{ Scan(...any) error }
 
 func scanSession(row scanner, extra ...any) (*latch.Session, error) {
@@ -27,7 +31,7 @@ func scanSession(row scanner, extra ...any) (*latch.Session, error) {
 		}
 		return nil, err
 	}
-	s.CreatedAt, s.LastUsedAt, s.ExpiresAt = time.UnixMicro(created), time.UnixMicro(used), time.UnixMicro(expires)
+	s.CreatedAt, s.LastUsedAt, s.ExpiresAt = fromMicro(created), fromMicro(used), fromMicro(expires)
 	s.RevokedAt = fromDB(revoked)
 	return &s, nil
 }
@@ -100,7 +104,7 @@ func tokenWithSession(ctx context.Context, q querier, hash string) (*latch.Refre
 		return nil, nil, err
 	}
 	t.SessionID = s.ID
-	t.IssuedAt, t.ExpiresAt = time.UnixMicro(issued), time.UnixMicro(expires)
+	t.IssuedAt, t.ExpiresAt = fromMicro(issued), fromMicro(expires)
 	t.SpentAt = fromDB(spent)
 	if succJTI.Valid {
 		t.Successor = &latch.Successor{JTI: succJTI.String, IssuedAt: fromDB(succIssued), ExpiresAt: fromDB(succExpires)}
@@ -167,7 +171,7 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, err
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("rotate: %w", err)
 	}
-	s.LastUsedAt = r.Now
+	s.LastUsedAt = stored(r.Now)
 	return s, nil
 }
 
@@ -188,17 +192,17 @@ func (db *DB) Touch(ctx context.Context, hash string, now time.Time) (*latch.Ses
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("touch: %w", err)
 	}
-	s.LastUsedAt = now
+	s.LastUsedAt = stored(now)
 	return s, nil
 }
 
 // RevokeSession implements latch.SessionStore.
 func (db *DB) RevokeSession(ctx context.Context, id, reason string, now time.Time) (*latch.Session, error) {
 	s, err := scanSession(db.write.QueryRowContext(ctx,
-		`UPDATE sessions AS s SET
-		   revoke_reason = CASE WHEN s.revoked_at IS NULL THEN ? ELSE s.revoke_reason END,
-		   revoked_at = COALESCE(s.revoked_at, ?)
-		 WHERE s.id = ? RETURNING `+sessionColumns, reason, now.UnixMicro(), id))
+		`UPDATE sessions SET
+		   revoke_reason = CASE WHEN revoked_at IS NULL THEN ? ELSE revoke_reason END,
+		   revoked_at = COALESCE(revoked_at, ?)
+		 WHERE id = ? RETURNING `+returningSession, reason, now.UnixMicro(), id))
 	if err != nil {
 		return nil, fmt.Errorf("revoke session: %w", err)
 	}
@@ -208,9 +212,9 @@ func (db *DB) RevokeSession(ctx context.Context, id, reason string, now time.Tim
 // RevokeUserSessions implements latch.SessionStore.
 func (db *DB) RevokeUserSessions(ctx context.Context, userID int64, keep, reason string, now time.Time) ([]latch.Session, error) {
 	out, err := scanSessions(db.write.QueryContext(ctx,
-		`UPDATE sessions AS s SET revoked_at = ?, revoke_reason = ?
-		 WHERE s.user_id = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND s.id <> ?
-		 RETURNING `+sessionColumns, now.UnixMicro(), reason, userID, now.UnixMicro(), keep))
+		`UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+		 WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND id <> ?
+		 RETURNING `+returningSession, now.UnixMicro(), reason, userID, now.UnixMicro(), keep))
 	if err != nil {
 		return nil, fmt.Errorf("revoke sessions of user %d: %w", userID, err)
 	}

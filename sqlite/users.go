@@ -25,7 +25,7 @@ func scanUser(row interface{ Scan(...any) error }) (*latch.User, error) {
 		return nil, err
 	}
 	u.LastLogin = fromDB(lastLogin)
-	u.CreatedAt = time.UnixMicro(created)
+	u.CreatedAt = fromMicro(created)
 	return &u, nil
 }
 
@@ -34,10 +34,11 @@ func (db *DB) CreateUser(ctx context.Context, u *latch.User) error {
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = time.Now()
 	}
+	u.CreatedAt = stored(u.CreatedAt)
 	res, err := db.write.ExecContext(ctx,
-		`INSERT INTO users (username, username_key, email, password_hash, role, is_active, token_version, last_login, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.Username, usernameKey(u.Username), u.Email, u.PasswordHash, u.Role, u.IsActive, u.TokenVersion, toDB(u.LastLogin), u.CreatedAt.UnixMicro())
+		`INSERT INTO users (username, username_key, email, password_hash, role, is_active, token_version, version_keep_session, last_login, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.Username, usernameKey(u.Username), u.Email, u.PasswordHash, u.Role, u.IsActive, u.TokenVersion, u.VersionKeepSession, toDB(u.LastLogin), u.CreatedAt.UnixMicro())
 	if isUniqueViolation(err) {
 		return fmt.Errorf("create user: %w", latch.ErrUsernameTaken)
 	}

@@ -1,0 +1,272 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latch-auth/latch"
+)
+
+var _ latch.SessionStore = (*DB)(nil)
+
+const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
+
+func scanSession(row pgx.Row, extra ...any) (*latch.Session, error) {
+	var s latch.Session
+	var revoked *time.Time
+	dest := append([]any{&s.ID, &s.UserID, &s.CreatedAt, &s.LastUsedAt, &s.ExpiresAt, &s.UserAgent, &s.IP, &revoked, &s.RevokeReason}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, latch.ErrNotFound
+		}
+		return nil, err
+	}
+	s.CreatedAt, s.LastUsedAt, s.ExpiresAt = s.CreatedAt.UTC(), s.LastUsedAt.UTC(), s.ExpiresAt.UTC()
+	s.RevokedAt = fromNull(revoked)
+	return &s, nil
+}
+
+func scanSessions(rows pgx.Rows, err error) ([]latch.Session, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (latch.Session, error) {
+		s, err := scanSession(row)
+		if err != nil {
+			return latch.Session{}, err
+		}
+		return *s, nil
+	})
+}
+
+// CreateSession implements latch.SessionStore.
+func (db *DB) CreateSession(ctx context.Context, s *latch.Session, first *latch.RefreshToken) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx,
+			`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at, revoke_reason)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, '')`,
+			s.ID, s.UserID, s.CreatedAt, s.LastUsedAt, s.ExpiresAt, s.UserAgent, s.IP); err != nil {
+			return err
+		}
+		return insertToken(ctx, tx, first)
+	})
+	if err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	return nil
+}
+
+func insertToken(ctx context.Context, tx pgx.Tx, t *latch.RefreshToken) error {
+	_, err := tx.Exec(ctx,
+		`INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		t.Hash, t.SessionID, t.IssuedAt, t.ExpiresAt)
+	return err
+}
+
+// Session implements latch.SessionStore.
+func (db *DB) Session(ctx context.Context, id string) (*latch.Session, error) {
+	s, err := scanSession(db.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	return s, nil
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// tokenQuery reads a refresh token with its session; tokenForUpdate also
+// locks both rows until the end of the transaction, so that concurrent
+// rotations, touches and revocations of the session take turns, and each
+// sees what the one before it committed.
+const (
+	tokenQuery = `SELECT ` + sessionColumns + `, t.hash, t.issued_at, t.expires_at, t.spent_at, t.successor_jti, t.successor_issued_at, t.successor_expires_at
+		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $1`
+	tokenForUpdate = tokenQuery + ` FOR NO KEY UPDATE`
+)
+
+func tokenWithSession(ctx context.Context, q querier, query, hash string) (*latch.RefreshToken, *latch.Session, error) {
+	var t latch.RefreshToken
+	var spent, succIssued, succExpires *time.Time
+	var succJTI *string
+	s, err := scanSession(q.QueryRow(ctx, query, hash),
+		&t.Hash, &t.IssuedAt, &t.ExpiresAt, &spent, &succJTI, &succIssued, &succExpires)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.SessionID = s.ID
+	t.IssuedAt, t.ExpiresAt = t.IssuedAt.UTC(), t.ExpiresAt.UTC()
+	t.SpentAt = fromNull(spent)
+	if succJTI != nil {
+		t.Successor = &latch.Successor{JTI: *succJTI, IssuedAt: fromNull(succIssued), ExpiresAt: fromNull(succExpires)}
+	}
+	return &t, s, nil
+}
+
+// RefreshToken implements latch.SessionStore.
+func (db *DB) RefreshToken(ctx context.Context, hash string) (*latch.RefreshToken, *latch.Session, error) {
+	t, s, err := tokenWithSession(ctx, db.pool, tokenQuery, hash)
+	if err != nil {
+		return nil, nil, fmt.Errorf("refresh token: %w", err)
+	}
+	return t, s, nil
+}
+
+// usable loads and locks the token in tx and checks it may be refreshed at now.
+func usable(ctx context.Context, tx pgx.Tx, hash string, now time.Time) (*latch.RefreshToken, *latch.Session, error) {
+	t, s, err := tokenWithSession(ctx, tx, tokenForUpdate, hash)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !s.Active(now) {
+		return nil, nil, latch.ErrSessionRevoked
+	}
+	if !t.SpentAt.IsZero() {
+		return nil, nil, &latch.SpentError{Token: t}
+	}
+	return t, s, nil
+}
+
+// markUsed sets the session's last use and returns the session.
+func markUsed(ctx context.Context, tx pgx.Tx, id string, now time.Time) (*latch.Session, error) {
+	return scanSession(tx.QueryRow(ctx,
+		`UPDATE sessions AS s SET last_used_at = $1 WHERE s.id = $2 RETURNING `+sessionColumns, now, id))
+}
+
+// Rotate implements latch.SessionStore.
+func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, error) {
+	var out *latch.Session
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		// Concurrent rotations of one token wait here for the first to
+		// commit, then find the token spent.
+		_, s, err := usable(ctx, tx, r.OldHash, r.Now)
+		if err != nil {
+			return err
+		}
+		if r.Next.SessionID != s.ID {
+			return fmt.Errorf("successor names session %q, token belongs to %q", r.Next.SessionID, s.ID)
+		}
+		if r.Spend {
+			tag, err := tx.Exec(ctx,
+				`UPDATE refresh_tokens SET spent_at = $1, successor_jti = $2, successor_issued_at = $3, successor_expires_at = $4
+				 WHERE hash = $5 AND spent_at IS NULL`,
+				r.Now, r.NextJTI, r.Next.IssuedAt, r.Next.ExpiresAt, r.OldHash)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() != 1 {
+				// Cannot happen while usable holds the row lock; if it
+				// did, this transaction must not store a successor.
+				return latch.ErrTokenSpent
+			}
+		}
+		if err := insertToken(ctx, tx, &r.Next); err != nil {
+			return err
+		}
+		out, err = markUsed(ctx, tx, s.ID, r.Now)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rotate: %w", err)
+	}
+	return out, nil
+}
+
+// Touch implements latch.SessionStore.
+func (db *DB) Touch(ctx context.Context, hash string, now time.Time) (*latch.Session, error) {
+	var out *latch.Session
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		_, s, err := usable(ctx, tx, hash, now)
+		if err != nil {
+			return err
+		}
+		out, err = markUsed(ctx, tx, s.ID, now)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("touch: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeSession implements latch.SessionStore.
+func (db *DB) RevokeSession(ctx context.Context, id, reason string, now time.Time) (*latch.Session, error) {
+	s, err := scanSession(db.pool.QueryRow(ctx,
+		`UPDATE sessions AS s SET
+		   revoke_reason = CASE WHEN s.revoked_at IS NULL THEN $1 ELSE s.revoke_reason END,
+		   revoked_at = COALESCE(s.revoked_at, $2)
+		 WHERE s.id = $3 RETURNING `+sessionColumns, reason, now, id))
+	if err != nil {
+		return nil, fmt.Errorf("revoke session: %w", err)
+	}
+	return s, nil
+}
+
+// RevokeUserSessions implements latch.SessionStore.
+func (db *DB) RevokeUserSessions(ctx context.Context, userID int64, keep, reason string, now time.Time) ([]latch.Session, error) {
+	var out []latch.Session
+	// It locks many rows, so it may deadlock (and be retried).
+	err := retry(ctx, func() error {
+		var err error
+		out, err = scanSessions(db.pool.Query(ctx,
+			`UPDATE sessions AS s SET revoked_at = $1, revoke_reason = $2
+			 WHERE s.user_id = $3 AND s.revoked_at IS NULL AND s.expires_at > $1 AND s.id <> $4
+			 RETURNING `+sessionColumns, now, reason, userID, keep))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("revoke sessions of user %d: %w", userID, err)
+	}
+	return out, nil
+}
+
+// ActiveSessions implements latch.SessionStore.
+func (db *DB) ActiveSessions(ctx context.Context, userID int64, now time.Time) ([]latch.Session, error) {
+	// COLLATE "C" breaks ties in byte order, as SQLite does.
+	out, err := scanSessions(db.pool.Query(ctx,
+		`SELECT `+sessionColumns+` FROM sessions s
+		 WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
+		 ORDER BY s.last_used_at DESC, s.id COLLATE "C"`, userID, now))
+	if err != nil {
+		return nil, fmt.Errorf("active sessions of user %d: %w", userID, err)
+	}
+	return out, nil
+}
+
+// RevokedSessions implements latch.SessionStore.
+func (db *DB) RevokedSessions(ctx context.Context, since time.Time) ([]latch.Session, error) {
+	out, err := scanSessions(db.pool.Query(ctx,
+		`SELECT `+sessionColumns+` FROM sessions s WHERE s.revoked_at >= $1 ORDER BY s.revoked_at, s.id COLLATE "C"`, since))
+	if err != nil {
+		return nil, fmt.Errorf("revoked sessions: %w", err)
+	}
+	return out, nil
+}
+
+// PurgeExpired implements latch.SessionStore.
+func (db *DB) PurgeExpired(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		total = 0
+		for _, q := range []string{
+			`DELETE FROM refresh_tokens WHERE expires_at < $1`,
+			`DELETE FROM sessions WHERE expires_at < $1`,
+		} {
+			tag, err := tx.Exec(ctx, q, cutoff)
+			if err != nil {
+				return err
+			}
+			total += tag.RowsAffected()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge: %w", err)
+	}
+	return total, nil
+}

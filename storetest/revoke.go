@@ -1,0 +1,217 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/latch-auth/latch"
+)
+
+// revoked returns s as revoked at now for reason.
+func revoked(s *latch.Session, reason string, now time.Time) latch.Session {
+	r := *s
+	r.RevokedAt, r.RevokeReason = now, reason
+	return r
+}
+
+func testRevoke(t *testing.T, newStore func(*testing.T) Store) {
+	t.Run("RevokeSession", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ctx := t.Context()
+		u := mustUser(t, s, "alice")
+		f := mustSession(t, s, u.ID, "sess", at(0), at(24*time.Hour))
+		other := mustSession(t, s, u.ID, "other", at(0), at(24*time.Hour))
+
+		got, err := s.RevokeSession(ctx, "sess", latch.ReasonLogout, at(time.Hour))
+		checkErr(t, "RevokeSession", err, nil)
+		want := revoked(f.session, latch.ReasonLogout, at(time.Hour))
+		checkSession(t, got, &want)
+		checkSession(t, mustGetSession(t, s, "sess"), &want)
+		if got.Active(at(2 * time.Hour)) {
+			t.Errorf("revoked session is active")
+		}
+
+		// Again: not an error, and the first time and reason stay.
+		got, err = s.RevokeSession(ctx, "sess", latch.ReasonAdmin, at(2*time.Hour))
+		checkErr(t, "RevokeSession again", err, nil)
+		checkSession(t, got, &want)
+		checkSession(t, mustGetSession(t, s, "sess"), &want)
+
+		checkSession(t, mustGetSession(t, s, "other"), other.session)
+		_, err = s.RevokeSession(ctx, "missing", latch.ReasonLogout, at(time.Hour))
+		checkErr(t, "RevokeSession of a missing session", err, latch.ErrNotFound)
+	})
+
+	t.Run("RevokeUserSessions", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ctx := t.Context()
+		u := mustUser(t, s, "alice")
+		v := mustUser(t, s, "bob")
+		now := at(time.Hour)
+		a := mustSession(t, s, u.ID, "a", at(0), at(24*time.Hour))
+		b := mustSession(t, s, u.ID, "b", at(0), at(24*time.Hour))
+		c := mustSession(t, s, u.ID, "c", at(0), at(24*time.Hour))
+		old := mustSession(t, s, u.ID, "old", at(0), at(24*time.Hour))
+		if _, err := s.RevokeSession(ctx, "old", latch.ReasonLogout, at(time.Minute)); err != nil {
+			t.Fatalf("RevokeSession: %v", err)
+		}
+		oldRevoked := revoked(old.session, latch.ReasonLogout, at(time.Minute))
+		expired := mustSession(t, s, u.ID, "expired", at(-2*time.Hour), now)
+		bobs := mustSession(t, s, v.ID, "bobs", at(0), at(24*time.Hour))
+
+		got, err := s.RevokeUserSessions(ctx, u.ID, "b", latch.ReasonPasswordChange, now)
+		checkErr(t, "RevokeUserSessions", err, nil)
+		want := []latch.Session{
+			revoked(a.session, latch.ReasonPasswordChange, now),
+			revoked(c.session, latch.ReasonPasswordChange, now),
+		}
+		checkSessions(t, got, want, false)
+		checkSession(t, mustGetSession(t, s, "a"), &want[0])
+		checkSession(t, mustGetSession(t, s, "c"), &want[1])
+		checkSession(t, mustGetSession(t, s, "b"), b.session)
+		checkSession(t, mustGetSession(t, s, "old"), &oldRevoked)
+		checkSession(t, mustGetSession(t, s, "expired"), expired.session)
+		checkSession(t, mustGetSession(t, s, "bobs"), bobs.session)
+
+		// Without keep, the kept one goes too; nothing else changes.
+		later := at(2 * time.Hour)
+		got, err = s.RevokeUserSessions(ctx, u.ID, "", latch.ReasonLogoutAll, later)
+		checkErr(t, "RevokeUserSessions without keep", err, nil)
+		want = []latch.Session{revoked(b.session, latch.ReasonLogoutAll, later)}
+		checkSessions(t, got, want, false)
+		checkSession(t, mustGetSession(t, s, "old"), &oldRevoked)
+
+		got, err = s.RevokeUserSessions(ctx, u.ID, "", latch.ReasonLogoutAll, later)
+		checkErr(t, "RevokeUserSessions with nothing left", err, nil)
+		checkSessions(t, got, nil, false)
+		got, err = s.RevokeUserSessions(ctx, v.ID+1000, "", latch.ReasonAdmin, later)
+		checkErr(t, "RevokeUserSessions of a missing user", err, nil)
+		checkSessions(t, got, nil, false)
+		checkSession(t, mustGetSession(t, s, "bobs"), bobs.session)
+	})
+
+	t.Run("ActiveSessions", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ctx := t.Context()
+		u := mustUser(t, s, "alice")
+		v := mustUser(t, s, "bob")
+		now := at(10 * time.Hour)
+		mid := mustSession(t, s, u.ID, "mid", at(0), at(24*time.Hour))
+		recent := mustSession(t, s, u.ID, "recent", at(0), at(24*time.Hour))
+		oldest := mustSession(t, s, u.ID, "oldest", at(-time.Hour), at(24*time.Hour))
+		mustSession(t, s, u.ID, "revoked", at(0), at(24*time.Hour))
+		mustSession(t, s, u.ID, "expired", at(-time.Hour), now) // ends exactly now
+		mustSession(t, s, v.ID, "bobs", at(0), at(24*time.Hour))
+		if _, err := s.RevokeSession(ctx, "revoked", latch.ReasonLogout, at(time.Hour)); err != nil {
+			t.Fatalf("RevokeSession: %v", err)
+		}
+		// Last used: recent, then mid, then oldest.
+		for _, x := range []struct {
+			f   fixture
+			now time.Time
+		}{{mid, at(2 * time.Hour)}, {recent, at(3 * time.Hour)}, {oldest, at(30 * time.Minute)}} {
+			if _, err := s.Touch(ctx, x.f.token.Hash, x.now); err != nil {
+				t.Fatalf("Touch(%s): %v", x.f.session.ID, err)
+			}
+			x.f.session.LastUsedAt = x.now
+		}
+
+		got, err := s.ActiveSessions(ctx, u.ID, now)
+		checkErr(t, "ActiveSessions", err, nil)
+		checkSessions(t, got, []latch.Session{*recent.session, *mid.session, *oldest.session}, true)
+
+		got, err = s.ActiveSessions(ctx, v.ID+1000, now)
+		checkErr(t, "ActiveSessions of a missing user", err, nil)
+		checkSessions(t, got, nil, true)
+		got, err = s.ActiveSessions(ctx, u.ID, at(24*time.Hour))
+		checkErr(t, "ActiveSessions after every end", err, nil)
+		checkSessions(t, got, nil, true)
+	})
+
+	t.Run("RevokedSessions", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ctx := t.Context()
+		u := mustUser(t, s, "alice")
+		var all []latch.Session
+		for i, id := range []string{"r1", "r2", "r3"} {
+			f := mustSession(t, s, u.ID, id, at(0), at(24*time.Hour))
+			when := at(time.Duration(i+1) * time.Hour)
+			if _, err := s.RevokeSession(ctx, id, latch.ReasonLogout, when); err != nil {
+				t.Fatalf("RevokeSession: %v", err)
+			}
+			all = append(all, revoked(f.session, latch.ReasonLogout, when))
+		}
+		mustSession(t, s, u.ID, "live", at(0), at(24*time.Hour))
+
+		tests := []struct {
+			name  string
+			since time.Time
+			want  []latch.Session
+		}{
+			{"since the start", at(0), all},
+			{"since the second, inclusive", at(2 * time.Hour), all[1:]},
+			{"since just after the second", at(2*time.Hour + time.Microsecond), all[2:]},
+			{"since after all", at(4 * time.Hour), nil},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				got, err := s.RevokedSessions(ctx, tt.since)
+				checkErr(t, "RevokedSessions", err, nil)
+				checkSessions(t, got, tt.want, false)
+			})
+		}
+	})
+}
+
+func testHousekeeping(t *testing.T, newStore func(*testing.T) Store) {
+	t.Run("PurgeExpired", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ctx := t.Context()
+		u := mustUser(t, s, "alice")
+		cutoff := at(10 * time.Hour)
+
+		// Ended before the cutoff: the session and its token go (2 rows).
+		ended := mustSession(t, s, u.ID, "ended", at(0), at(5*time.Hour))
+		// Live, with a rotated-away token that expired: only that token goes (1 row).
+		live := mustSession(t, s, u.ID, "live", at(0), at(24*time.Hour))
+		expiredToken := &latch.RefreshToken{Hash: hashOf("live/short"), SessionID: "live", IssuedAt: at(0), ExpiresAt: at(9 * time.Hour)}
+		r := rotation(live.token, "live/1", at(time.Hour))
+		r.Spend = false
+		r.Next = *expiredToken
+		if _, err := s.Rotate(ctx, r); err != nil {
+			t.Fatalf("Rotate: %v", err)
+		}
+		// Revoked but not ended: stays, so its tokens answer "blacklisted".
+		revokedLive := mustSession(t, s, u.ID, "revoked", at(0), at(24*time.Hour))
+		if _, err := s.RevokeSession(ctx, "revoked", latch.ReasonLogout, at(time.Hour)); err != nil {
+			t.Fatalf("RevokeSession: %v", err)
+		}
+		// Ends exactly at the cutoff: not before it, stays.
+		edge := mustSession(t, s, u.ID, "edge", at(0), cutoff)
+
+		n, err := s.PurgeExpired(ctx, cutoff)
+		checkErr(t, "PurgeExpired", err, nil)
+		if n != 3 {
+			t.Errorf("PurgeExpired = %d, want 3", n)
+		}
+		_, err = s.Session(ctx, "ended")
+		checkErr(t, "Session of a purged session", err, latch.ErrNotFound)
+		checkStored(t, s, ended.token.Hash, nil)
+		checkStored(t, s, expiredToken.Hash, nil)
+		checkStored(t, s, live.token.Hash, live.token)
+		mustGetSession(t, s, "live")
+		checkStored(t, s, revokedLive.token.Hash, revokedLive.token)
+		checkStored(t, s, edge.token.Hash, edge.token)
+
+		n, err = s.PurgeExpired(ctx, cutoff)
+		checkErr(t, "PurgeExpired again", err, nil)
+		if n != 0 {
+			t.Errorf("PurgeExpired again = %d, want 0", n)
+		}
+	})
+}

@@ -1,0 +1,171 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/latch-auth/latch"
+)
+
+func testRotate(t *testing.T, newStore func(*testing.T) Store) {
+	t.Run("Success", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ctx := t.Context()
+		u := mustUser(t, s, "alice")
+		f := mustSession(t, s, u.ID, "sess", at(0), at(24*time.Hour))
+
+		r := rotation(f.token, "next", at(time.Hour))
+		got, err := s.Rotate(ctx, r)
+		checkErr(t, "Rotate", err, nil)
+		want := *f.session
+		want.LastUsedAt = r.Now
+		checkSession(t, got, &want)
+		checkSession(t, mustGetSession(t, s, "sess"), &want)
+
+		checkStored(t, s, f.token.Hash, spentBy(f.token, r))
+		checkStored(t, s, r.Next.Hash, &r.Next)
+
+		// The successor rotates in turn; the session's end never moves.
+		r2 := rotation(&r.Next, "next2", at(2*time.Hour))
+		got, err = s.Rotate(ctx, r2)
+		checkErr(t, "Rotate of the successor", err, nil)
+		want.LastUsedAt = r2.Now
+		checkSession(t, got, &want)
+		checkStored(t, s, r.Next.Hash, spentBy(&r.Next, r2))
+		checkStored(t, s, r2.Next.Hash, &r2.Next)
+		checkStored(t, s, f.token.Hash, spentBy(f.token, r)) // unchanged
+	})
+
+	t.Run("Spent", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ctx := t.Context()
+		u := mustUser(t, s, "alice")
+		f := mustSession(t, s, u.ID, "sess", at(0), at(24*time.Hour))
+		r := rotation(f.token, "next", at(time.Hour))
+		if _, err := s.Rotate(ctx, r); err != nil {
+			t.Fatalf("Rotate: %v", err)
+		}
+
+		again := rotation(f.token, "other", at(2*time.Hour))
+		_, err := s.Rotate(ctx, again)
+		checkErr(t, "Rotate of a spent token", err, latch.ErrTokenSpent)
+		var se *latch.SpentError
+		if !errors.As(err, &se) {
+			t.Fatalf("Rotate of a spent token: error %v is not a *latch.SpentError", err)
+		}
+		checkToken(t, se.Token, spentBy(f.token, r))
+
+		// Nothing changed: the second successor is not stored, the
+		// session was not marked used, the record still names the first.
+		checkStored(t, s, again.Next.Hash, nil)
+		checkStored(t, s, f.token.Hash, spentBy(f.token, r))
+		want := *f.session
+		want.LastUsedAt = r.Now
+		checkSession(t, mustGetSession(t, s, "sess"), &want)
+	})
+
+	t.Run("NoSpend", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ctx := t.Context()
+		u := mustUser(t, s, "alice")
+		f := mustSession(t, s, u.ID, "sess", at(0), at(24*time.Hour))
+
+		// BLACKLIST_AFTER_ROTATION=False: the old token stays usable.
+		for i, name := range []string{"next1", "next2"} {
+			r := rotation(f.token, name, at(time.Duration(i+1)*time.Hour))
+			r.Spend = false
+			got, err := s.Rotate(ctx, r)
+			checkErr(t, "Rotate without spending", err, nil)
+			want := *f.session
+			want.LastUsedAt = r.Now
+			checkSession(t, got, &want)
+			checkStored(t, s, f.token.Hash, f.token)
+			checkStored(t, s, r.Next.Hash, &r.Next)
+		}
+	})
+
+	t.Run("SessionMismatch", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ctx := t.Context()
+		u := mustUser(t, s, "alice")
+		f := mustSession(t, s, u.ID, "sess", at(0), at(24*time.Hour))
+		mustSession(t, s, u.ID, "other", at(0), at(24*time.Hour))
+
+		r := rotation(f.token, "next", at(time.Hour))
+		r.Next.SessionID = "other"
+		if _, err := s.Rotate(ctx, r); err == nil {
+			t.Fatalf("Rotate with a successor of another session succeeded")
+		}
+		checkStored(t, s, f.token.Hash, f.token)
+		checkStored(t, s, r.Next.Hash, nil)
+		checkSession(t, mustGetSession(t, s, "sess"), f.session)
+	})
+
+	t.Run("Refused", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ctx := t.Context()
+		u := mustUser(t, s, "alice")
+		live := mustSession(t, s, u.ID, "live", at(0), at(24*time.Hour))
+		revoked := mustSession(t, s, u.ID, "revoked", at(0), at(24*time.Hour))
+		if _, err := s.RevokeSession(ctx, "revoked", latch.ReasonLogout, at(time.Minute)); err != nil {
+			t.Fatalf("RevokeSession: %v", err)
+		}
+		revoked.session.RevokedAt, revoked.session.RevokeReason = at(time.Minute), latch.ReasonLogout
+		expired := mustSession(t, s, u.ID, "expired", at(-2*time.Hour), at(-time.Hour))
+
+		tests := []struct {
+			name    string
+			f       fixture
+			now     time.Time
+			wantErr error
+		}{
+			{"revoked session", revoked, at(time.Hour), latch.ErrSessionRevoked},
+			{"expired session", expired, at(time.Hour), latch.ErrSessionRevoked},
+			{"at expiry", live, at(24 * time.Hour), latch.ErrSessionRevoked},
+			{"after expiry", live, at(25 * time.Hour), latch.ErrSessionRevoked},
+			{"unknown hash", fixture{token: &latch.RefreshToken{Hash: hashOf("unknown"), SessionID: "live", ExpiresAt: at(time.Hour)}}, at(time.Hour), latch.ErrNotFound},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := rotation(tt.f.token, "next of "+tt.name, tt.now)
+				_, err := s.Rotate(ctx, r)
+				checkErr(t, "Rotate", err, tt.wantErr)
+				checkStored(t, s, r.Next.Hash, nil)
+				if tt.f.session != nil {
+					checkStored(t, s, tt.f.token.Hash, tt.f.token)
+					checkSession(t, mustGetSession(t, s, tt.f.session.ID), tt.f.session)
+				}
+			})
+		}
+		// The live session still rotates before its end.
+		r := rotation(live.token, "last", at(24*time.Hour-time.Microsecond))
+		_, err := s.Rotate(ctx, r)
+		checkErr(t, "Rotate just before expiry", err, nil)
+	})
+
+	t.Run("SpentInRevokedSession", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ctx := t.Context()
+		u := mustUser(t, s, "alice")
+		f := mustSession(t, s, u.ID, "sess", at(0), at(24*time.Hour))
+		if _, err := s.Rotate(ctx, rotation(f.token, "next", at(time.Hour))); err != nil {
+			t.Fatalf("Rotate: %v", err)
+		}
+		if _, err := s.RevokeSession(ctx, "sess", latch.ReasonReuse, at(2*time.Hour)); err != nil {
+			t.Fatalf("RevokeSession: %v", err)
+		}
+		// Both answers refuse the token; the contract does not rank them.
+		_, err := s.Rotate(ctx, rotation(f.token, "other", at(3*time.Hour)))
+		if !errors.Is(err, latch.ErrSessionRevoked) && !errors.Is(err, latch.ErrTokenSpent) {
+			t.Fatalf("Rotate of a spent token of a revoked session: got error %v, want ErrSessionRevoked or ErrTokenSpent", err)
+		}
+		checkStored(t, s, hashOf("other"), nil)
+	})
+}

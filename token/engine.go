@@ -1,0 +1,251 @@
+package token
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Options configures an [Engine]. The zero value of each optional field is
+// the documented default.
+type Options struct {
+	// SigningKey signs new tokens and verifies them. Required, and it must
+	// hold a secret or a private key.
+	SigningKey *Key
+	// VerificationKeys are further keys accepted when verifying, such as the
+	// keys a rotation retired: tokens they signed stay valid until they
+	// expire, so rotating a key logs nobody out. Remove a key once the
+	// longest token lifetime has passed since it was retired.
+	VerificationKeys []*Key
+	// UserIDClaim names the user id claim; default "user_id".
+	UserIDClaim string
+	// UserIDAsString writes an integer user id as a JSON string, as
+	// SimpleJWT 5.5 does; by default it is a number, as in SimpleJWT 5.2.
+	UserIDAsString bool
+	// Audience, if set, is written as "aud" and required when verifying.
+	// If unset, tokens that carry an aud are rejected, as PyJWT does.
+	Audience string
+	// Issuer, if set, is written as "iss" and required when verifying.
+	Issuer string
+	// Leeway is the clock skew allowed for exp, nbf, iat and refresh_exp.
+	// Keep it small (seconds): it extends the life of every token.
+	Leeway time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Engine signs and verifies tokens. It is safe for concurrent use.
+type Engine struct {
+	signing        *Key
+	byKID          map[string]*Key
+	byAlg          map[string][]*Key
+	method         jwt.SigningMethod
+	header         string // base64url JOSE header of the tokens Sign makes
+	parser         *jwt.Parser
+	userIDClaim    string
+	userIDAsString bool
+	audience       string
+	issuer         string
+	leeway         time.Duration
+	now            func() time.Time
+	jwks           []byte
+}
+
+// New checks opts and returns an Engine.
+func New(opts Options) (*Engine, error) {
+	if !opts.SigningKey.CanSign() || !opts.SigningKey.usable() {
+		return nil, errors.New("token: Options.SigningKey must be a key with a secret or private key")
+	}
+	if opts.Leeway < 0 {
+		return nil, errors.New("token: Options.Leeway is negative")
+	}
+	e := &Engine{
+		signing:        opts.SigningKey,
+		byKID:          make(map[string]*Key),
+		byAlg:          make(map[string][]*Key),
+		method:         method(opts.SigningKey.Algorithm),
+		userIDClaim:    opts.UserIDClaim,
+		userIDAsString: opts.UserIDAsString,
+		audience:       opts.Audience,
+		issuer:         opts.Issuer,
+		leeway:         opts.Leeway,
+		now:            opts.Now,
+	}
+	if e.userIDClaim == "" {
+		e.userIDClaim = "user_id"
+	}
+	if registered(e.userIDClaim) {
+		return nil, fmt.Errorf("token: Options.UserIDClaim %q names another claim", e.userIDClaim)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+
+	var (
+		algs []string
+		keys []*Key // signing key first, then verification keys; unique kids
+	)
+	for i, k := range append([]*Key{opts.SigningKey}, opts.VerificationKeys...) {
+		if !k.usable() {
+			return nil, fmt.Errorf("token: Options.VerificationKeys[%d] is not a usable key", i-1)
+		}
+		if old, ok := e.byKID[k.ID]; ok {
+			if !old.sameMaterial(k) {
+				return nil, fmt.Errorf("token: two different keys share the kid %q", k.ID)
+			}
+			continue
+		}
+		e.byKID[k.ID] = k
+		e.byAlg[k.Algorithm] = append(e.byAlg[k.Algorithm], k)
+		keys = append(keys, k)
+		if !slices.Contains(algs, k.Algorithm) {
+			algs = append(algs, k.Algorithm)
+		}
+	}
+
+	parserOpts := []jwt.ParserOption{
+		jwt.WithValidMethods(algs),
+		jwt.WithLeeway(e.leeway),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(e.now),
+		jwt.WithStrictDecoding(),
+	}
+	if e.audience != "" {
+		parserOpts = append(parserOpts, jwt.WithAudience(e.audience))
+	}
+	if e.issuer != "" {
+		parserOpts = append(parserOpts, jwt.WithIssuer(e.issuer))
+	}
+	e.parser = jwt.NewParser(parserOpts...)
+
+	// golang-jwt would also marshal the header with sorted keys; PyJWT sorts
+	// them too (alg, kid, typ).
+	header, err := json.Marshal(map[string]string{"alg": e.signing.Algorithm, "kid": e.signing.ID, "typ": "JWT"})
+	if err != nil {
+		return nil, fmt.Errorf("token: header: %w", err)
+	}
+	e.header = b64.EncodeToString(header)
+
+	set := struct {
+		Keys []jwk `json:"keys"`
+	}{Keys: []jwk{}}
+	for _, k := range keys {
+		if j := k.jwk(); j.Kty != "" {
+			set.Keys = append(set.Keys, j)
+		}
+	}
+	if e.jwks, err = json.Marshal(set); err != nil {
+		return nil, fmt.Errorf("token: JWKS: %w", err)
+	}
+	return e, nil
+}
+
+// Algorithm returns the signing key's algorithm.
+func (e *Engine) Algorithm() string { return e.signing.Algorithm }
+
+// JWKS returns the JSON Web Key Set of the public keys of the engine's
+// asymmetric keys, signing and verification ones: {"keys":[…]}, each with
+// kid, kty, alg, use "sig" and crv/x/y or n/e. HMAC secrets are never
+// published; with none of the others it is {"keys":[]}.
+func (e *Engine) JWKS() []byte { return bytes.Clone(e.jwks) }
+
+// Sign returns c as a signed compact JWT with the signing key's kid in its
+// header. c.Type and c.ExpiresAt are required; an empty c.ID is replaced with
+// [NewID] and a zero c.IssuedAt with the engine's clock. The audience and
+// issuer come from Options.
+func (e *Engine) Sign(c Claims) (string, error) {
+	body, err := e.encodeClaims(c)
+	if err != nil {
+		return "", err
+	}
+	signingString := e.header + "." + b64.EncodeToString(body)
+	sig, err := e.method.Sign(signingString, e.signing.signingKey())
+	if err != nil {
+		return "", fmt.Errorf("token: sign with %s: %w", e.signing.Algorithm, err)
+	}
+	return signingString + "." + b64.EncodeToString(sig), nil
+}
+
+// Parse verifies raw and returns its claims.
+//
+// The signature must verify with the key named by the kid header, or, for a
+// token without kid as SimpleJWT mints them, with one of the keys whose
+// algorithm is the alg header; only the algorithms of the engine's keys are
+// accepted, so alg "none" and HS256-signed-with-the-public-key confusion
+// fail. exp, nbf and iat (which may not lie in the future) are checked with
+// the leeway, aud and iss when configured. Every such failure is [ErrInvalid]
+// (also [ErrExpired] for a good signature past exp).
+//
+// Then come SimpleJWT's checks, in its order: no exp is [ErrNoExp], no jti
+// [ErrNoID]; if want is not empty, no token_type is [ErrNoType] and another
+// one [ErrWrongType]; if want is [Sliding], no refresh_exp is
+// [ErrNoRefreshExp]. With want "" (SimpleJWT's UntypedToken, used by the
+// verify endpoint) the type is not checked. Parse does not check refresh_exp
+// against the clock: see [Engine.RefreshExpired].
+func (e *Engine) Parse(raw string, want Type) (*Claims, error) {
+	p := new(payload)
+	if _, err := e.parser.ParseWithClaims(raw, p, e.keyFor); err != nil {
+		return nil, invalid(err)
+	}
+	return e.claims(p, want)
+}
+
+// keyFor is the jwt.Keyfunc: golang-jwt has already checked that the alg
+// header is one of the engine's algorithms.
+func (e *Engine) keyFor(t *jwt.Token) (any, error) {
+	alg := t.Method.Alg()
+	if kid, ok := t.Header["kid"]; ok {
+		s, _ := kid.(string)
+		k := e.byKID[s]
+		if k == nil {
+			return nil, errors.New("unknown kid")
+		}
+		if k.Algorithm != alg {
+			return nil, errors.New("alg does not match the kid's key")
+		}
+		return k.verificationKey(), nil
+	}
+	keys := e.byAlg[alg]
+	if len(keys) == 1 {
+		return keys[0].verificationKey(), nil
+	}
+	set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, len(keys))}
+	for i, k := range keys {
+		set.Keys[i] = k.verificationKey()
+	}
+	return set, nil
+}
+
+// invalidReasons are golang-jwt's errors whose (static) texts may be shown as
+// detail, most specific first.
+var invalidReasons = []error{
+	jwt.ErrTokenMalformed, jwt.ErrTokenUnverifiable, jwt.ErrTokenSignatureInvalid,
+	jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued, jwt.ErrTokenInvalidAudience,
+	jwt.ErrTokenInvalidIssuer, jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenInvalidClaims,
+}
+
+// invalid maps a golang-jwt error to ErrInvalid with a detail that cannot
+// contain token bytes (golang-jwt's wrapped JSON errors can).
+func invalid(err error) error {
+	if errors.Is(err, jwt.ErrTokenExpired) {
+		return fmt.Errorf("%w: %w", ErrInvalid, ErrExpired)
+	}
+	for _, reason := range invalidReasons {
+		if errors.Is(err, reason) {
+			return fmt.Errorf("%w: %s", ErrInvalid, reason)
+		}
+	}
+	return ErrInvalid
+}
+
+// RefreshExpired reports whether a sliding token's refresh_exp has passed on
+// the engine's clock, allowing the leeway, as SimpleJWT's
+// check_exp("refresh_exp"). A zero c.RefreshExpiresAt counts as passed.
+func (e *Engine) RefreshExpired(c *Claims) bool {
+	return !c.RefreshExpiresAt.After(e.now().Add(-e.leeway))
+}
