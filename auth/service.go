@@ -140,8 +140,9 @@ type Pair struct {
 	Refresh string
 }
 
-// ErrNoUserID: the token names no user.
-var ErrNoUserID = errors.New("Token contained no recognizable user identification")
+// ErrNoUserID: the token names no user. Its text is SimpleJWT's, which
+// the HTTP layer shows as is.
+var ErrNoUserID = errors.New("Token contained no recognizable user identification") //lint:ignore ST1005 SimpleJWT's wire text
 
 // hashJTI is how refresh tokens are known to the store.
 func hashJTI(jti string) string {

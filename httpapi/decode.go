@@ -99,13 +99,13 @@ func jsonErrorText(err error) string {
 
 // pythonType names a JSON value's type as DRF's message does.
 func pythonType(v any) string {
-	switch v.(type) {
+	switch v := v.(type) {
 	case []any:
 		return "list"
 	case string:
 		return "str"
 	case json.Number:
-		if strings.ContainsAny(string(v.(json.Number)), ".eE") {
+		if strings.ContainsAny(string(v), ".eE") {
 			return "float"
 		}
 		return "int"

@@ -1,0 +1,450 @@
+#!/usr/bin/env bash
+# Usage: scripts/testenv.sh CMD [ARGS...]
+#
+# Runs CMD with private, throw-away test services:
+#   * installs what the tests need when missing (Debian packages: redis-server,
+#     postgresql, gcc for -race, the Python packages used by interop tests),
+#   * starts on free loopback ports, in a temp dir:
+#       - one Redis server                 -> LATCH_TEST_REDIS_URL
+#       - one PostgreSQL server            -> LATCH_TEST_POSTGRES_URL
+#       - a 3-master Redis Cluster         -> LATCH_TEST_REDIS_CLUSTER_ADDRS
+#   * exports LATCH_TEST_PYTHON (a python3 that has PyJWT/Django/DRF/SimpleJWT),
+#   * runs CMD, stops every instance it started (by pid, also on failure or
+#     interrupt) and exits with CMD's status.
+#
+# Knobs (environment):
+#   LATCH_TESTENV_CLUSTER=0   do not start the Redis Cluster
+#   LATCH_TESTENV_INSTALL=0   never install anything (fail if missing)
+#   LATCH_TESTENV_KEEP=1      keep the temp dir (data and logs) afterwards
+#   LATCH_TESTENV_TMPDIR=DIR  parent of the temp dir (default: $TMPDIR or /tmp)
+# When run inside another testenv.sh (LATCH_TESTENV_ACTIVE=1) it just runs CMD.
+set -euo pipefail
+
+LOG_PREFIX=testenv
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[[ $# -gt 0 ]] || die "usage: $0 CMD [ARGS...]"
+
+if [[ "${LATCH_TESTENV_ACTIVE:-}" == 1 ]]; then
+	exec "$@"
+fi
+
+# Daemons misbehave when started with fd 0/1/2 closed (redis-server crashes
+# when stdin is closed): make sure all three are open.
+if [[ -d /proc/self/fd ]]; then
+	[[ -L /proc/self/fd/0 ]] || exec </dev/null
+	[[ -L /proc/self/fd/1 ]] || exec >/dev/null
+	[[ -L /proc/self/fd/2 ]] || exec 2>/dev/null
+fi
+
+t_start=$(date +%s%N)
+ms_since_start() { echo $((($(date +%s%N) - t_start) / 1000000)); }
+
+# --------------------------------------------------------------------------
+# Install what is missing.
+# --------------------------------------------------------------------------
+PY_MODULES='import jwt, django, rest_framework, rest_framework_simplejwt'
+PY_PKGS=(python3-jwt python3-django python3-djangorestframework python3-djangorestframework-simplejwt)
+
+# pg_bindir prints a directory holding initdb, pg_ctl and postgres (all from
+# the same installation), preferring the newest /usr/lib/postgresql/<ver>/bin.
+pg_bindir() {
+	local d cands=()
+	while IFS= read -r d; do cands+=("$d"); done < <(
+		for d in /usr/lib/postgresql/*/bin; do [[ -d "$d" ]] && echo "$d"; done | sort -t/ -k5,5 -V -r
+	)
+	if command -v pg_config >/dev/null 2>&1; then
+		cands+=("$(pg_config --bindir 2>/dev/null || true)")
+	fi
+	local b
+	for b in initdb pg_ctl postgres; do
+		if command -v "$b" >/dev/null 2>&1; then
+			cands+=("$(dirname "$(readlink -f "$(command -v "$b")")")")
+		fi
+	done
+	for d in "${cands[@]}"; do
+		[[ -n "$d" ]] || continue
+		if [[ -x "$d/initdb" && -x "$d/pg_ctl" && -x "$d/postgres" ]]; then
+			echo "$d"
+			return 0
+		fi
+	done
+	return 1
+}
+
+need=()
+if ! command -v redis-server >/dev/null 2>&1; then
+	need+=(redis-server redis-tools)
+elif ! command -v redis-cli >/dev/null 2>&1; then
+	need+=(redis-tools)
+fi
+if ! pg_bindir >/dev/null; then
+	need+=(postgresql)
+fi
+py_ok() { /usr/bin/python3 -c "$PY_MODULES" >/dev/null 2>&1; }
+PY_OK=0
+if py_ok; then PY_OK=1; else need+=("${PY_PKGS[@]}"); fi
+# go test -race needs cgo and a C toolchain.
+if ! command -v gcc >/dev/null 2>&1; then
+	need+=(gcc libc6-dev)
+fi
+if [[ ${#need[@]} -gt 0 ]]; then
+	if [[ "${LATCH_TESTENV_INSTALL:-1}" == 0 ]]; then
+		die "missing and LATCH_TESTENV_INSTALL=0: ${need[*]}"
+	fi
+	log "installing: ${need[*]}"
+	apt_install "${need[@]}"
+	if [[ $PY_OK == 0 ]] && py_ok; then PY_OK=1; fi
+fi
+command -v redis-server >/dev/null 2>&1 || die "redis-server still not found"
+command -v redis-cli >/dev/null 2>&1 || die "redis-cli still not found"
+PG_BIN=$(pg_bindir) || die "PostgreSQL server binaries (initdb, pg_ctl, postgres) still not found"
+if [[ $PY_OK == 0 ]]; then
+	log "warning: /usr/bin/python3 cannot '$PY_MODULES'; interop tests may skip"
+fi
+t_installed=$(ms_since_start)
+
+# --------------------------------------------------------------------------
+# Temp dir, cleanup.
+# --------------------------------------------------------------------------
+is_root=0
+if [[ $(id -u) -eq 0 ]]; then is_root=1; fi
+PG_USER=""
+if [[ $is_root == 1 ]]; then
+	if id postgres >/dev/null 2>&1; then PG_USER=postgres; else PG_USER=nobody; fi
+fi
+
+base=${LATCH_TESTENV_TMPDIR:-${TMPDIR:-/tmp}}
+# The postgres user must be able to reach its data dir.
+if [[ $is_root == 1 && "$base" != /tmp ]] && ! runuser -u "$PG_USER" -- test -x "$base" 2>/dev/null; then
+	base=/tmp
+fi
+TMP=$(mktemp -d "$base/latch-testenv.XXXXXX")
+chmod 755 "$TMP"
+
+REDIS_PIDS=()
+PG_DATA=""
+PG_PID=""
+cleanup_done=0
+
+# alive PID: the process exists and is not a zombie (daemons are reparented
+# to PID 1, which may reap them late).
+alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	if [[ -r "/proc/$1/stat" ]]; then
+		local stat
+		stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+		stat=${stat##*) }
+		[[ "${stat:0:1}" != Z ]]
+	fi
+}
+
+# stop_pid PID NAME SIGNAL: signal PID and wait (up to 15s) for it to exit,
+# then SIGKILL it. NAME must be the process's name (guards against a stale
+# pid file naming a reused pid).
+stop_pid() {
+	local pid=$1 name=$2 sig=${3:-TERM} i comm
+	[[ "$pid" =~ ^[0-9]+$ ]] || return 0
+	alive "$pid" || return 0
+	if [[ -r "/proc/$pid/comm" ]]; then
+		comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 0
+		if [[ "$comm" != "$name" ]]; then
+			log "warning: pid $pid is '$comm', not $name; not stopping it"
+			return 0
+		fi
+	fi
+	kill "-$sig" "$pid" 2>/dev/null || true
+	for ((i = 0; i < 300; i++)); do
+		alive "$pid" || return 0
+		sleep 0.05
+	done
+	log "warning: $name (pid $pid) did not stop; killing it"
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	local rc=${1:-$?}
+	set +e
+	[[ $cleanup_done == 1 ]] && return
+	cleanup_done=1
+	trap '' INT TERM HUP # do not get interrupted half-way
+	local pid stoppers=()
+	for pid in "${REDIS_PIDS[@]}"; do
+		stop_pid "$pid" "redis-server" TERM &
+		stoppers+=($!)
+	done
+	pid=$PG_PID
+	if [[ -z "$pid" && -n "$PG_DATA" && -s "$PG_DATA/postmaster.pid" ]]; then
+		pid=$(head -n1 "$PG_DATA/postmaster.pid")
+	fi
+	if [[ -n "$pid" ]]; then
+		# SIGQUIT = immediate shutdown; the data is thrown away anyway.
+		stop_pid "$pid" "postgres" QUIT &
+		stoppers+=($!)
+	fi
+	for pid in "${stoppers[@]}"; do wait "$pid"; done
+	if [[ "${LATCH_TESTENV_KEEP:-}" == 1 ]]; then
+		log "kept $TMP"
+	elif [[ $rc -ne 0 ]]; then
+		# Keep only the logs, for a look after a failure.
+		find "$TMP" -mindepth 1 -maxdepth 1 ! -name '*.log' -exec rm -rf {} + 2>/dev/null
+		log "services stopped; logs kept in $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+}
+# CMD runs in the background (see the end) so that a signal sent to this
+# script alone is handled at once: it is passed on to CMD, then the services
+# are stopped by the EXIT trap.
+CHILD=""
+# shellcheck disable=SC2317 # called from traps
+on_signal() { # SIGNAL EXIT_CODE
+	trap '' INT TERM HUP
+	if [[ -n "$CHILD" ]] && kill -0 "$CHILD" 2>/dev/null; then
+		log "got SIG$1; passing it on to the command (pid $CHILD)"
+		kill "-$1" "$CHILD" 2>/dev/null || true
+		local i
+		for ((i = 0; i < 100; i++)); do
+			alive "$CHILD" || break
+			sleep 0.1
+		done
+	fi
+	exit "$2"
+}
+trap 'cleanup' EXIT
+trap 'on_signal INT 130' INT
+trap 'on_signal TERM 143' TERM
+trap 'on_signal HUP 129' HUP
+
+show_log() {
+	local f=$1
+	if [[ -s "$f" ]]; then
+		log "---- last lines of $f ----"
+		tail -n 30 "$f" >&2
+		log "----"
+	fi
+}
+
+# --------------------------------------------------------------------------
+# Ports: random ones in 15000-22767, so that a cluster bus port (+10000) is
+# below the kernel's ephemeral range (32768+) too; a port counts as free when
+# nothing accepts a connection on it. Starts are retried on a new port anyway.
+# --------------------------------------------------------------------------
+USED_PORTS=" "
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# free_port [BUS]: prints a free port (and checks port+10000 too when BUS=1).
+free_port() {
+	local p i
+	for ((i = 0; i < 200; i++)); do
+		p=$((15000 + (RANDOM * 32768 + RANDOM) % 7768))
+		[[ "$USED_PORTS" == *" $p "* ]] && continue
+		port_busy "$p" && continue
+		if [[ "${1:-0}" == 1 ]] && port_busy $((p + 10000)); then continue; fi
+		USED_PORTS+="$p "
+		echo "$p"
+		return 0
+	done
+	die "no free port found"
+}
+
+# --------------------------------------------------------------------------
+# Redis
+# --------------------------------------------------------------------------
+wait_redis() { # PORT PID
+	local i
+	for ((i = 0; i < 200; i++)); do
+		if [[ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" == PONG ]]; then
+			return 0
+		fi
+		alive "$2" || return 1 # exited (bind error, bad option...)
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_redis NAME [cluster]: starts a redis-server; sets REDIS_PORT.
+# Not daemonized: started as a background child, so that its pid is known
+# at once ($!) and it can always be stopped, whatever happens during start.
+start_redis() {
+	local name=$1 cluster=${2:-} attempt port dir args pid
+	dir="$TMP/$name"
+	mkdir -p "$dir"
+	for ((attempt = 1; attempt <= 5; attempt++)); do
+		port=$(free_port "$([[ -n $cluster ]] && echo 1 || echo 0)")
+		args=(--port "$port" --bind 127.0.0.1 --save '' --appendonly no
+			--daemonize no --dir "$dir" --pidfile "$dir/redis.pid"
+			--logfile "$TMP/$name.log" --protected-mode no)
+		if [[ -n $cluster ]]; then
+			args+=(--cluster-enabled yes --cluster-config-file nodes.conf
+				--cluster-node-timeout 5000)
+		fi
+		rm -f "$dir/nodes.conf"
+		redis-server "${args[@]}" </dev/null >>"$TMP/$name.log" 2>&1 &
+		pid=$!
+		REDIS_PIDS+=("$pid")
+		if wait_redis "$port" "$pid"; then
+			REDIS_PORT=$port
+			return 0
+		fi
+		stop_pid "$pid" redis-server
+		log "$name did not start on port $port (attempt $attempt)"
+		if ! grep -qE 'Address already in use|Failed listening' "$TMP/$name.log" 2>/dev/null; then
+			break
+		fi
+		mv "$TMP/$name.log" "$TMP/$name.attempt$attempt.log"
+	done
+	show_log "$TMP/$name.log"
+	die "could not start $name"
+}
+
+# --------------------------------------------------------------------------
+# PostgreSQL
+# --------------------------------------------------------------------------
+as_pg() {
+	if [[ $is_root == 1 ]]; then
+		# cd: the caller's cwd may not be readable by $PG_USER.
+		if command -v runuser >/dev/null 2>&1; then
+			(cd "$TMP" && runuser -u "$PG_USER" -- "$@")
+		else
+			(cd "$TMP" && su "$PG_USER" -s /bin/sh -c "$(printf '%q ' "$@")")
+		fi
+	else
+		"$@"
+	fi
+}
+
+start_postgres() {
+	local pgdir="$TMP/postgres" attempt port
+	mkdir -p "$pgdir/data" "$pgdir/sock"
+	chmod 700 "$pgdir/data"
+	if [[ $is_root == 1 ]]; then chown -R "$PG_USER" "$pgdir"; fi
+	PG_DATA="$pgdir/data"
+	if ! as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust \
+		--no-locale -E UTF8 --no-sync >"$TMP/postgres-initdb.log" 2>&1; then
+		show_log "$TMP/postgres-initdb.log"
+		die "initdb failed"
+	fi
+	touch "$TMP/postgres.log"
+	if [[ $is_root == 1 ]]; then chown "$PG_USER" "$TMP/postgres.log"; fi
+	for ((attempt = 1; attempt <= 5; attempt++)); do
+		port=$(free_port 0)
+		if as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$TMP/postgres.log" -w -t 60 \
+			-o "-c listen_addresses=127.0.0.1 -p $port -k $pgdir/sock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+			start </dev/null >>"$TMP/postgres-pg_ctl.log" 2>&1; then
+			if [[ -x "$PG_BIN/pg_isready" ]]; then
+				"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -t 10 ||
+					{ show_log "$TMP/postgres.log"; die "postgres started but is not ready"; }
+			fi
+			PG_PORT=$port
+			PG_PID=$(head -n1 "$PG_DATA/postmaster.pid")
+			return 0
+		fi
+		log "postgres did not start on port $port (attempt $attempt)"
+		if [[ -s "$PG_DATA/postmaster.pid" ]]; then
+			stop_pid "$(head -n1 "$PG_DATA/postmaster.pid")" postgres QUIT
+		fi
+		if ! grep -qE 'could not bind|could not create any TCP/IP sockets|Address already in use' "$TMP/postgres.log"; then
+			break
+		fi
+		mv "$TMP/postgres.log" "$TMP/postgres.attempt$attempt.log"
+		touch "$TMP/postgres.log"
+		if [[ $is_root == 1 ]]; then chown "$PG_USER" "$TMP/postgres.log"; fi
+	done
+	show_log "$TMP/postgres-pg_ctl.log"
+	show_log "$TMP/postgres.log"
+	die "could not start postgres"
+}
+
+# --------------------------------------------------------------------------
+# Redis Cluster (3 masters, no replicas)
+# --------------------------------------------------------------------------
+start_redis_cluster() {
+	local ports=() addrs=() i p info ok
+	for i in 1 2 3; do
+		start_redis "redis-cluster-$i" cluster
+		ports+=("$REDIS_PORT")
+		addrs+=("127.0.0.1:$REDIS_PORT")
+	done
+	if ! timeout 120 redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes \
+		>"$TMP/redis-cluster-create.log" 2>&1 </dev/null; then
+		show_log "$TMP/redis-cluster-create.log"
+		die "redis-cli --cluster create failed"
+	fi
+	for ((i = 0; i < 300; i++)); do
+		ok=1
+		for p in "${ports[@]}"; do
+			info=$(redis-cli -h 127.0.0.1 -p "$p" cluster info 2>/dev/null | tr -d '\r')
+			if [[ "$info" != *"cluster_state:ok"* || "$info" != *"cluster_slots_ok:16384"* ||
+				"$info" != *"cluster_known_nodes:3"* ]]; then
+				ok=0
+				break
+			fi
+		done
+		if [[ $ok == 1 ]]; then
+			# Every node must also route a key (redirects followed with -c).
+			for p in "${ports[@]}"; do
+				if [[ "$(redis-cli -c -h 127.0.0.1 -p "$p" set "latch-testenv-$p" 1 2>/dev/null)" != OK ]]; then
+					ok=0
+				fi
+				redis-cli -c -h 127.0.0.1 -p "$p" del "latch-testenv-$p" >/dev/null 2>&1 || true
+			done
+		fi
+		if [[ $ok == 1 ]]; then
+			CLUSTER_ADDRS=$(
+				IFS=,
+				echo "${addrs[*]}"
+			)
+			return 0
+		fi
+		sleep 0.1
+	done
+	for p in "${ports[@]}"; do
+		log "cluster info of 127.0.0.1:$p:"
+		redis-cli -h 127.0.0.1 -p "$p" cluster info 2>&1 | head -n 8 >&2 || true
+	done
+	show_log "$TMP/redis-cluster-create.log"
+	die "redis cluster did not reach cluster_state:ok within 30s"
+}
+
+# --------------------------------------------------------------------------
+# Start everything, run the command, stop everything.
+# --------------------------------------------------------------------------
+log "starting services in $TMP"
+start_redis redis
+REDIS_MAIN_PORT=$REDIS_PORT
+start_postgres
+if [[ "${LATCH_TESTENV_CLUSTER:-1}" != 0 ]]; then
+	start_redis_cluster
+	export LATCH_TEST_REDIS_CLUSTER_ADDRS="$CLUSTER_ADDRS"
+else
+	unset LATCH_TEST_REDIS_CLUSTER_ADDRS
+fi
+
+export LATCH_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_MAIN_PORT/0"
+export LATCH_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
+if [[ $PY_OK == 1 ]]; then
+	export LATCH_TEST_PYTHON=/usr/bin/python3
+else
+	unset LATCH_TEST_PYTHON
+fi
+export LATCH_TESTENV_ACTIVE=1
+
+log "redis $LATCH_TEST_REDIS_URL"
+log "postgres $LATCH_TEST_POSTGRES_URL"
+if [[ -n "${LATCH_TEST_REDIS_CLUSTER_ADDRS:-}" ]]; then log "redis cluster $LATCH_TEST_REDIS_CLUSTER_ADDRS"; fi
+log "ready in $(ms_since_start) ms (install check/install: $t_installed ms); running: $*"
+
+# In the background, with stdin kept and SIGINT/SIGQUIT not ignored (a
+# non-interactive shell would ignore them in background jobs).
+env --default-signal=INT,QUIT -- "$@" <&0 &
+CHILD=$!
+status=0
+wait "$CHILD" || status=$?
+CHILD=""
+
+t_stop=$(date +%s%N)
+log "command exited with status $status; stopping services"
+cleanup "$status"
+log "stopped in $((($(date +%s%N) - t_stop) / 1000000)) ms"
+exit "$status"
