@@ -221,7 +221,15 @@ func (s *Service) Blacklist(ctx context.Context, raw string) error {
 	if err != nil {
 		return err
 	}
-	if !rec.SpentAt.IsZero() || !sess.Active(s.opts.Now()) {
+	if !sess.Active(s.opts.Now()) {
+		return latch.ErrSessionRevoked
+	}
+	if !rec.SpentAt.IsZero() {
+		// A spent token is answered as blacklisted, and its presenter is
+		// either the owner logging out or a thief: revoke the session.
+		if _, err := s.revokeSession(ctx, sess.ID, latch.ReasonReuse); err != nil {
+			return err
+		}
 		return latch.ErrSessionRevoked
 	}
 	_, err = s.revokeSession(ctx, sess.ID, latch.ReasonLogout)

@@ -27,11 +27,14 @@ func (s *Service) Logout(ctx context.Context, p *Principal, raw string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidRefresh, err)
 	}
-	if !rec.SpentAt.IsZero() || !sess.Active(s.opts.Now()) {
+	if !sess.Active(s.opts.Now()) {
 		return fmt.Errorf("%w: %w", ErrInvalidRefresh, latch.ErrSessionRevoked)
 	}
 	if _, err := s.revokeSession(ctx, sess.ID, latch.ReasonLogout); err != nil {
 		return err
+	}
+	if !rec.SpentAt.IsZero() {
+		return fmt.Errorf("%w: %w", ErrInvalidRefresh, latch.ErrTokenSpent) // revoked all the same: it may be a thief's
 	}
 	if p.SessionID != "" && p.SessionID != sess.ID {
 		if _, err := s.revokeSession(ctx, p.SessionID, latch.ReasonLogout); err != nil && !errors.Is(err, latch.ErrNotFound) {
@@ -40,6 +43,17 @@ func (s *Service) Logout(ctx context.Context, p *Principal, raw string) error {
 	}
 	s.verified.forget(p.raw)
 	return nil
+}
+
+// EndSession revokes the caller's own session (logout in cookie mode,
+// where the refresh cookie does not travel with the request).
+func (s *Service) EndSession(ctx context.Context, p *Principal) error {
+	if p.SessionID == "" {
+		return s.revokeUser(ctx, p.UserID, "", latch.ReasonLogout) // a SimpleJWT token names no session
+	}
+	_, err := s.revokeSession(ctx, p.SessionID, latch.ReasonLogout)
+	s.verified.forget(p.raw)
+	return err
 }
 
 // revokeUser bumps the user's token version (sparing keep) and revokes

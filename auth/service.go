@@ -213,3 +213,13 @@ func (s *Service) announceVersion(ctx context.Context, v latch.TokenVersion) {
 		s.opts.Logger.Warn("announce token version", "user", v.UserID, "err", err)
 	}
 }
+
+// RefreshExpiry returns when a refresh token issued by this service
+// expires, for the cookie that carries it; zero if it does not parse.
+func (s *Service) RefreshExpiry(raw string) time.Time {
+	c, err := s.opts.Tokens.Parse(raw, token.Refresh)
+	if err != nil {
+		return time.Time{}
+	}
+	return c.ExpiresAt
+}

@@ -28,22 +28,27 @@ type pairBody struct {
 	Refresh string `json:"refresh,omitempty"`
 }
 
-func (s *Server) tokenObtain(w http.ResponseWriter, r *http.Request) error {
+// login reads credentials and logs in.
+func (s *Server) login(r *http.Request) (*auth.Pair, error) {
 	f, err := s.readForm(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	username, pw := f.str("username", false), f.str("password", false)
 	if err := f.err(); err != nil {
-		return err
+		return nil, err
 	}
 	pair, err := s.opts.Auth.Login(r.Context(), username, pw, s.client(r))
 	s.metrics.logins.WithLabelValues(result(err)).Inc()
+	return pair, err
+}
+
+func (s *Server) tokenObtain(w http.ResponseWriter, r *http.Request) error {
+	pair, err := s.login(r)
 	if err != nil {
 		return err
 	}
-	noStore(w)
-	writeJSON(w, http.StatusOK, pairBody{pair.Access, pair.Refresh})
+	s.writePair(w, pair, "")
 	return nil
 }
 
@@ -78,8 +83,7 @@ func (s *Server) tokenRefresh(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	noStore(w)
-	writeJSON(w, http.StatusOK, pairBody{pair.Access, pair.Refresh})
+	s.writePair(w, pair, "")
 	return nil
 }
 
@@ -126,6 +130,16 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, p *auth.Principa
 		return err
 	}
 	raw := f.str("refresh", true)
+	if raw == "" && s.opts.Cookies.Mode {
+		// The refresh cookie does not travel here: end the caller's session.
+		if err := s.opts.Auth.EndSession(r.Context(), p); err != nil {
+			return err
+		}
+		s.clearRefreshCookie(w, cookiePathTokenEndpoints)
+		s.metrics.revocations.WithLabelValues("logout").Inc()
+		w.WriteHeader(http.StatusResetContent)
+		return nil
+	}
 	if raw == "" {
 		return errBadRequest("refresh required")
 	}

@@ -44,6 +44,9 @@ type Options struct {
 	// per user. nil: no throttling.
 	AnonLimiter ratelimit.Limiter
 	UserLimiter ratelimit.Limiter
+	// Cookies configure cookie mode (the /api/cookie/ endpoints are always
+	// served).
+	Cookies CookieOptions
 	// Ready reports whether the stores answer, for /readyz.
 	Ready func(ctx context.Context) error
 	// Registry receives latch's metrics and is served at /metrics; nil:
@@ -57,6 +60,7 @@ type Server struct {
 	opts    Options
 	mux     *http.ServeMux
 	metrics *metrics
+	csrf    *http.CrossOriginProtection
 }
 
 // New returns a Server with every route registered.
@@ -83,7 +87,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: m}
+	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: m, csrf: http.NewCrossOriginProtection()}
 	s.routes()
 	return s, nil
 }
@@ -98,8 +102,16 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 type methods map[string]handlerFunc
 
 func (s *Server) routes() {
-	s.route("/api/token/", methods{"POST": s.anon(s.tokenObtain)})
-	s.route("/api/token/refresh/", methods{"POST": s.anon(s.tokenRefresh)})
+	if s.opts.Cookies.Mode {
+		s.route("/api/token/", methods{"POST": s.anon(s.cookieLogin(cookiePathTokenEndpoints))})
+		s.route("/api/token/refresh/", methods{"POST": s.anon(s.cookieAuthed(s.cookieRefreshHandler(cookiePathTokenEndpoints)))})
+	} else {
+		s.route("/api/token/", methods{"POST": s.anon(s.tokenObtain)})
+		s.route("/api/token/refresh/", methods{"POST": s.anon(s.tokenRefresh)})
+	}
+	s.route("/api/cookie/login/", methods{"POST": s.anon(s.cookieLogin(cookiePathCookieEndpoints))})
+	s.route("/api/cookie/refresh/", methods{"POST": s.anon(s.cookieAuthed(s.cookieRefreshHandler(cookiePathCookieEndpoints)))})
+	s.route("/api/cookie/logout/", methods{"POST": s.anon(s.cookieAuthed(s.cookieLogout(cookiePathCookieEndpoints)))})
 	s.route("/api/token/verify/", methods{"POST": s.anon(s.tokenVerify)})
 	s.route("/api/token/blacklist/", methods{"POST": s.anon(s.tokenBlacklist)})
 	s.route("/api/signup/", methods{"POST": s.anon(s.signup)})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -99,6 +100,11 @@ func (a *app) handler(reg *prometheus.Registry) (http.Handler, error) {
 		return nil, fmt.Errorf("throttle-user: %w", err)
 	}
 	return httpapi.New(httpapi.Options{
+		Cookies: httpapi.CookieOptions{
+			Mode:     a.cfg.CookieMode,
+			Insecure: !a.cfg.CookieSecure,
+			SameSite: sameSite(a.cfg.CookieSameSite),
+		},
 		AnonLimiter:    anon,
 		UserLimiter:    user,
 		Auth:           a.auth,
@@ -111,6 +117,13 @@ func (a *app) handler(reg *prometheus.Registry) (http.Handler, error) {
 		Registry:       reg,
 		Logger:         a.log,
 	})
+}
+
+func sameSite(v string) http.SameSite {
+	if strings.EqualFold(v, "strict") {
+		return http.SameSiteStrictMode
+	}
+	return http.SameSiteLaxMode
 }
 
 // limiter builds the throttle of one scope; nil when off.

@@ -1,0 +1,150 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/latch-auth/latch/auth"
+)
+
+// refreshCookie is the cookie that carries the refresh token in cookie
+// mode (seed 003): HttpOnly, so page scripts never see it.
+const refreshCookie = "refresh"
+
+// Cookie paths: the cookie travels only to the endpoints that read it.
+const (
+	cookiePathCookieEndpoints = "/api/cookie/"
+	cookiePathTokenEndpoints  = "/api/token/"
+)
+
+// CookieOptions configure cookie mode.
+type CookieOptions struct {
+	// Mode makes the main token endpoints behave like /api/cookie/…: the
+	// refresh token is set and read only as the refresh cookie.
+	Mode bool
+	// Insecure drops the Secure attribute, for local http only.
+	Insecure bool
+	// SameSite is http.SameSiteLaxMode (default) or http.SameSiteStrictMode.
+	SameSite http.SameSite
+}
+
+var errCSRF = &apiError{status: http.StatusForbidden, body: detail("CSRF Failed: cross-origin request refused.")}
+
+// cookieAuthed protects an endpoint that trusts the refresh cookie
+// against cross-site request forgery (SameSite is the second layer).
+func (s *Server) cookieAuthed(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.csrf.Check(r); err != nil {
+			return errCSRF
+		}
+		return h(w, r)
+	}
+}
+
+func (s *Server) setRefreshCookie(w http.ResponseWriter, path, refresh string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     refreshCookie,
+		Value:    refresh,
+		Path:     path,
+		Expires:  expires,
+		MaxAge:   max(int(time.Until(expires).Seconds()), 1),
+		HttpOnly: true,
+		Secure:   !s.opts.Cookies.Insecure,
+		SameSite: s.sameSite(),
+	})
+}
+
+func (s *Server) clearRefreshCookie(w http.ResponseWriter, path string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: refreshCookie, Value: "", Path: path, MaxAge: -1, Expires: time.Unix(0, 0),
+		HttpOnly: true, Secure: !s.opts.Cookies.Insecure, SameSite: s.sameSite(),
+	})
+}
+
+func (s *Server) sameSite() http.SameSite {
+	if s.opts.Cookies.SameSite == http.SameSiteStrictMode {
+		return http.SameSiteStrictMode
+	}
+	return http.SameSiteLaxMode
+}
+
+// cookieRefresh returns the refresh token from the cookie, or from the
+// body's refresh field for clients that send it there.
+func cookieRefresh(r *http.Request, f *form) string {
+	if c, err := r.Cookie(refreshCookie); err == nil && c.Value != "" {
+		return c.Value
+	}
+	return f.str("refresh", true)
+}
+
+var errNoRefreshCookie = &apiError{status: http.StatusUnauthorized,
+	body: detailBody{Detail: "Refresh token cookie not found.", Code: "token_not_valid"}}
+
+// login answers a successful login: the pair in the body, or in cookie
+// mode the access token in the body and the refresh token as a cookie.
+func (s *Server) writePair(w http.ResponseWriter, pair *auth.Pair, cookiePath string) {
+	noStore(w)
+	if cookiePath == "" || pair.Refresh == "" {
+		writeJSON(w, http.StatusOK, pairBody{pair.Access, pair.Refresh})
+		return
+	}
+	s.setRefreshCookie(w, cookiePath, pair.Refresh, s.opts.Auth.RefreshExpiry(pair.Refresh))
+	writeJSON(w, http.StatusOK, pairBody{Access: pair.Access})
+}
+
+func (s *Server) cookieLogin(path string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		pair, err := s.login(r)
+		if err != nil {
+			return err
+		}
+		s.writePair(w, pair, path)
+		return nil
+	}
+}
+
+func (s *Server) cookieRefreshHandler(path string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		f, err := s.readForm(r)
+		if err != nil {
+			return err
+		}
+		raw := cookieRefresh(r, f)
+		if raw == "" {
+			return errNoRefreshCookie
+		}
+		pair, err := s.opts.Auth.Refresh(r.Context(), raw)
+		s.metrics.refreshes.WithLabelValues(result(err)).Inc()
+		if err != nil {
+			if isTokenError(err) {
+				s.clearRefreshCookie(w, path)
+			}
+			return err
+		}
+		s.writePair(w, pair, path)
+		return nil
+	}
+}
+
+// cookieLogout revokes the cookie's session and clears the cookie. It
+// answers 205 even without a valid cookie: the client is logged out either
+// way.
+func (s *Server) cookieLogout(path string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		f, err := s.readForm(r)
+		if err != nil {
+			return err
+		}
+		if raw := cookieRefresh(r, f); raw != "" {
+			if err := s.opts.Auth.Blacklist(r.Context(), raw); err == nil {
+				s.metrics.revocations.WithLabelValues("logout").Inc()
+			} else if !isTokenError(err) && !errors.Is(err, auth.ErrNoUserID) {
+				return err
+			}
+		}
+		s.clearRefreshCookie(w, path)
+		w.WriteHeader(http.StatusResetContent)
+		return nil
+	}
+}
