@@ -199,3 +199,33 @@ type SessionCache interface {
 	// DropSession removes every value of the session.
 	DropSession(ctx context.Context, sessionID string) error
 }
+
+// HandleStore keeps opaque token handles (SPEC §5.6, seed 002): a client
+// holds a random handle, the store maps the handle's SHA-256 to the claims
+// it stands for. Deleting the handle logs it out.
+type HandleStore interface {
+	// PutHandle stores claims under hash until expires.
+	PutHandle(ctx context.Context, hash, sessionID string, claims []byte, expires time.Time) error
+	// Handle returns the claims of hash; ErrNotFound when absent or expired at now.
+	Handle(ctx context.Context, hash string, now time.Time) ([]byte, error)
+	// DeleteSessionHandles deletes every handle of a session.
+	DeleteSessionHandles(ctx context.Context, sessionID string) error
+}
+
+// Order is one row of seed 000's example resource, served by /api/orders/.
+type Order struct {
+	ID        int64
+	UserID    int64
+	Product   string
+	CreatedAt time.Time
+}
+
+// OrderStore keeps the example resource of seed 000.
+type OrderStore interface {
+	// Orders returns the user's orders, oldest first. A user who has none
+	// is given the demo orders first, so the example has data to cache.
+	Orders(ctx context.Context, userID int64) ([]Order, error)
+}
+
+// DemoProducts are the orders every user starts with (seed 000's example).
+var DemoProducts = []string{"laptop", "mouse"}

@@ -256,6 +256,7 @@ func (db *DB) PurgeExpired(ctx context.Context, cutoff time.Time) (int64, error)
 		for _, q := range []string{
 			`DELETE FROM refresh_tokens WHERE expires_at < $1`,
 			`DELETE FROM sessions WHERE expires_at < $1`,
+			`DELETE FROM opaque_tokens WHERE expires_at < $1`,
 		} {
 			tag, err := tx.Exec(ctx, q, cutoff)
 			if err != nil {

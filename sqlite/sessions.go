@@ -254,6 +254,7 @@ func (db *DB) PurgeExpired(ctx context.Context, cutoff time.Time) (int64, error)
 	for _, q := range []string{
 		`DELETE FROM refresh_tokens WHERE expires_at < ?`,
 		`DELETE FROM sessions WHERE expires_at < ?`,
+		`DELETE FROM opaque_tokens WHERE expires_at < ?`,
 	} {
 		res, err := tx.ExecContext(ctx, q, cutoff.UnixMicro())
 		if err != nil {
