@@ -108,6 +108,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Pair, error) {
 		if err != nil {
 			return nil, s.spentOrRevoked(ctx, err, nil)
 		}
+		s.dropCache(ctx, sess.ID)
 		access, err := s.issueAccess(u, sess, now)
 		return &Pair{Access: access}, err
 	}
@@ -137,6 +138,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Pair, error) {
 	} else {
 		succ = &latch.Successor{JTI: jti, IssuedAt: next.IssuedAt, ExpiresAt: next.ExpiresAt}
 	}
+	s.dropCache(ctx, sess.ID) // seed 000: values cached under the old tokens go with them
 	refresh, err := s.opts.Tokens.Sign(s.claimsFor(u, sess.ID, token.Refresh, succ.JTI, succ.IssuedAt, succ.ExpiresAt))
 	if err != nil {
 		return nil, err

@@ -71,6 +71,7 @@ func (s *Service) revokeUser(ctx context.Context, userID int64, keep, reason str
 	for i := range revoked {
 		s.announceSession(ctx, &revoked[i])
 	}
+	s.dropCache(ctx, keep) // a password change drops the kept session's values too
 	return nil
 }
 

@@ -42,6 +42,9 @@ type Options struct {
 	Hasher      *password.Hasher
 	Pool        *password.Pool // bounds concurrent hashing; nil: unbounded
 	Revocations Revocations
+	// Cache is the per-session cache applications use (seed 000); latch
+	// drops a session's values when it rotates or is revoked. nil: none.
+	Cache latch.SessionCache
 
 	AccessLifetime  time.Duration
 	RefreshLifetime time.Duration
@@ -198,8 +201,24 @@ func (s *Service) issueAccess(u *latch.User, sess *latch.Session, now time.Time)
 	return s.opts.Tokens.Sign(s.claimsFor(u, sess.ID, token.Access, token.NewID(), now, exp))
 }
 
-// announceSession tells every instance that sess was revoked.
+// Cache returns the per-session cache, or nil when none is configured.
+func (s *Service) Cache() latch.SessionCache { return s.opts.Cache }
+
+// dropCache forgets a session's cached values; a failure is logged: the
+// values then live until their TTL, which must stay short.
+func (s *Service) dropCache(ctx context.Context, sid string) {
+	if s.opts.Cache == nil || sid == "" {
+		return
+	}
+	if err := s.opts.Cache.DropSession(ctx, sid); err != nil {
+		s.opts.Logger.Warn("drop session cache", "session", sid, "err", err)
+	}
+}
+
+// announceSession tells every instance that sess was revoked, and drops
+// its cached values.
 func (s *Service) announceSession(ctx context.Context, sess *latch.Session) {
+	s.dropCache(ctx, sess.ID)
 	until := sess.RevokedAt.Add(s.opts.AccessLifetime + s.opts.Leeway)
 	if err := s.opts.Revocations.Announce(ctx, latch.Revocation{SessionID: sess.ID, Until: until}); err != nil {
 		// The revocation is in the database; other instances catch up from it.

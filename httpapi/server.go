@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/ratelimit"
 	"github.com/latch-auth/latch/token"
@@ -44,6 +45,8 @@ type Options struct {
 	// per user. nil: no throttling.
 	AnonLimiter ratelimit.Limiter
 	UserLimiter ratelimit.Limiter
+	// Orders serves seed 000's example resource at /api/orders/; nil: not served.
+	Orders latch.OrderStore
 	// Cookies configure cookie mode (the /api/cookie/ endpoints are always
 	// served).
 	Cookies CookieOptions
@@ -118,6 +121,7 @@ func (s *Server) routes() {
 	s.route("/api/logout/", methods{"POST": s.authed(s.logout)})
 	s.route("/api/logout/all/", methods{"POST": s.authed(s.logoutAll)})
 	s.route("/api/me/", methods{"GET": s.authed(s.me)})
+	s.route("/api/orders/", methods{"GET": s.authed(s.orders)})
 	s.route("/api/password/", methods{"POST": s.authed(s.changePassword)})
 	s.route("/api/sessions/", methods{"GET": s.authed(s.sessions)})
 	s.route("/api/sessions/{id}/", methods{"DELETE": s.authed(s.deleteSession)})
@@ -129,6 +133,7 @@ func (s *Server) routes() {
 		metricsHandler.ServeHTTP(w, r)
 		return nil
 	}})
+	s.docRoutes()
 	s.mux.Handle("/", s.adapt("other", methods{}))
 }
 

@@ -117,31 +117,32 @@ func TestLogin(t *testing.T) {
 }
 
 func TestRefreshRotation(t *testing.T) {
-	ts := newTestServer(t, nil)
-	ts.mustUser("alice")
-	p := ts.mustLogin("alice")
+	onEachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ts.mustUser("alice")
+		p := ts.mustLogin("alice")
 
-	r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
-	wantResponse(t, r, 200, "")
-	next := pair{r.str(t, "access"), r.str(t, "refresh")}
-	if next.refresh == p.refresh {
-		t.Fatal("rotation returned the same refresh token")
-	}
-	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(next.access)...), 200, "")
+		r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
+		wantResponse(t, r, 200, "")
+		next := pair{r.str(t, "access"), r.str(t, "refresh")}
+		if next.refresh == p.refresh {
+			t.Fatal("rotation returned the same refresh token")
+		}
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(next.access)...), 200, "")
 
-	// A duplicate inside the grace interval (two tabs) gets the same successor.
-	r = ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
-	wantResponse(t, r, 200, "")
-	if got := r.str(t, "refresh"); got != next.refresh {
-		t.Fatalf("duplicate refresh in grace got another successor")
-	}
+		// A duplicate inside the grace interval (two tabs) gets the same successor.
+		r = ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
+		wantResponse(t, r, 200, "")
+		if got := r.str(t, "refresh"); got != next.refresh {
+			t.Fatalf("duplicate refresh in grace got another successor")
+		}
 
-	// After the grace interval the spent token is theft: the whole session dies.
-	ts.clock.Advance(11 * time.Second)
-	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
-	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": next.refresh}), 401, bodyBlacklisted)
-	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(next.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
-	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+		// After the grace interval the spent token is theft: the whole session dies.
+		ts.clock.Advance(11 * time.Second)
+		wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
+		wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": next.refresh}), 401, bodyBlacklisted)
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(next.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+	})
 }
 
 func TestRefreshErrors(t *testing.T) {
@@ -209,21 +210,22 @@ func noneToken(claims map[string]any) string {
 }
 
 func TestVerifyAndBlacklist(t *testing.T) {
-	ts := newTestServer(t, nil)
-	ts.mustUser("alice")
-	p := ts.mustLogin("alice")
-	wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": p.access}), 200, `{}`)
-	wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": p.refresh}), 200, `{}`)
-	wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": "junk"}), 401, bodyInvalidToken)
-	wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{}), 400, `{"token":["This field is required."]}`)
+	onEachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ts.mustUser("alice")
+		p := ts.mustLogin("alice")
+		wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": p.access}), 200, `{}`)
+		wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": p.refresh}), 200, `{}`)
+		wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": "junk"}), 401, bodyInvalidToken)
+		wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{}), 400, `{"token":["This field is required."]}`)
 
-	wantResponse(t, ts.postJSON("/api/token/blacklist/", map[string]any{"refresh": p.refresh}), 200, `{}`)
-	wantResponse(t, ts.postJSON("/api/token/blacklist/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
-	wantResponse(t, ts.postJSON("/api/token/blacklist/", map[string]any{"refresh": p.access}), 401, bodyWrongType)
-	wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": p.refresh}), 400, `{"non_field_errors":["Token is blacklisted"]}`)
-	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
-	// Immediate revocation: the session's access token is refused too.
-	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+		wantResponse(t, ts.postJSON("/api/token/blacklist/", map[string]any{"refresh": p.refresh}), 200, `{}`)
+		wantResponse(t, ts.postJSON("/api/token/blacklist/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
+		wantResponse(t, ts.postJSON("/api/token/blacklist/", map[string]any{"refresh": p.access}), 401, bodyWrongType)
+		wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": p.refresh}), 400, `{"non_field_errors":["Token is blacklisted"]}`)
+		wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
+		// Immediate revocation: the session's access token is refused too.
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+	})
 }
 
 func TestMeAndAuthorizationHeader(t *testing.T) {
@@ -276,55 +278,57 @@ func TestMeAndAuthorizationHeader(t *testing.T) {
 }
 
 func TestLogout(t *testing.T) {
-	ts := newTestServer(t, nil)
-	ts.mustUser("alice")
-	p := ts.mustLogin("alice")
-	other := ts.mustLogin("alice")
-	wantResponse(t, ts.postJSON("/api/logout/", map[string]any{"refresh": p.refresh}), 401, bodyNotProvided)
-	wantResponse(t, ts.postJSON("/api/logout/", map[string]any{}, bearer(p.access)...), 400, `{"detail":"refresh required"}`)
-	wantResponse(t, ts.postJSON("/api/logout/", map[string]any{"refresh": "junk"}, bearer(p.access)...), 400, `{"detail":"invalid token"}`)
-	r := ts.postJSON("/api/logout/", map[string]any{"refresh": p.refresh}, bearer(p.access)...)
-	wantResponse(t, r, 205, "")
-	// The access token dies at once, not at its expiry; other sessions live.
-	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
-	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
-	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(other.access)...), 200, "")
+	onEachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ts.mustUser("alice")
+		p := ts.mustLogin("alice")
+		other := ts.mustLogin("alice")
+		wantResponse(t, ts.postJSON("/api/logout/", map[string]any{"refresh": p.refresh}), 401, bodyNotProvided)
+		wantResponse(t, ts.postJSON("/api/logout/", map[string]any{}, bearer(p.access)...), 400, `{"detail":"refresh required"}`)
+		wantResponse(t, ts.postJSON("/api/logout/", map[string]any{"refresh": "junk"}, bearer(p.access)...), 400, `{"detail":"invalid token"}`)
+		r := ts.postJSON("/api/logout/", map[string]any{"refresh": p.refresh}, bearer(p.access)...)
+		wantResponse(t, r, 205, "")
+		// The access token dies at once, not at its expiry; other sessions live.
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+		wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(other.access)...), 200, "")
+	})
 }
 
 func TestLogoutAllAndSessions(t *testing.T) {
-	ts := newTestServer(t, nil)
-	ts.mustUser("alice")
-	ts.mustUser("bob")
-	a1, a2 := ts.mustLogin("alice"), ts.mustLogin("alice")
-	b := ts.mustLogin("bob")
+	onEachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ts.mustUser("alice")
+		ts.mustUser("bob")
+		a1, a2 := ts.mustLogin("alice"), ts.mustLogin("alice")
+		b := ts.mustLogin("bob")
 
-	r := ts.do("GET", "/api/sessions/", "", "", bearer(a1.access)...)
-	wantResponse(t, r, 200, "")
-	if n := strings.Count(r.body, `"id"`); n != 2 {
-		t.Fatalf("sessions listed %d, want 2: %s", n, r.body)
-	}
-	if !strings.Contains(r.body, `"current":true`) {
-		t.Fatalf("no current session marked: %s", r.body)
-	}
-	// Another user's session is not found, and not revoked.
-	var bobSession string
-	if list, err := ts.app.store.ActiveSessions(context.Background(), 2, ts.clock.Now()); err != nil || len(list) != 1 {
-		t.Fatalf("bob sessions: %v %v", list, err)
-	} else {
-		bobSession = list[0].ID
-	}
-	wantResponse(t, ts.do("DELETE", "/api/sessions/"+bobSession+"/", "", "", bearer(a1.access)...), 404, `{"detail":"Not found."}`)
-	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(b.access)...), 200, "")
+		r := ts.do("GET", "/api/sessions/", "", "", bearer(a1.access)...)
+		wantResponse(t, r, 200, "")
+		if n := strings.Count(r.body, `"id"`); n != 2 {
+			t.Fatalf("sessions listed %d, want 2: %s", n, r.body)
+		}
+		if !strings.Contains(r.body, `"current":true`) {
+			t.Fatalf("no current session marked: %s", r.body)
+		}
+		// Another user's session is not found, and not revoked.
+		var bobSession string
+		if list, err := ts.app.store.ActiveSessions(context.Background(), 2, ts.clock.Now()); err != nil || len(list) != 1 {
+			t.Fatalf("bob sessions: %v %v", list, err)
+		} else {
+			bobSession = list[0].ID
+		}
+		wantResponse(t, ts.do("DELETE", "/api/sessions/"+bobSession+"/", "", "", bearer(a1.access)...), 404, `{"detail":"Not found."}`)
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(b.access)...), 200, "")
 
-	wantResponse(t, ts.do("POST", "/api/logout/all/", "", "", bearer(a1.access)...), 205, "")
-	for _, p := range []pair{a1, a2} {
-		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
-		wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
-	}
-	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(b.access)...), 200, "")
-	// A new login after logout-all works.
-	n := ts.mustLogin("alice")
-	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(n.access)...), 200, "")
+		wantResponse(t, ts.do("POST", "/api/logout/all/", "", "", bearer(a1.access)...), 205, "")
+		for _, p := range []pair{a1, a2} {
+			wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+			wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, bodyBlacklisted)
+		}
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(b.access)...), 200, "")
+		// A new login after logout-all works.
+		n := ts.mustLogin("alice")
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(n.access)...), 200, "")
+	})
 }
 
 func TestDeleteOwnSession(t *testing.T) {
@@ -348,24 +352,25 @@ func TestDeleteOwnSession(t *testing.T) {
 }
 
 func TestPasswordChange(t *testing.T) {
-	ts := newTestServer(t, nil)
-	ts.mustUser("alice")
-	mine, other := ts.mustLogin("alice"), ts.mustLogin("alice")
-	wantResponse(t, ts.postJSON("/api/password/", map[string]any{"old_password": "wrong", "new_password": "a much better secret"}, bearer(mine.access)...),
-		400, `{"old_password":["Your old password was entered incorrectly. Please enter it again."]}`)
-	wantResponse(t, ts.postJSON("/api/password/", map[string]any{"old_password": testPassword, "new_password": "short"}, bearer(mine.access)...),
-		400, "")
-	wantResponse(t, ts.postJSON("/api/password/", map[string]any{"old_password": testPassword, "new_password": "a much better secret"}, bearer(mine.access)...),
-		204, "")
-	// The caller's session lives on; every other session is revoked at once.
-	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(mine.access)...), 200, "")
-	r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": mine.refresh})
-	wantResponse(t, r, 200, "")
-	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(r.str(t, "access"))...), 200, "")
-	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(other.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
-	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": other.refresh}), 401, bodyBlacklisted)
-	wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": testPassword}), 401, bodyBadCredentials)
-	wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": "a much better secret"}), 200, "")
+	onEachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ts.mustUser("alice")
+		mine, other := ts.mustLogin("alice"), ts.mustLogin("alice")
+		wantResponse(t, ts.postJSON("/api/password/", map[string]any{"old_password": "wrong", "new_password": "a much better secret"}, bearer(mine.access)...),
+			400, `{"old_password":["Your old password was entered incorrectly. Please enter it again."]}`)
+		wantResponse(t, ts.postJSON("/api/password/", map[string]any{"old_password": testPassword, "new_password": "short"}, bearer(mine.access)...),
+			400, "")
+		wantResponse(t, ts.postJSON("/api/password/", map[string]any{"old_password": testPassword, "new_password": "a much better secret"}, bearer(mine.access)...),
+			204, "")
+		// The caller's session lives on; every other session is revoked at once.
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(mine.access)...), 200, "")
+		r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": mine.refresh})
+		wantResponse(t, r, 200, "")
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(r.str(t, "access"))...), 200, "")
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(other.access)...), 401, bodyAccessInvalid("Token is blacklisted"))
+		wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": other.refresh}), 401, bodyBlacklisted)
+		wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": testPassword}), 401, bodyBadCredentials)
+		wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": "a much better secret"}), 200, "")
+	})
 }
 
 func TestSignup(t *testing.T) {
@@ -382,15 +387,16 @@ func TestSignup(t *testing.T) {
 }
 
 func TestDeactivateRevokesAtOnce(t *testing.T) {
-	ts := newTestServer(t, nil)
-	id := ts.mustUser("alice")
-	p := ts.mustLogin("alice")
-	if err := ts.app.auth.Deactivate(context.Background(), id); err != nil {
-		t.Fatal(err)
-	}
-	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, "")
-	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, "")
-	wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": testPassword}), 401, bodyBadCredentials)
+	onEachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		id := ts.mustUser("alice")
+		p := ts.mustLogin("alice")
+		if err := ts.app.auth.Deactivate(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, "")
+		wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, "")
+		wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": testPassword}), 401, bodyBadCredentials)
+	})
 }
 
 func TestRefreshOnlyMode(t *testing.T) {

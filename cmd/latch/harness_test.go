@@ -14,14 +14,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/postgres"
 )
 
 // testClock is an injected clock: tests advance it instead of sleeping.
@@ -221,4 +224,72 @@ func newJTI() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// backend is a set of LATCH_* settings selecting where latch keeps state.
+type backend struct {
+	name string
+	env  func(t *testing.T) map[string]string
+}
+
+// backends returns the embedded default and, when the test environment
+// provides them (scripts/testenv.sh does), PostgreSQL + Redis. Under
+// CI=true a missing service fails the test instead of skipping it.
+func backends(t *testing.T) []backend {
+	t.Helper()
+	bs := []backend{{"sqlite", func(*testing.T) map[string]string { return nil }}}
+	pg, rd := os.Getenv("LATCH_TEST_POSTGRES_URL"), os.Getenv("LATCH_TEST_REDIS_URL")
+	if pg == "" || rd == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("LATCH_TEST_POSTGRES_URL and LATCH_TEST_REDIS_URL must be set in CI (run under scripts/testenv.sh)")
+		}
+		t.Log("PostgreSQL + Redis variant skipped: LATCH_TEST_POSTGRES_URL / LATCH_TEST_REDIS_URL unset")
+		return bs
+	}
+	return append(bs, backend{"postgres+redis", func(t *testing.T) map[string]string {
+		return map[string]string{"LATCH_DATABASE_URL": freshSchemaURL(t, pg), "LATCH_REDIS_URL": rd}
+	}})
+}
+
+// freshSchemaURL creates an empty schema for one test and returns a URL
+// that puts latch in it.
+func freshSchemaURL(t *testing.T, base string) string {
+	t.Helper()
+	schema := "t_" + strings.ToLower(rand.Text())
+	db, err := postgres.OpenSchema(context.Background(), base, schema)
+	if err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	db.Close()
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), base)
+		if err == nil {
+			conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			conn.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// onEachBackend runs fn against a fresh server on every backend.
+func onEachBackend(t *testing.T, env map[string]string, fn func(t *testing.T, ts *testServer)) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			all := b.env(t)
+			if all == nil {
+				all = map[string]string{}
+			}
+			for k, v := range env {
+				all[k] = v
+			}
+			fn(t, newTestServer(t, all))
+		})
+	}
 }

@@ -91,11 +91,11 @@ func stateKind(cfg *config.Config) string {
 
 // handler is latch's HTTP API over a.
 func (a *app) handler(reg *prometheus.Registry) (http.Handler, error) {
-	anon, err := a.limiter(a.cfg.ThrottleAnon)
+	anon, err := a.limiter(a.cfg.ThrottleAnon, "anon")
 	if err != nil {
 		return nil, fmt.Errorf("throttle-anon: %w", err)
 	}
-	user, err := a.limiter(a.cfg.ThrottleUser)
+	user, err := a.limiter(a.cfg.ThrottleUser, "user")
 	if err != nil {
 		return nil, fmt.Errorf("throttle-user: %w", err)
 	}
@@ -105,6 +105,7 @@ func (a *app) handler(reg *prometheus.Registry) (http.Handler, error) {
 			Insecure: !a.cfg.CookieSecure,
 			SameSite: sameSite(a.cfg.CookieSameSite),
 		},
+		Orders:         a.store,
 		AnonLimiter:    anon,
 		UserLimiter:    user,
 		Auth:           a.auth,
@@ -126,11 +127,16 @@ func sameSite(v string) http.SameSite {
 	return http.SameSiteLaxMode
 }
 
-// limiter builds the throttle of one scope; nil when off.
-func (a *app) limiter(spec string) (ratelimit.Limiter, error) {
+// limiter builds the throttle of one scope; nil when off. The anonymous
+// scope is shared through Redis when configured; the per-user scope counts
+// in each instance, keeping Redis off the authenticated-request path.
+func (a *app) limiter(spec string, scope string) (ratelimit.Limiter, error) {
 	rate, on, err := ratelimit.ParseRate(spec)
 	if err != nil || !on {
 		return nil, err
+	}
+	if scope == "anon" {
+		return a.shared.limiter(rate, a.now)
 	}
 	return ratelimit.NewMemory(rate, a.now), nil
 }

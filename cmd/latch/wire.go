@@ -25,6 +25,8 @@ import (
 type store interface {
 	latch.UserStore
 	latch.SessionStore
+	latch.HandleStore
+	latch.OrderStore
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -35,6 +37,7 @@ type app struct {
 	log         *slog.Logger
 	now         func() time.Time
 	store       store
+	shared      *shared
 	tokens      *token.Engine
 	revocations *revocation.Manager
 	auth        *auth.Service
@@ -95,16 +98,13 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func(
 		return nil, err
 	}
 	a.closers = append(a.closers, a.store.Close)
-	bus, closeBus, err := openBus(ctx, cfg)
-	if err != nil {
+	if a.shared, err = openShared(ctx, cfg.RedisURL, now); err != nil {
 		return nil, err
 	}
-	if closeBus != nil {
-		a.closers = append(a.closers, closeBus)
-	}
+	a.closers = append(a.closers, a.shared.Close)
 	a.revocations, err = revocation.NewManager(revocation.Options{
 		Source: a.store,
-		Bus:    bus,
+		Bus:    a.shared.bus,
 		Window: cfg.AccessTokenLifetime + cfg.Leeway,
 		Logger: log,
 		Now:    now,
@@ -137,6 +137,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func(
 	opts.MinPasswordLength = cfg.PasswordMinLength
 	opts.Logger = log
 	opts.Now = now
+	opts.Cache = a.shared.cache
 	if a.auth, err = auth.New(opts); err != nil {
 		return nil, err
 	}

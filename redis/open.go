@@ -1,0 +1,160 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Open connects to the Redis named by rawURL and checks it with a PING.
+//
+// rawURL is one of:
+//   - a single server: redis://[user:password@]host:port[/db] or rediss://
+//     for TLS (goredis.ParseURL's query options apply), or unix:///path;
+//   - a Redis Cluster: several comma-separated seed addresses, as URLs
+//     (redis://a:6379,redis://b:6379) or bare host:port pairs
+//     (a:6379,b:6379), or one URL with addr query parameters
+//     (redis://a:6379?addr=b:6379&addr=c:6379). Credentials and TLS come
+//     from the first URL; a Cluster has only database 0.
+//
+// Errors never contain the password.
+func Open(ctx context.Context, rawURL string) (goredis.UniversalClient, error) {
+	client, err := newClient(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("redis: ping %s: %w", redact(rawURL), err)
+	}
+	return client, nil
+}
+
+func newClient(rawURL string) (goredis.UniversalClient, error) {
+	parts := strings.Split(strings.TrimSpace(rawURL), ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+		if parts[i] == "" {
+			return nil, errors.New("redis: empty address in the Redis URL")
+		}
+	}
+	if len(parts) == 1 {
+		p := parts[0]
+		if !strings.Contains(p, "://") {
+			if _, _, err := net.SplitHostPort(p); err != nil {
+				return nil, errors.New("redis: the Redis URL is neither a redis:// URL nor host:port")
+			}
+			return goredis.NewClient(&goredis.Options{Addr: p}), nil
+		}
+		u, err := parseURL(p, 0)
+		if err != nil {
+			return nil, err
+		}
+		if u.Query().Has("addr") {
+			opts, err := goredis.ParseClusterURL(p)
+			if err != nil {
+				return nil, sanitize(err, 0)
+			}
+			return goredis.NewClusterClient(opts), nil
+		}
+		opts, err := goredis.ParseURL(p)
+		if err != nil {
+			return nil, sanitize(err, 0)
+		}
+		return goredis.NewClient(opts), nil
+	}
+
+	cluster := &goredis.ClusterOptions{}
+	for i, p := range parts {
+		if !strings.Contains(p, "://") {
+			if _, _, err := net.SplitHostPort(p); err != nil {
+				return nil, fmt.Errorf("redis: address %d of the Redis URL is neither a redis:// URL nor host:port", i+1)
+			}
+			cluster.Addrs = append(cluster.Addrs, p)
+			continue
+		}
+		if _, err := parseURL(p, i+1); err != nil {
+			return nil, err
+		}
+		opts, err := goredis.ParseURL(p)
+		if err != nil {
+			return nil, sanitize(err, i+1)
+		}
+		if opts.Network != "tcp" {
+			return nil, fmt.Errorf("redis: address %d: a Redis Cluster needs redis:// or rediss:// addresses", i+1)
+		}
+		if opts.DB != 0 {
+			return nil, fmt.Errorf("redis: address %d: a Redis Cluster has only database 0", i+1)
+		}
+		cluster.Addrs = append(cluster.Addrs, opts.Addr)
+		if cluster.Username == "" && cluster.Password == "" && cluster.TLSConfig == nil {
+			cluster.Username, cluster.Password, cluster.TLSConfig = opts.Username, opts.Password, opts.TLSConfig
+		}
+	}
+	return goredis.NewUniversalClient(&goredis.UniversalOptions{
+		Addrs:         cluster.Addrs,
+		Username:      cluster.Username,
+		Password:      cluster.Password,
+		TLSConfig:     cluster.TLSConfig,
+		IsClusterMode: true,
+	}), nil
+}
+
+// parseURL parses one URL of the list (index 0 when there is only one)
+// and returns an error that never quotes it: url.Parse's errors quote the
+// whole URL, password included.
+func parseURL(s string, index int) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, sanitize(err, index)
+	}
+	return u, nil
+}
+
+// sanitize turns a URL parsing error into one that cannot hold a secret:
+// only go-redis's own messages (which name the scheme, the database or an
+// option, never the user info) are kept, with any quoted value (an
+// option's value, which might be a secret) elided.
+func sanitize(err error, index int) error {
+	where := "the Redis URL"
+	if index > 0 {
+		where = fmt.Sprintf("address %d of the Redis URL", index)
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) || !strings.HasPrefix(err.Error(), "redis: ") {
+		return fmt.Errorf("redis: cannot parse %s (check its syntax and the escaping of the password)", where)
+	}
+	msg := quoted.ReplaceAllString(strings.TrimPrefix(err.Error(), "redis: "), `"…"`)
+	return fmt.Errorf("redis: %s: %s", where, msg)
+}
+
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// redact returns rawURL fit for errors and logs: every URL's password is
+// replaced, and an unparsable URL is not shown at all.
+func redact(rawURL string) string {
+	parts := strings.Split(rawURL, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if !strings.Contains(p, "://") {
+			if strings.Contains(p, "@") {
+				p = "(address)"
+			}
+			parts[i] = p
+			continue
+		}
+		u, err := url.Parse(p)
+		if err != nil {
+			parts[i] = "(unparsable URL)"
+			continue
+		}
+		parts[i] = u.Redacted()
+	}
+	return strings.Join(parts, ",")
+}
