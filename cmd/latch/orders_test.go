@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/latch-auth/latch/redis"
+)
+
+// TestOrdersCache walks seed 000: the first GET is served from the
+// database, the next from the per-session cache; a refresh drops the entry
+// and logout leaves nothing behind, in Redis too.
+func TestOrdersCache(t *testing.T) {
+	onEachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ts.mustUser("alice")
+		p := ts.mustLogin("alice")
+		want := `{"cached":false,"data":[{"id":1,"product":"laptop","user":"alice"},{"id":2,"product":"mouse","user":"alice"}]}`
+		wantResponse(t, ts.do("GET", "/api/orders/", "", "", bearer(p.access)...), 200, want)
+		wantResponse(t, ts.do("GET", "/api/orders/", "", "", bearer(p.access)...), 200,
+			`{"cached":true,"data":[{"id":1,"product":"laptop","user":"alice"},{"id":2,"product":"mouse","user":"alice"}]}`)
+
+		r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
+		wantResponse(t, r, 200, "")
+		next := pair{r.str(t, "access"), r.str(t, "refresh")}
+		wantResponse(t, ts.do("GET", "/api/orders/", "", "", bearer(next.access)...), 200, want)
+		wantResponse(t, ts.do("GET", "/api/orders", "", "", bearer(next.access)...), 200, "")
+
+		c, err := ts.app.tokens.Parse(next.access, "access")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if _, ok, _ := ts.app.auth.Cache().Get(ctx, c.SessionID, "orders"); !ok {
+			t.Fatal("orders not cached before logout")
+		}
+		wantResponse(t, ts.postJSON("/api/logout/", map[string]any{"refresh": next.refresh}, bearer(next.access)...), 205, "")
+		if _, ok, err := ts.app.auth.Cache().Get(ctx, c.SessionID, "orders"); ok || err != nil {
+			t.Fatalf("cache entry survived logout (ok %v, err %v)", ok, err)
+		}
+		if ts.app.shared.client != nil {
+			keys, err := ts.app.shared.client.Keys(ctx, redis.CacheIndexKey(c.SessionID)+"*").Result()
+			if err != nil || len(keys) != 0 {
+				t.Fatalf("Redis keys left for the session after logout: %v (%v)", keys, err)
+			}
+		}
+		wantResponse(t, ts.do("GET", "/api/orders/", "", "", bearer(next.access)...), 401, "")
+	})
+}
