@@ -21,7 +21,7 @@ import (
 //     (redis://a:6379,redis://b:6379) or bare host:port pairs
 //     (a:6379,b:6379), or one URL with addr query parameters
 //     (redis://a:6379?addr=b:6379&addr=c:6379). Credentials and TLS come
-//     from the first URL; a Cluster has only database 0.
+//     from the first URL that has them; a Cluster has only database 0.
 //
 // Errors never contain the password.
 func Open(ctx context.Context, rawURL string) (goredis.UniversalClient, error) {
