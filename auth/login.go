@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/latch-auth/latch"
@@ -18,6 +19,15 @@ import (
 // latch.ErrInvalidCredentials after the same hashing work. It returns
 // password.ErrBusy when the hashing pool is full.
 func (s *Service) Login(ctx context.Context, username, pw string, client Client) (*Pair, error) {
+	u, err := s.authenticateUser(ctx, username, pw)
+	if err != nil {
+		return nil, err
+	}
+	return s.openSession(ctx, u, client)
+}
+
+// authenticateUser checks a username and password.
+func (s *Service) authenticateUser(ctx context.Context, username, pw string) (*latch.User, error) {
 	u, err := s.opts.Users.UserByUsername(ctx, username)
 	if err != nil && !errors.Is(err, latch.ErrNotFound) {
 		return nil, fmt.Errorf("login: %w", err)
@@ -30,6 +40,11 @@ func (s *Service) Login(ctx context.Context, username, pw string, client Client)
 			return
 		}
 		ok, rehash, verifyErr = s.opts.Hasher.Verify(u.PasswordHash, pw)
+		if !ok && (verifyErr != nil || u.PasswordHash == "" || strings.HasPrefix(u.PasswordHash, "!")) {
+			// An unusable or unverifiable hash fails at once: spend the
+			// work anyway, or timing would tell such accounts apart.
+			s.opts.Hasher.Dummy(pw)
+		}
 	}); err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
@@ -42,13 +57,12 @@ func (s *Service) Login(ctx context.Context, username, pw string, client Client)
 	if rehash {
 		s.upgradeHash(ctx, u, pw)
 	}
-	now := s.opts.Now()
 	if s.opts.UpdateLastLogin {
-		if err := s.opts.Users.SetLastLogin(ctx, u.ID, now); err != nil {
+		if err := s.opts.Users.SetLastLogin(ctx, u.ID, s.opts.Now()); err != nil {
 			return nil, fmt.Errorf("login: %w", err)
 		}
 	}
-	return s.openSession(ctx, u, client)
+	return u, nil
 }
 
 // upgradeHash replaces an imported or outdated hash; a failure is logged,
@@ -70,15 +84,7 @@ func (s *Service) upgradeHash(ctx context.Context, u *latch.User, pw string) {
 // openSession creates a session for u and returns its first pair.
 func (s *Service) openSession(ctx context.Context, u *latch.User, client Client) (*Pair, error) {
 	now := s.opts.Now()
-	sess := &latch.Session{
-		ID:         newSessionID(),
-		UserID:     u.ID,
-		CreatedAt:  now,
-		LastUsedAt: now,
-		ExpiresAt:  now.Add(s.opts.SessionLifetime),
-		UserAgent:  truncate(client.UserAgent, 512),
-		IP:         client.IP,
-	}
+	sess := s.newSession(u, client, now)
 	jti := token.NewID()
 	rexp := earliest(now.Add(s.opts.RefreshLifetime), sess.ExpiresAt)
 	refresh, err := s.opts.Tokens.Sign(s.claimsFor(u, sess.ID, token.Refresh, jti, now, rexp))
@@ -94,6 +100,18 @@ func (s *Service) openSession(ctx context.Context, u *latch.User, client Client)
 		return nil, fmt.Errorf("open session: %w", err)
 	}
 	return &Pair{Access: access, Refresh: refresh}, nil
+}
+
+func (s *Service) newSession(u *latch.User, client Client, now time.Time) *latch.Session {
+	return &latch.Session{
+		ID:         newSessionID(),
+		UserID:     u.ID,
+		CreatedAt:  now,
+		LastUsedAt: now,
+		ExpiresAt:  now.Add(s.opts.SessionLifetime),
+		UserAgent:  truncate(client.UserAgent, 512),
+		IP:         client.IP,
+	}
 }
 
 func newSessionID() string { return rand.Text() }

@@ -52,6 +52,12 @@ type Options struct {
 	IdleTimeout     time.Duration // 0: off
 	Leeway          time.Duration
 
+	// Sliding enables SimpleJWT's sliding tokens: one token that is both
+	// presented and refreshed, until RefreshLifetime of the sliding kind.
+	Sliding                bool
+	SlidingLifetime        time.Duration
+	SlidingRefreshLifetime time.Duration
+
 	RotateRefreshTokens    bool
 	BlacklistAfterRotation bool
 	// ReuseInterval is the grace during which a duplicate refresh of a
@@ -80,6 +86,8 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		AccessLifetime:         15 * time.Minute,
+		SlidingLifetime:        5 * time.Minute,
+		SlidingRefreshLifetime: 24 * time.Hour,
 		RefreshLifetime:        14 * 24 * time.Hour,
 		SessionLifetime:        30 * 24 * time.Hour,
 		RotateRefreshTokens:    true,
@@ -106,7 +114,8 @@ func New(opts Options) (*Service, error) {
 	switch {
 	case opts.Users == nil, opts.Sessions == nil, opts.Tokens == nil, opts.Hasher == nil, opts.Revocations == nil:
 		return nil, errors.New("auth: Users, Sessions, Tokens, Hasher and Revocations are required")
-	case opts.AccessLifetime <= 0, opts.RefreshLifetime <= 0, opts.SessionLifetime <= 0:
+	case opts.AccessLifetime <= 0, opts.RefreshLifetime <= 0, opts.SessionLifetime <= 0,
+		opts.Sliding && (opts.SlidingLifetime <= 0 || opts.SlidingRefreshLifetime <= 0):
 		return nil, errors.New("auth: token and session lifetimes must be positive")
 	case opts.IdleTimeout < 0, opts.ReuseInterval < 0, opts.Leeway < 0:
 		return nil, errors.New("auth: durations must not be negative")
@@ -219,7 +228,7 @@ func (s *Service) dropCache(ctx context.Context, sid string) {
 // its cached values.
 func (s *Service) announceSession(ctx context.Context, sess *latch.Session) {
 	s.dropCache(ctx, sess.ID)
-	until := sess.RevokedAt.Add(s.opts.AccessLifetime + s.opts.Leeway)
+	until := sess.RevokedAt.Add(s.RevocationWindow())
 	if err := s.opts.Revocations.Announce(ctx, latch.Revocation{SessionID: sess.ID, Until: until}); err != nil {
 		// The revocation is in the database; other instances catch up from it.
 		s.opts.Logger.Warn("announce session revocation", "session", sess.ID, "err", err)
@@ -241,4 +250,21 @@ func (s *Service) RefreshExpiry(raw string) time.Time {
 		return time.Time{}
 	}
 	return c.ExpiresAt
+}
+
+// RevocationWindow is how long a token presented on authenticated
+// requests can outlive its session's revocation: the longest lifetime of
+// such a token, plus leeway. The revocation index keeps entries that long.
+func (s *Service) RevocationWindow() time.Duration {
+	return RevocationWindow(s.opts)
+}
+
+// RevocationWindow computes Service.RevocationWindow from options, for
+// wiring the revocation index before the Service exists.
+func RevocationWindow(opts Options) time.Duration {
+	w := opts.AccessLifetime
+	if opts.Sliding && opts.SlidingLifetime > w {
+		w = opts.SlidingLifetime
+	}
+	return w + opts.Leeway
 }

@@ -146,7 +146,7 @@ func (s *Server) toAPIError(err error) *apiError {
 		return &apiError{status: http.StatusUnauthorized, body: detailBody{Detail: s.tokenText(err), Code: "token_not_valid"}, err: err}
 	case errors.Is(err, latch.ErrUserInactive):
 		return &apiError{status: http.StatusUnauthorized, body: detailBody{Detail: "User is inactive", Code: "user_inactive"}, err: err}
-	case errors.Is(err, latch.ErrNotFound):
+	case errors.Is(err, latch.ErrNotFound), errors.Is(err, auth.ErrSlidingDisabled):
 		return &apiError{status: http.StatusNotFound, body: detail("Not found."), err: err}
 	case errors.Is(err, password.ErrBusy):
 		return &apiError{status: http.StatusServiceUnavailable, body: detail("Too many logins in progress; try again shortly."),

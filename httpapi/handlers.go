@@ -7,6 +7,7 @@ import (
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/auth"
+	"github.com/latch-auth/latch/token"
 )
 
 // readForm decodes the body and reads the named string fields.
@@ -130,8 +131,9 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, p *auth.Principa
 		return err
 	}
 	raw := f.str("refresh", true)
-	if raw == "" && s.opts.Cookies.Mode {
-		// The refresh cookie does not travel here: end the caller's session.
+	if raw == "" && (s.opts.Cookies.Mode || p.Claims.Type == token.Sliding) {
+		// The refresh cookie does not travel here, or a sliding token is its
+		// own refresh token: end the caller's session.
 		if err := s.opts.Auth.EndSession(r.Context(), p); err != nil {
 			return err
 		}

@@ -45,6 +45,8 @@ type Options struct {
 	// per user. nil: no throttling.
 	AnonLimiter ratelimit.Limiter
 	UserLimiter ratelimit.Limiter
+	// Sliding serves SimpleJWT's sliding-token endpoints.
+	Sliding bool
 	// Orders serves seed 000's example resource at /api/orders/; nil: not served.
 	Orders latch.OrderStore
 	// Cookies configure cookie mode (the /api/cookie/ endpoints are always
@@ -116,6 +118,10 @@ func (s *Server) routes() {
 	s.route("/api/cookie/refresh/", methods{"POST": s.anon(s.cookieAuthed(s.cookieRefreshHandler(cookiePathCookieEndpoints)))})
 	s.route("/api/cookie/logout/", methods{"POST": s.anon(s.cookieAuthed(s.cookieLogout(cookiePathCookieEndpoints)))})
 	s.route("/api/token/verify/", methods{"POST": s.anon(s.tokenVerify)})
+	if s.opts.Sliding {
+		s.route("/api/token/sliding/", methods{"POST": s.anon(s.slidingObtain)})
+		s.route("/api/token/sliding/refresh/", methods{"POST": s.anon(s.slidingRefresh)})
+	}
 	s.route("/api/token/blacklist/", methods{"POST": s.anon(s.tokenBlacklist)})
 	s.route("/api/signup/", methods{"POST": s.anon(s.signup)})
 	s.route("/api/logout/", methods{"POST": s.authed(s.logout)})
@@ -133,7 +139,6 @@ func (s *Server) routes() {
 		metricsHandler.ServeHTTP(w, r)
 		return nil
 	}})
-	s.docRoutes()
 	s.mux.Handle("/", s.adapt("other", methods{}))
 }
 

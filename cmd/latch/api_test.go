@@ -493,3 +493,51 @@ func TestThrottle(t *testing.T) {
 	// An unauthenticated request to a protected endpoint is a 401, not a 429.
 	wantResponse(t, ts.do("GET", "/api/me/", "", ""), 401, bodyNotProvided)
 }
+
+func TestSlidingTokens(t *testing.T) {
+	ts := newTestServer(t, map[string]string{"LATCH_SLIDING_TOKENS": "on", "LATCH_SLIDING_TOKEN_LIFETIME": "5m", "LATCH_SLIDING_TOKEN_REFRESH_LIFETIME": "1h"})
+	ts.mustUser("alice")
+	r := ts.postJSON("/api/token/sliding/", map[string]any{"username": "alice", "password": testPassword})
+	wantResponse(t, r, 200, "")
+	tok := r.str(t, "token")
+	c, err := ts.app.tokens.Parse(tok, "sliding")
+	if err != nil || c.RefreshExpiresAt.Sub(c.IssuedAt) != time.Hour || c.ExpiresAt.Sub(c.IssuedAt) != 5*time.Minute {
+		t.Fatalf("sliding claims %+v, %v", c, err)
+	}
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(tok)...), 200, "")
+	wantResponse(t, ts.postJSON("/api/token/sliding/", map[string]any{"username": "alice", "password": "nope"}), 401, bodyBadCredentials)
+
+	ts.clock.Advance(4 * time.Minute)
+	r = ts.postJSON("/api/token/sliding/refresh/", map[string]any{"token": tok})
+	wantResponse(t, r, 200, "")
+	next := r.str(t, "token")
+	nc, _ := ts.app.tokens.Parse(next, "sliding")
+	if nc == nil || nc.ID != c.ID || !nc.RefreshExpiresAt.Equal(c.RefreshExpiresAt) || !nc.ExpiresAt.After(c.ExpiresAt) {
+		t.Fatalf("refreshed sliding token %+v, want same jti and refresh_exp, later exp", nc)
+	}
+	// Past refresh_exp it cannot be extended.
+	for i := 0; i < 13; i++ { // to 56 minutes of the hour
+		ts.clock.Advance(4 * time.Minute)
+		r = ts.postJSON("/api/token/sliding/refresh/", map[string]any{"token": next})
+		wantResponse(t, r, 200, "")
+		next = r.str(t, "token")
+	}
+	ts.clock.Advance(4 * time.Minute)
+	wantResponse(t, ts.postJSON("/api/token/sliding/refresh/", map[string]any{"token": next}), 401,
+		`{"detail":"Token 'refresh_exp' claim has expired","code":"token_not_valid"}`)
+	// An access token is not a sliding token.
+	p := ts.mustLogin("alice")
+	wantResponse(t, ts.postJSON("/api/token/sliding/refresh/", map[string]any{"token": p.access}), 401, bodyWrongType)
+
+	// Revocable: logout with a sliding token ends its session at once.
+	r = ts.postJSON("/api/token/sliding/", map[string]any{"username": "alice", "password": testPassword})
+	s := r.str(t, "token")
+	wantResponse(t, ts.do("POST", "/api/logout/", "", "", bearer(s)...), 205, "")
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(s)...), 401, "")
+	wantResponse(t, ts.postJSON("/api/token/sliding/refresh/", map[string]any{"token": s}), 401, bodyBlacklisted)
+}
+
+func TestSlidingDisabledByDefault(t *testing.T) {
+	ts := newTestServer(t, nil)
+	wantResponse(t, ts.postJSON("/api/token/sliding/", map[string]any{"username": "a", "password": "b"}), 404, `{"detail":"Not found."}`)
+}

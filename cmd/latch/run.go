@@ -34,6 +34,7 @@ func commands() []command {
 		{name: "deactivate", args: "USERNAME", help: "deactivate a user and revoke all their sessions at once", run: deactivate},
 		{name: "revoke", help: "revoke every session of a user (--user NAME) or one session (--session ID)", run: revoke, flags: revokeFlags},
 		{name: "flushexpired", help: "delete expired sessions and refresh-token records", run: flushExpired},
+		{name: "import-django", args: "DJANGO_DATABASE_URL", help: importDjangoHelp, run: importDjango},
 		{name: "keys", args: "list|rotate", help: "list the signing keys in the data dir, or rotate them (old keys keep verifying)", run: keys},
 		{name: "version", help: "print the version", run: func(_ context.Context, env Env, _ *config.Config, _ *flag.FlagSet) error {
 			fmt.Fprintln(env.Stdout, "latch", version)

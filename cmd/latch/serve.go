@@ -106,6 +106,7 @@ func (a *app) handler(reg *prometheus.Registry) (http.Handler, error) {
 			SameSite: sameSite(a.cfg.CookieSameSite),
 		},
 		Orders:         a.store,
+		Sliding:        a.cfg.SlidingTokens,
 		AnonLimiter:    anon,
 		UserLimiter:    user,
 		Auth:           a.auth,

@@ -102,19 +102,6 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func(
 		return nil, err
 	}
 	a.closers = append(a.closers, a.shared.Close)
-	a.revocations, err = revocation.NewManager(revocation.Options{
-		Source: a.store,
-		Bus:    a.shared.bus,
-		Window: cfg.AccessTokenLifetime + cfg.Leeway,
-		Logger: log,
-		Now:    now,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := a.revocations.Load(ctx); err != nil {
-		return nil, err
-	}
 	hasher, err := password.NewHasher(password.Params{Memory: uint32(cfg.Argon2Memory), Iterations: uint32(cfg.Argon2Iterations)})
 	if err != nil {
 		return nil, err
@@ -122,7 +109,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func(
 	pool := password.NewPool(cfg.HashWorkers, 0)
 	a.closers = append(a.closers, func() error { pool.Close(); return nil })
 	opts := auth.DefaultOptions()
-	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher, opts.Pool, opts.Revocations = a.store, a.store, a.tokens, hasher, pool, a.revocations
+	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher, opts.Pool = a.store, a.store, a.tokens, hasher, pool
 	opts.AccessLifetime = cfg.AccessTokenLifetime
 	opts.RefreshLifetime = cfg.RefreshTokenLifetime
 	opts.SessionLifetime = cfg.SessionMaxLifetime
@@ -138,6 +125,23 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func(
 	opts.Logger = log
 	opts.Now = now
 	opts.Cache = a.shared.cache
+	opts.Sliding = cfg.SlidingTokens
+	opts.SlidingLifetime = cfg.SlidingTokenLifetime
+	opts.SlidingRefreshLifetime = cfg.SlidingTokenRefreshLifetime
+	a.revocations, err = revocation.NewManager(revocation.Options{
+		Source: a.store,
+		Bus:    a.shared.bus,
+		Window: auth.RevocationWindow(opts),
+		Logger: log,
+		Now:    now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.revocations.Load(ctx); err != nil {
+		return nil, err
+	}
+	opts.Revocations = a.revocations
 	if a.auth, err = auth.New(opts); err != nil {
 		return nil, err
 	}
