@@ -29,9 +29,9 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*Principal, err
 	now := s.opts.Now()
 	p := s.verified.get(raw)
 	if p == nil || !now.Before(p.ExpiresAt.Add(s.opts.Leeway)) {
-		c, err := s.opts.Tokens.Parse(raw, token.Access)
+		c, err := s.parse(ctx, raw, token.Access)
 		if s.opts.Sliding && errors.Is(err, token.ErrWrongType) {
-			c, err = s.opts.Tokens.Parse(raw, token.Sliding) // AUTH_TOKEN_CLASSES with SlidingToken
+			c, err = s.parse(ctx, raw, token.Sliding) // AUTH_TOKEN_CLASSES with SlidingToken
 		}
 		if err != nil {
 			return nil, err

@@ -87,11 +87,11 @@ func (s *Service) openSession(ctx context.Context, u *latch.User, client Client)
 	sess := s.newSession(u, client, now)
 	jti := token.NewID()
 	rexp := earliest(now.Add(s.opts.RefreshLifetime), sess.ExpiresAt)
-	refresh, err := s.opts.Tokens.Sign(s.claimsFor(u, sess.ID, token.Refresh, jti, now, rexp))
+	refresh, err := s.sign(ctx, s.claimsFor(u, sess.ID, token.Refresh, jti, now, rexp))
 	if err != nil {
 		return nil, fmt.Errorf("open session: %w", err)
 	}
-	access, err := s.issueAccess(u, sess, now)
+	access, err := s.issueAccess(ctx, u, sess, now)
 	if err != nil {
 		return nil, fmt.Errorf("open session: %w", err)
 	}

@@ -61,7 +61,7 @@ func (s *Service) refreshRecord(ctx context.Context, c *token.Claims, u *latch.U
 
 // parseRefresh verifies a refresh token and loads its user.
 func (s *Service) parseRefresh(ctx context.Context, raw string) (*token.Claims, *latch.User, error) {
-	c, err := s.opts.Tokens.Parse(raw, token.Refresh)
+	c, err := s.parse(ctx, raw, token.Refresh)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -109,7 +109,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Pair, error) {
 			return nil, s.spentOrRevoked(ctx, err, nil)
 		}
 		s.dropCache(ctx, sess.ID)
-		access, err := s.issueAccess(u, sess, now)
+		access, err := s.issueAccess(ctx, u, sess, now)
 		return &Pair{Access: access}, err
 	}
 	jti := token.NewID()
@@ -139,11 +139,11 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Pair, error) {
 		succ = &latch.Successor{JTI: jti, IssuedAt: next.IssuedAt, ExpiresAt: next.ExpiresAt}
 	}
 	s.dropCache(ctx, sess.ID) // seed 000: values cached under the old tokens go with them
-	refresh, err := s.opts.Tokens.Sign(s.claimsFor(u, sess.ID, token.Refresh, succ.JTI, succ.IssuedAt, succ.ExpiresAt))
+	refresh, err := s.sign(ctx, s.claimsFor(u, sess.ID, token.Refresh, succ.JTI, succ.IssuedAt, succ.ExpiresAt))
 	if err != nil {
 		return nil, err
 	}
-	access, err := s.issueAccess(u, sess, now)
+	access, err := s.issueAccess(ctx, u, sess, now)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +186,7 @@ func (s *Service) revokeSession(ctx context.Context, id, reason string) (*latch.
 // revocation: a token of a revoked session, or a spent refresh token,
 // returns latch.ErrSessionRevoked ("blacklisted").
 func (s *Service) Verify(ctx context.Context, raw string) error {
-	c, err := s.opts.Tokens.Parse(raw, "")
+	c, err := s.parse(ctx, raw, "")
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,10 @@ type Options struct {
 	// Cache is the per-session cache applications use (seed 000); latch
 	// drops a session's values when it rotates or is revoked. nil: none.
 	Cache latch.SessionCache
+	// Opaque hands out random handles instead of JWTs, resolved through
+	// Handles (required then). JWTs are still accepted.
+	Opaque  bool
+	Handles latch.HandleStore
 
 	AccessLifetime  time.Duration
 	RefreshLifetime time.Duration
@@ -117,6 +121,8 @@ func New(opts Options) (*Service, error) {
 	case opts.AccessLifetime <= 0, opts.RefreshLifetime <= 0, opts.SessionLifetime <= 0,
 		opts.Sliding && (opts.SlidingLifetime <= 0 || opts.SlidingRefreshLifetime <= 0):
 		return nil, errors.New("auth: token and session lifetimes must be positive")
+	case opts.Opaque && opts.Handles == nil:
+		return nil, errors.New("auth: opaque tokens need a HandleStore")
 	case opts.IdleTimeout < 0, opts.ReuseInterval < 0, opts.Leeway < 0:
 		return nil, errors.New("auth: durations must not be negative")
 	}
@@ -205,9 +211,9 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // issueAccess signs a fresh access token of u in session sess.
-func (s *Service) issueAccess(u *latch.User, sess *latch.Session, now time.Time) (string, error) {
+func (s *Service) issueAccess(ctx context.Context, u *latch.User, sess *latch.Session, now time.Time) (string, error) {
 	exp := earliest(now.Add(s.opts.AccessLifetime), sess.ExpiresAt)
-	return s.opts.Tokens.Sign(s.claimsFor(u, sess.ID, token.Access, token.NewID(), now, exp))
+	return s.sign(ctx, s.claimsFor(u, sess.ID, token.Access, token.NewID(), now, exp))
 }
 
 // Cache returns the per-session cache, or nil when none is configured.
@@ -228,6 +234,7 @@ func (s *Service) dropCache(ctx context.Context, sid string) {
 // its cached values.
 func (s *Service) announceSession(ctx context.Context, sess *latch.Session) {
 	s.dropCache(ctx, sess.ID)
+	s.deleteHandles(ctx, sess.ID)
 	until := sess.RevokedAt.Add(s.RevocationWindow())
 	if err := s.opts.Revocations.Announce(ctx, latch.Revocation{SessionID: sess.ID, Until: until}); err != nil {
 		// The revocation is in the database; other instances catch up from it.
@@ -244,8 +251,8 @@ func (s *Service) announceVersion(ctx context.Context, v latch.TokenVersion) {
 
 // RefreshExpiry returns when a refresh token issued by this service
 // expires, for the cookie that carries it; zero if it does not parse.
-func (s *Service) RefreshExpiry(raw string) time.Time {
-	c, err := s.opts.Tokens.Parse(raw, token.Refresh)
+func (s *Service) RefreshExpiry(ctx context.Context, raw string) time.Time {
+	c, err := s.parse(ctx, raw, token.Refresh)
 	if err != nil {
 		return time.Time{}
 	}

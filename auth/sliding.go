@@ -27,7 +27,7 @@ func (s *Service) LoginSliding(ctx context.Context, username, pw string, client 
 	sess := s.newSession(u, client, now)
 	c := s.claimsFor(u, sess.ID, token.Sliding, token.NewID(), now, earliest(now.Add(s.opts.SlidingLifetime), sess.ExpiresAt))
 	c.RefreshExpiresAt = earliest(now.Add(s.opts.SlidingRefreshLifetime), sess.ExpiresAt)
-	raw, err := s.opts.Tokens.Sign(c)
+	raw, err := s.sign(ctx, c)
 	if err != nil {
 		return "", err
 	}
@@ -46,7 +46,7 @@ func (s *Service) RefreshSliding(ctx context.Context, raw string) (string, error
 	if !s.opts.Sliding {
 		return "", ErrSlidingDisabled
 	}
-	c, err := s.opts.Tokens.Parse(raw, token.Sliding)
+	c, err := s.parse(ctx, raw, token.Sliding)
 	if err != nil {
 		return "", err
 	}
@@ -76,5 +76,5 @@ func (s *Service) RefreshSliding(ctx context.Context, raw string) (string, error
 	s.dropCache(ctx, sess.ID)
 	next := s.claimsFor(u, sess.ID, token.Sliding, c.ID, now, earliest(now.Add(s.opts.SlidingLifetime), sess.ExpiresAt))
 	next.RefreshExpiresAt = c.RefreshExpiresAt
-	return s.opts.Tokens.Sign(next)
+	return s.sign(ctx, next)
 }

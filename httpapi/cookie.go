@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -83,13 +84,13 @@ var errNoRefreshCookie = &apiError{status: http.StatusUnauthorized,
 
 // login answers a successful login: the pair in the body, or in cookie
 // mode the access token in the body and the refresh token as a cookie.
-func (s *Server) writePair(w http.ResponseWriter, pair *auth.Pair, cookiePath string) {
+func (s *Server) writePair(ctx context.Context, w http.ResponseWriter, pair *auth.Pair, cookiePath string) {
 	noStore(w)
 	if cookiePath == "" || pair.Refresh == "" {
 		writeJSON(w, http.StatusOK, pairBody{pair.Access, pair.Refresh})
 		return
 	}
-	s.setRefreshCookie(w, cookiePath, pair.Refresh, s.opts.Auth.RefreshExpiry(pair.Refresh))
+	s.setRefreshCookie(w, cookiePath, pair.Refresh, s.opts.Auth.RefreshExpiry(ctx, pair.Refresh))
 	writeJSON(w, http.StatusOK, pairBody{Access: pair.Access})
 }
 
@@ -99,7 +100,7 @@ func (s *Server) cookieLogin(path string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		s.writePair(w, pair, path)
+		s.writePair(r.Context(), w, pair, path)
 		return nil
 	}
 }
@@ -122,7 +123,7 @@ func (s *Server) cookieRefreshHandler(path string) handlerFunc {
 			}
 			return err
 		}
-		s.writePair(w, pair, path)
+		s.writePair(r.Context(), w, pair, path)
 		return nil
 	}
 }

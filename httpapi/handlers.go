@@ -49,7 +49,7 @@ func (s *Server) tokenObtain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writePair(w, pair, "")
+	s.writePair(r.Context(), w, pair, "")
 	return nil
 }
 
@@ -84,7 +84,7 @@ func (s *Server) tokenRefresh(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writePair(w, pair, "")
+	s.writePair(r.Context(), w, pair, "")
 	return nil
 }
 

@@ -125,6 +125,8 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func(
 	opts.Logger = log
 	opts.Now = now
 	opts.Cache = a.shared.cache
+	opts.Opaque = cfg.TokenFormat == "opaque"
+	opts.Handles = a.store
 	opts.Sliding = cfg.SlidingTokens
 	opts.SlidingLifetime = cfg.SlidingTokenLifetime
 	opts.SlidingRefreshLifetime = cfg.SlidingTokenRefreshLifetime

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOpaqueTokens walks seed 002: the client holds random handles, the
+// server resolves them through the store, and logout deletes them.
+func TestOpaqueTokens(t *testing.T) {
+	onEachBackend(t, map[string]string{"LATCH_TOKEN_FORMAT": "opaque"}, func(t *testing.T, ts *testServer) {
+		ts.mustUser("alice")
+		p := ts.mustLogin("alice")
+		for _, h := range []string{p.access, p.refresh} {
+			if !strings.HasPrefix(h, "lat_") || strings.Contains(h, ".") {
+				t.Fatalf("not an opaque handle: %q", h)
+			}
+		}
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 200, "")
+		wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": p.access}), 200, `{}`)
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.refresh)...), 401, bodyAccessInvalid("Token has wrong type"))
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer("lat_"+strings.Repeat("A", 52))...), 401, bodyAccessInvalid("Token is invalid or expired"))
+
+		r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
+		wantResponse(t, r, 200, "")
+		next := pair{r.str(t, "access"), r.str(t, "refresh")}
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(next.access)...), 200, "")
+
+		// A JWT minted with the key is still accepted: both forms work.
+		now := ts.clock.Now().Unix()
+		jwt := ts.mint(map[string]any{"alg": "HS256", "typ": "JWT"}, map[string]any{"token_type": "access", "exp": now + 60, "iat": now, "jti": newJTI(), "user_id": 1})
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(jwt)...), 200, "")
+
+		// Logout deletes the handles: they resolve to nothing anymore.
+		wantResponse(t, ts.postJSON("/api/logout/", map[string]any{"refresh": next.refresh}, bearer(next.access)...), 205, "")
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(next.access)...), 401, "")
+		wantResponse(t, ts.postJSON("/api/token/verify/", map[string]any{"token": next.access}), 401, bodyInvalidToken)
+		wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": next.refresh}), 401, bodyInvalidToken)
+
+		// Handles expire with the token they stand for.
+		q := ts.mustLogin("alice")
+		ts.clock.Advance(16 * time.Minute)
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(q.access)...), 401, bodyAccessInvalid("Token is invalid or expired"))
+	})
+}
