@@ -1,0 +1,199 @@
+package revocation
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/sqlite"
+)
+
+func TestIndex(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	ix := NewIndex()
+	ix.Apply(latch.Revocation{SessionID: "s1", Until: t0.Add(time.Minute)})
+	ix.Apply(latch.Revocation{Version: latch.TokenVersion{UserID: 7, Version: 3, KeepSession: "keep"}})
+	ix.Apply(latch.Revocation{Version: latch.TokenVersion{UserID: 7, Version: 2}}) // late, older: ignored
+	tests := []struct {
+		name        string
+		sid         string
+		user, ver   int64
+		wantRevoked bool
+	}{
+		{"revoked session", "s1", 1, 0, true},
+		{"other session", "s2", 1, 0, false},
+		{"no session, user without version", "", 1, 0, false},
+		{"old version", "s3", 7, 2, true},
+		{"current version", "s3", 7, 3, false},
+		{"newer version", "s3", 7, 4, false},
+		{"kept session one behind", "keep", 7, 2, false},
+		{"kept session two behind", "keep", 7, 1, true},
+		{"SimpleJWT token without sid or ver", "", 7, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ix.Revoked(tt.sid, tt.user, tt.ver); got != tt.wantRevoked {
+				t.Fatalf("Revoked(%q, %d, %d) = %v, want %v", tt.sid, tt.user, tt.ver, got, tt.wantRevoked)
+			}
+		})
+	}
+	if n := ix.Prune(t0.Add(30 * time.Second)); n != 0 {
+		t.Fatalf("pruned %d entries before they expired", n)
+	}
+	if n := ix.Prune(t0.Add(2 * time.Minute)); n != 1 {
+		t.Fatalf("pruned %d entries, want 1", n)
+	}
+	if sessions, versions := ix.Len(); sessions != 0 || versions != 1 {
+		t.Fatalf("Len = %d, %d; want 0, 1", sessions, versions)
+	}
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func newStore(t *testing.T) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "latch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// session creates an active session of a new user.
+func session(t *testing.T, db *sqlite.DB, name string, now time.Time) (*latch.User, *latch.Session) {
+	t.Helper()
+	ctx := context.Background()
+	u := &latch.User{Username: name, PasswordHash: "x", Role: "user", IsActive: true}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	s := &latch.Session{ID: name + "-session", UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := db.CreateSession(ctx, s, &latch.RefreshToken{Hash: name, SessionID: s.ID, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	return u, s
+}
+
+// TestManagerLoadsFromDatabase: a new instance learns revocations made
+// before it started, only those still inside the window.
+func TestManagerLoadsFromDatabase(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	db := newStore(t)
+	_, old := session(t, db, "old", c.t)
+	_, recent := session(t, db, "recent", c.t)
+	bumped, _ := session(t, db, "bumped", c.t)
+	if _, err := db.RevokeSession(ctx, old.ID, latch.ReasonLogout, c.t.Add(-20*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RevokeSession(ctx, recent.ID, latch.ReasonLogout, c.t.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.BumpTokenVersion(ctx, bumped.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewManager(Options{Source: db, Window: 15 * time.Minute, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !m.Synced() {
+		t.Fatal("a manager without a bus is synced once loaded")
+	}
+	if err := m.Check(ctx, recent.ID, recent.UserID, 0); !errors.Is(err, latch.ErrSessionRevoked) {
+		t.Fatalf("recently revoked session: %v, want ErrSessionRevoked", err)
+	}
+	if sessions, _ := m.Index().Len(); sessions != 1 {
+		t.Fatalf("index holds %d sessions; the one revoked before the window must not be loaded", sessions)
+	}
+	if err := m.Check(ctx, "any", bumped.ID, 0); !errors.Is(err, latch.ErrSessionRevoked) {
+		t.Fatalf("token of an old version: %v, want ErrSessionRevoked", err)
+	}
+	if err := m.Check(ctx, "any", bumped.ID, 1); err != nil {
+		t.Fatalf("token of the current version: %v", err)
+	}
+}
+
+// brokenBus is a bus whose subscription is always down, as when Redis is.
+type brokenBus struct{}
+
+func (brokenBus) Publish(context.Context, latch.Revocation) error { return errors.New("redis down") }
+func (brokenBus) Subscribe(ctx context.Context, l latch.RevocationListener) error {
+	l.Disconnected()
+	return errors.New("redis down")
+}
+
+// TestManagerUnsyncedAsksDatabase: while the bus is down the manager does
+// not trust its index for "valid" answers and asks the database; when the
+// database fails too it answers ErrUnavailable, never a silent accept.
+func TestManagerUnsyncedAsksDatabase(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	db := newStore(t)
+	u, s := session(t, db, "alice", c.t)
+	m, err := NewManager(Options{Source: db, Bus: brokenBus{}, Window: 15 * time.Minute, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m.Synced() {
+		t.Fatal("synced before the bus subscribed")
+	}
+	if err := m.Check(ctx, s.ID, u.ID, 0); err != nil {
+		t.Fatalf("active session while unsynced: %v", err)
+	}
+	// Revoked by another instance; no message arrives.
+	if _, err := db.RevokeSession(ctx, s.ID, latch.ReasonLogout, c.t); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Check(ctx, s.ID, u.ID, 0); !errors.Is(err, latch.ErrSessionRevoked) {
+		t.Fatalf("session revoked elsewhere while unsynced: %v, want ErrSessionRevoked", err)
+	}
+	// Learned: it is refused from the index even with the database gone.
+	db.Close()
+	if err := m.Check(ctx, s.ID, u.ID, 0); !errors.Is(err, latch.ErrSessionRevoked) {
+		t.Fatalf("known revocation with the database down: %v", err)
+	}
+	if err := m.Check(ctx, "other", u.ID, 0); !errors.Is(err, latch.ErrUnavailable) {
+		t.Fatalf("unknown session with bus and database down: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestManagerCatchUp: revocations written by another process (latch
+// revoke on the same database) reach a bus-less instance through the
+// periodic catch-up.
+func TestManagerCatchUp(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db := newStore(t)
+	now := time.Now().UTC()
+	u, s := session(t, db, "alice", now)
+	m, err := NewManager(Options{Source: db, Window: 15 * time.Minute, CatchUp: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go m.Run(ctx)
+	if _, err := db.RevokeSession(ctx, s.ID, latch.ReasonAdmin, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for m.Check(ctx, s.ID, u.ID, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("catch-up did not pick up a revocation made in the database")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
