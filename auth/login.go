@@ -26,8 +26,44 @@ func (s *Service) Login(ctx context.Context, username, pw string, client Client)
 	return s.openSession(ctx, u, client)
 }
 
-// authenticateUser checks a username and password.
+// ThrottledError is returned by logins refused because the account has
+// failed too often recently (from any IP): retry after After.
+type ThrottledError struct{ After time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many failed logins; retry in %v", e.After)
+}
+
+// authenticateUser checks a username and password, behind the per-account
+// guard against password guessing.
 func (s *Service) authenticateUser(ctx context.Context, username, pw string) (*latch.User, error) {
+	account := strings.ToLower(username)
+	if s.opts.Guard != nil {
+		wait, err := s.opts.Guard.Wait(ctx, account)
+		if err != nil {
+			s.opts.Logger.Warn("failed-login guard unavailable", "err", err) // fail open: throttles still hold
+		} else if wait > 0 {
+			return nil, &ThrottledError{After: wait}
+		}
+	}
+	u, err := s.checkPassword(ctx, username, pw)
+	if s.opts.Guard != nil {
+		var gerr error
+		switch {
+		case errors.Is(err, latch.ErrInvalidCredentials):
+			gerr = s.opts.Guard.Fail(ctx, account) // unknown users too: no enumeration through the guard
+		case err == nil:
+			gerr = s.opts.Guard.Reset(ctx, account)
+		}
+		if gerr != nil {
+			s.opts.Logger.Warn("failed-login guard", "err", gerr)
+		}
+	}
+	return u, err
+}
+
+// checkPassword checks a username and password.
+func (s *Service) checkPassword(ctx context.Context, username, pw string) (*latch.User, error) {
 	u, err := s.opts.Users.UserByUsername(ctx, username)
 	if err != nil && !errors.Is(err, latch.ErrNotFound) {
 		return nil, fmt.Errorf("login: %w", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/password"
+	"github.com/latch-auth/latch/ratelimit"
 	"github.com/latch-auth/latch/token"
 )
 
@@ -45,6 +46,8 @@ type Options struct {
 	// Cache is the per-session cache applications use (seed 000); latch
 	// drops a session's values when it rotates or is revoked. nil: none.
 	Cache latch.SessionCache
+	// Guard slows down password guessing per account, across IPs; nil: off.
+	Guard ratelimit.Guard
 	// Opaque hands out random handles instead of JWTs, resolved through
 	// Handles (required then). JWTs are still accepted.
 	Opaque  bool

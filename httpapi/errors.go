@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/auth"
@@ -131,7 +133,11 @@ func (s *Server) toAPIError(err error) *apiError {
 		return ae
 	}
 	var verr *auth.ValidationError
+	var throttled *auth.ThrottledError
 	switch {
+	case errors.As(err, &throttled):
+		s.metrics.throttled.WithLabelValues("login_failures").Inc()
+		return throttledError(throttled.After)
 	case errors.As(err, &verr):
 		body := make(fieldErrorsBody, len(verr.Fields))
 		for i, f := range verr.Fields {
@@ -183,24 +189,50 @@ func (s *Server) authError(err error) *apiError {
 
 // marshal encodes v as DRF does: compact, non-ASCII kept, no HTML escaping.
 func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	buf := buffers.Get().(*bytes.Buffer)
+	defer putBuffer(buf)
+	if err := encode(buf, v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return bytes.Clone(buf.Bytes()), nil
 }
+
+// buffers pools response buffers: every response is encoded into one.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 {
+		b.Reset()
+		buffers.Put(b)
+	}
+}
+
+func encode(buf *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	buf.Truncate(buf.Len() - 1) // Encode's newline
+	return nil
+}
+
+var contentTypeJSON = []string{"application/json"}
 
 // writeJSON writes a JSON response.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"detail":"A server error occurred."}`)
+	buf := buffers.Get().(*bytes.Buffer)
+	defer putBuffer(buf)
+	if err := encode(buf, v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"detail":"A server error occurred."}`)
 	}
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h["Content-Type"] = contentTypeJSON
+	h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
 	w.WriteHeader(status)
-	w.Write(b)
+	w.Write(buf.Bytes())
 }
 
 // writeError renders err and logs what the client does not see.

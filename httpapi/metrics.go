@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,12 +49,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// route returns the observer of one route, with its label values bound
-// once so that each request only does the counting.
+// route returns the observer of one route. Label lookups cost a hash of
+// the label values; the children are looked up once per (method, code)
+// and kept, so a request only increments.
 func (m *metrics) route(route string) func(method string, code int, d time.Duration) {
 	latency := m.latency.WithLabelValues(route)
+	type key struct {
+		method string
+		code   int
+	}
+	var counters sync.Map // key -> prometheus.Counter
 	return func(method string, code int, d time.Duration) {
-		m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
+		k := key{method, code}
+		c, ok := counters.Load(k)
+		if !ok {
+			c, _ = counters.LoadOrStore(k, m.requests.WithLabelValues(route, method, strconv.Itoa(code)))
+		}
+		c.(prometheus.Counter).Inc()
 		latency.Observe(d.Seconds())
 	}
 }

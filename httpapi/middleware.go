@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/latch-auth/latch/auth"
 )
@@ -26,16 +25,37 @@ var errBadHeader = &apiError{status: http.StatusUnauthorized, body: detailBody{
 // JWTAuthentication does: no header, or a scheme that is not one of the
 // header types, means no credentials.
 func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
-	h := r.Header.Get("Authorization")
-	scheme, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
-	if scheme == "" || !s.headerType(scheme) {
+	// As Python's str.split(): runs of white space separate, none is kept.
+	f1, rest := nextField(r.Header.Get("Authorization"))
+	if f1 == "" || !s.headerType(f1) {
 		return nil, errNotProvided
 	}
-	parts := strings.Fields(rest)
-	if len(parts) != 1 {
+	raw, rest := nextField(rest)
+	if raw == "" {
 		return nil, errBadHeader
 	}
-	return s.opts.Auth.Authenticate(r.Context(), parts[0])
+	if extra, _ := nextField(rest); extra != "" {
+		return nil, errBadHeader
+	}
+	return s.opts.Auth.Authenticate(r.Context(), raw)
+}
+
+// nextField returns the first white-space separated field of s and what
+// follows it, without allocating.
+func nextField(s string) (field, rest string) {
+	i := 0
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	j := i
+	for j < len(s) && !isSpace(s[j]) {
+		j++
+	}
+	return s[i:j], s[j:]
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 func (s *Server) headerType(scheme string) bool {

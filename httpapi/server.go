@@ -187,7 +187,9 @@ func (s *Server) adapt(route string, ms methods) http.Handler {
 		case len(ms) == 0:
 			err = errNotFound
 		case ok:
-			r.Body = http.MaxBytesReader(rec, r.Body, s.opts.MaxBodyBytes)
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				r.Body = http.MaxBytesReader(rec, r.Body, s.opts.MaxBodyBytes)
+			}
 			err = h(rec, r)
 		case r.Method == http.MethodOptions:
 			rec.Header().Set("Allow", allowHeader)
@@ -285,7 +287,12 @@ func (s *Server) throttle(r *http.Request, l ratelimit.Limiter, scope, key strin
 		return nil
 	}
 	s.metrics.throttled.WithLabelValues(scope).Inc()
-	secs := retryAfter(d.RetryAfter)
+	return throttledError(d.RetryAfter)
+}
+
+// throttledError is DRF's 429.
+func throttledError(wait time.Duration) *apiError {
+	secs := retryAfter(wait)
 	unit := "seconds"
 	if secs == "1" {
 		unit = "second"

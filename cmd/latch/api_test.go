@@ -541,3 +541,26 @@ func TestSlidingDisabledByDefault(t *testing.T) {
 	ts := newTestServer(t, nil)
 	wantResponse(t, ts.postJSON("/api/token/sliding/", map[string]any{"username": "a", "password": "b"}), 404, `{"detail":"Not found."}`)
 }
+
+func TestFailedLoginGuard(t *testing.T) {
+	ts := newTestServer(t, map[string]string{"LATCH_LOGIN_FAILURES": "3"})
+	ts.mustUser("alice")
+	for i := 0; i < 3; i++ {
+		wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": "guess"}), 401, bodyBadCredentials)
+	}
+	// Back-off holds across IPs and for the right password too.
+	r := ts.postJSON("/api/token/", map[string]any{"username": "ALICE", "password": testPassword}, "X-Forwarded-For", "198.51.100.7")
+	wantResponse(t, r, 429, `{"detail":"Request was throttled. Expected available in 1 second."}`)
+	if r.header.Get("Retry-After") != "1" {
+		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
+	}
+	// Other accounts are not affected.
+	ts.mustUser("bob")
+	wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "bob", "password": testPassword}), 200, "")
+	ts.clock.Advance(time.Second)
+	wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": testPassword}), 200, "")
+	// Success resets the count.
+	for i := 0; i < 3; i++ {
+		wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": "guess"}), 401, bodyBadCredentials)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -23,6 +24,8 @@ type shared struct {
 	client goredis.UniversalClient // nil: in-process
 	bus    latch.RevocationBus     // nil: a single instance needs none
 	cache  latch.SessionCache
+	// flushers are the batched limiters to flush before closing.
+	flushers []*ratelimit.Batched
 }
 
 func openShared(ctx context.Context, redisURL string, now func() time.Time) (*shared, error) {
@@ -40,18 +43,52 @@ func openShared(ctx context.Context, redisURL string, now func() time.Time) (*sh
 	}, nil
 }
 
-// limiter is the throttle of the anonymous scope: in Redis, so that the
-// rate holds across instances.
-func (s *shared) limiter(rate ratelimit.Rate, now func() time.Time) (ratelimit.Limiter, error) {
+// anonLimiter is the throttle of the anonymous scope: in Redis, so that
+// the rate holds exactly across instances (logins are not the hot path).
+func (s *shared) anonLimiter(rate ratelimit.Rate, now func() time.Time) (ratelimit.Limiter, error) {
 	if s.client == nil {
 		return ratelimit.NewMemory(rate, now), nil
 	}
 	return redis.NewLimiter(s.client, rate)
 }
 
+// userLimiter is the per-user throttle, on every authenticated request:
+// counted in process and reconciled with Redis in batches, so it adds no
+// Redis round trip to the hot path (over-admission bound: see
+// ratelimit.Batched).
+func (s *shared) userLimiter(rate ratelimit.Rate, now func() time.Time, log *slog.Logger) ratelimit.Limiter {
+	if s.client == nil {
+		return ratelimit.NewMemory(rate, now)
+	}
+	b := ratelimit.NewBatched(rate, redis.NewCounter(s.client), ratelimit.BatchOptions{
+		Now:     now,
+		OnError: func(err error) { log.Warn("per-user throttle: flush to Redis failed", "err", err) },
+	})
+	s.flushers = append(s.flushers, b)
+	return b
+}
+
+// guard limits failed logins per account across instances; nil when
+// free is 0 (off).
+func (s *shared) guard(free int, now func() time.Time) ratelimit.Guard {
+	policy := ratelimit.GuardPolicy{Free: free}
+	switch {
+	case free == 0:
+		return nil
+	case s.client == nil:
+		return ratelimit.NewMemoryGuard(policy, now)
+	}
+	return redis.NewGuard(s.client, policy)
+}
+
 func (s *shared) Close() error {
 	if s.client == nil {
 		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, b := range s.flushers {
+		b.Flush(ctx) // counts admitted since the last batch reach the other instances
 	}
 	return s.client.Close()
 }

@@ -128,18 +128,16 @@ func sameSite(v string) http.SameSite {
 	return http.SameSiteLaxMode
 }
 
-// limiter builds the throttle of one scope; nil when off. The anonymous
-// scope is shared through Redis when configured; the per-user scope counts
-// in each instance, keeping Redis off the authenticated-request path.
+// limiter builds the throttle of one scope; nil when off.
 func (a *app) limiter(spec string, scope string) (ratelimit.Limiter, error) {
 	rate, on, err := ratelimit.ParseRate(spec)
 	if err != nil || !on {
 		return nil, err
 	}
 	if scope == "anon" {
-		return a.shared.limiter(rate, a.now)
+		return a.shared.anonLimiter(rate, a.now)
 	}
-	return ratelimit.NewMemory(rate, a.now), nil
+	return a.shared.userLimiter(rate, a.now, a.log), nil
 }
 
 // ready is the readiness probe: the database answers and the revocation

@@ -50,6 +50,7 @@ type Config struct {
 	Revocation                  string // "immediate" or "refresh-only"
 	UpdateLastLogin             bool
 
+	LoginFailures  int // free failed logins per account before back-off; 0: guard off
 	ThrottleAnon   string
 	ThrottleUser   string
 	TrustedProxies []netip.Prefix
@@ -158,6 +159,18 @@ var settings = []setting{
 	{"update-last-login", "true", "record last_login on login (SimpleJWT UPDATE_LAST_LOGIN)", boolean(func(c *Config) *bool { return &c.UpdateLastLogin })},
 	{"throttle-anon", "20/min", "anonymous rate per client IP: N/second|minute|hour|day, or off", str(func(c *Config) *string { return &c.ThrottleAnon })},
 	{"throttle-user", "1000/hour", "authenticated rate per user, or off", str(func(c *Config) *string { return &c.ThrottleUser })},
+	{"login-failures", "10", "failed logins per account (from any IP) before exponential back-off (1s doubling, at most 1m); off disables", func(c *Config, v string) error {
+		if strings.EqualFold(strings.TrimSpace(v), "off") {
+			c.LoginFailures = 0
+			return nil
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 {
+			return fmt.Errorf("want a positive number or off: %q", v)
+		}
+		c.LoginFailures = n
+		return nil
+	}},
 	{"trusted-proxies", "", "CIDRs whose X-Forwarded-For is believed", func(c *Config, v string) error {
 		c.TrustedProxies = nil
 		for _, f := range splitList(v) {
