@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/internal/config"
 	"github.com/latch-auth/latch/postgres"
 )
@@ -293,3 +294,5 @@ func onEachBackend(t *testing.T, env map[string]string, fn func(t *testing.T, ts
 		})
 	}
 }
+
+func authClient() auth.Client { return auth.Client{UserAgent: "test", IP: "127.0.0.1"} }
