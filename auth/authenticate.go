@@ -51,7 +51,7 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*Principal, err
 			return nil, err
 		}
 	}
-	u, err := s.users.get(ctx, p.UserID)
+	u, err := s.users.getAt(ctx, p.UserID, now)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,10 @@ func newUserCache(store latch.UserStore, ttl time.Duration, now func() time.Time
 }
 
 func (c *userCache) get(ctx context.Context, id int64) (*latch.User, error) {
-	now := c.now()
+	return c.getAt(ctx, id, c.now())
+}
+
+func (c *userCache) getAt(ctx context.Context, id int64, now time.Time) (*latch.User, error) {
 	c.mu.RLock()
 	e, ok := c.m[id]
 	c.mu.RUnlock()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 
 	"github.com/latch-auth/latch"
@@ -228,9 +227,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		buf.Reset()
 		buf.WriteString(`{"detail":"A server error occurred."}`)
 	}
-	h := w.Header()
-	h["Content-Type"] = contentTypeJSON
-	h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
+	w.Header()["Content-Type"] = contentTypeJSON // net/http adds Content-Length
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

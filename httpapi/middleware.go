@@ -48,7 +48,7 @@ func nextField(s string) (field, rest string) {
 		i++
 	}
 	j := i
-	for j < len(s) && !isSpace(s[j]) {
+	for j < len(s) && (s[j] > ' ' || !isSpace(s[j])) { // one comparison per token byte
 		j++
 	}
 	return s[i:j], s[j:]
