@@ -4,7 +4,7 @@ GO ?= go
 FUZZTIME ?= 10s
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all run build lint test fuzz bench clean
+.PHONY: all run build lint test e2e fuzz bench clean
 
 all: build
 
@@ -25,6 +25,18 @@ lint:
 test: export GOFLAGS := $(strip $(GOFLAGS) -buildvcs=false)
 test: lint
 	scripts/testenv.sh $(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) e2e
+
+# Browser tests (e2e/): Swagger UI at /api/docs/ and cookie mode, in
+# Debian's Chromium driven by playwright-core (which downloads no browser).
+# Chromium is installed when missing; under CI=true its absence fails.
+CHROMIUM ?= /usr/bin/chromium
+e2e: export GOFLAGS := $(strip $(GOFLAGS) -buildvcs=false)
+e2e:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then source scripts/lib.sh && apt_install nodejs npm; fi
+	@if [ ! -x "$(CHROMIUM)" ] && [ "$(CHROMIUM)" = /usr/bin/chromium ]; then source scripts/lib.sh && apt_install chromium; fi
+	npm ci --prefix e2e --no-audit --no-fund
+	CHROMIUM="$(CHROMIUM)" node --test e2e/
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh

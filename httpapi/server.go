@@ -139,6 +139,8 @@ func (s *Server) routes() {
 		metricsHandler.ServeHTTP(w, r)
 		return nil
 	}})
+	s.docRoutes()
+	s.demoRoutes()
 	s.mux.Handle("/", s.adapt("other", methods{}))
 }
 
