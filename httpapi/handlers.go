@@ -19,6 +19,17 @@ func (s *Server) readForm(r *http.Request) (*form, error) {
 	return &form{in: in}, nil
 }
 
+// readField decodes the body and reads one required string field, as the
+// serializers of SimpleJWT's refresh, verify and blacklist views.
+func (s *Server) readField(r *http.Request, name string) (string, error) {
+	f, err := s.readForm(r)
+	if err != nil {
+		return "", err
+	}
+	v := f.str(name, false)
+	return v, f.err()
+}
+
 func noStore(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
@@ -29,14 +40,20 @@ type pairBody struct {
 	Refresh string `json:"refresh,omitempty"`
 }
 
-// login reads credentials and logs in.
-func (s *Server) login(r *http.Request) (*auth.Pair, error) {
+// credentials reads the username and password of a login.
+func (s *Server) credentials(r *http.Request) (username, pw string, err error) {
 	f, err := s.readForm(r)
 	if err != nil {
-		return nil, err
+		return "", "", err
 	}
-	username, pw := f.str("username", false), f.str("password", false)
-	if err := f.err(); err != nil {
+	username, pw = f.str("username", false), f.str("password", false)
+	return username, pw, f.err()
+}
+
+// login reads credentials and logs in.
+func (s *Server) login(r *http.Request) (*auth.Pair, error) {
+	username, pw, err := s.credentials(r)
+	if err != nil {
 		return nil, err
 	}
 	pair, err := s.opts.Auth.Login(r.Context(), username, pw, s.client(r))
@@ -71,12 +88,8 @@ func result(err error) string {
 }
 
 func (s *Server) tokenRefresh(w http.ResponseWriter, r *http.Request) error {
-	f, err := s.readForm(r)
+	raw, err := s.readField(r, "refresh")
 	if err != nil {
-		return err
-	}
-	raw := f.str("refresh", false)
-	if err := f.err(); err != nil {
 		return err
 	}
 	pair, err := s.opts.Auth.Refresh(r.Context(), raw)
@@ -89,12 +102,8 @@ func (s *Server) tokenRefresh(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) tokenVerify(w http.ResponseWriter, r *http.Request) error {
-	f, err := s.readForm(r)
+	raw, err := s.readField(r, "token")
 	if err != nil {
-		return err
-	}
-	raw := f.str("token", false)
-	if err := f.err(); err != nil {
 		return err
 	}
 	if err := s.opts.Auth.Verify(r.Context(), raw); err != nil {
@@ -109,12 +118,8 @@ func (s *Server) tokenVerify(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) tokenBlacklist(w http.ResponseWriter, r *http.Request) error {
-	f, err := s.readForm(r)
+	raw, err := s.readField(r, "refresh")
 	if err != nil {
-		return err
-	}
-	raw := f.str("refresh", false)
-	if err := f.err(); err != nil {
 		return err
 	}
 	if err := s.opts.Auth.Blacklist(r.Context(), raw); err != nil {

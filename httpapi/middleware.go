@@ -87,25 +87,19 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *auth.P
 // Authorization header and puts the caller in its context; a request
 // without one passes through anonymous. A bad token is refused with 401.
 func (s *Server) Verify(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") == "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		p, err := s.authenticate(r)
-		if err != nil {
-			s.writeError(w, r, s.authError(err))
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
-	})
+	return s.middleware(next, false)
 }
 
 // Require is middleware that lets only authenticated requests through,
 // answering 401 with SimpleJWT's bodies otherwise.
 func (s *Server) Require(next http.Handler) http.Handler {
+	return s.middleware(next, true)
+}
+
+func (s *Server) middleware(next http.Handler, required bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := PrincipalFrom(r.Context()); ok {
+		_, verified := PrincipalFrom(r.Context())
+		if verified || (!required && r.Header.Get("Authorization") == "") {
 			next.ServeHTTP(w, r)
 			return
 		}

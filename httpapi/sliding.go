@@ -10,12 +10,8 @@ type slidingBody struct {
 
 // slidingObtain is SimpleJWT's TokenObtainSlidingView.
 func (s *Server) slidingObtain(w http.ResponseWriter, r *http.Request) error {
-	f, err := s.readForm(r)
+	username, pw, err := s.credentials(r)
 	if err != nil {
-		return err
-	}
-	username, pw := f.str("username", false), f.str("password", false)
-	if err := f.err(); err != nil {
 		return err
 	}
 	tok, err := s.opts.Auth.LoginSliding(r.Context(), username, pw, s.client(r))
@@ -30,12 +26,8 @@ func (s *Server) slidingObtain(w http.ResponseWriter, r *http.Request) error {
 
 // slidingRefresh is SimpleJWT's TokenRefreshSlidingView.
 func (s *Server) slidingRefresh(w http.ResponseWriter, r *http.Request) error {
-	f, err := s.readForm(r)
+	raw, err := s.readField(r, "token")
 	if err != nil {
-		return err
-	}
-	raw := f.str("token", false)
-	if err := f.err(); err != nil {
 		return err
 	}
 	tok, err := s.opts.Auth.RefreshSliding(r.Context(), raw)
