@@ -1,0 +1,114 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{"15m", 15 * time.Minute, false},
+		{"14d", 14 * 24 * time.Hour, false},
+		{"1d12h", 36 * time.Hour, false},
+		{"0.5d", 12 * time.Hour, false},
+		{"off", 0, false},
+		{"0", 0, false},
+		{"10s", 10 * time.Second, false},
+		{"soon", 0, true},
+		{"d", 0, true},
+		{"-5m", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseDuration(tt.in)
+			if (err != nil) != tt.err || got != tt.want {
+				t.Fatalf("ParseDuration(%q) = %v, %v; want %v, err %v", tt.in, got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+func build(t *testing.T, args []string, env map[string]string) (*Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	get := Register(fs, func(k string) string { return env[k] })
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return get()
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := build(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "localhost:8000" || c.AccessTokenLifetime != 15*time.Minute || c.RefreshTokenLifetime != 14*24*time.Hour ||
+		c.SessionMaxLifetime != 30*24*time.Hour || c.SessionIdleTimeout != 0 || !c.RotateRefreshTokens || !c.BlacklistAfterRotation ||
+		c.RefreshReuseInterval != 10*time.Second || c.Revocation != "immediate" || c.ThrottleAnon != "20/min" ||
+		c.ThrottleUser != "1000/hour" || c.CookieMode || !c.CookieSecure || c.SlidingTokens || c.TokenFormat != "jwt" ||
+		c.Algorithm != "HS256" || c.DataDir != "./latch-data" || c.MaxBodyBytes != 64<<10 {
+		t.Fatalf("defaults differ from SPEC §2: %+v", c)
+	}
+	if p, _ := c.SQLitePath(); p != filepath.Join("latch-data", "latch.db") {
+		t.Fatalf("default database %q", p)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "latch.conf")
+	if err := os.WriteFile(file, []byte("# comment\nLATCH_ADDR=file:1\nACCESS_TOKEN_LIFETIME = 1m\nLATCH_LEEWAY=3s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"LATCH_CONFIG": file, "LATCH_ADDR": "env:2", "LATCH_ACCESS_TOKEN_LIFETIME": "2m"}
+	c, err := build(t, []string{"--addr", "flag:3"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "flag:3" || c.AccessTokenLifetime != 2*time.Minute || c.Leeway != 3*time.Second {
+		t.Fatalf("precedence: addr %q, access %v, leeway %v", c.Addr, c.AccessTokenLifetime, c.Leeway)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"alg none", map[string]string{"LATCH_ALGORITHM": "none"}, "algorithm"},
+		{"bad revocation", map[string]string{"LATCH_REVOCATION": "never"}, "revocation"},
+		{"bad format", map[string]string{"LATCH_TOKEN_FORMAT": "xml"}, "token-format"},
+		{"bad rate", map[string]string{"LATCH_THROTTLE_ANON": "lots"}, "throttle-anon"},
+		{"bad bool", map[string]string{"LATCH_COOKIE_MODE": "maybe"}, "not a boolean"},
+		{"bad proxy", map[string]string{"LATCH_TRUSTED_PROXIES": "nowhere"}, "CIDR"},
+		{"bad claim", map[string]string{"LATCH_CUSTOM_CLAIMS": "password"}, "custom-claims"},
+		{"zero lifetime", map[string]string{"LATCH_ACCESS_TOKEN_LIFETIME": "0"}, "lifetimes"},
+		{"bad database", map[string]string{"LATCH_DATABASE_URL": "mysql://x"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := build(t, nil, tt.env)
+			if tt.want == "" {
+				if err == nil {
+					_, err = c.SQLitePath()
+				}
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v, want one mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
