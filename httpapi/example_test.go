@@ -1,0 +1,68 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+
+	"github.com/latch-auth/latch/auth"
+	"github.com/latch-auth/latch/httpapi"
+	"github.com/latch-auth/latch/password"
+	"github.com/latch-auth/latch/revocation"
+	"github.com/latch-auth/latch/sqlite"
+	"github.com/latch-auth/latch/token"
+)
+
+// Example embeds latch in an application: its token endpoints on /api/,
+// and the application's own handler behind Require, reading the caller.
+func Example() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "latch-example-")
+	defer os.RemoveAll(dir)
+
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "latch.db"))
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	key, _ := token.GenerateKey("HS256") // in production: a configured or persisted key
+	engine, _ := token.New(token.Options{SigningKey: key})
+	hasher, _ := password.NewHasher(password.Params{})
+	opts := auth.DefaultOptions()
+	revocations, _ := revocation.NewManager(revocation.Options{Source: db, Window: auth.RevocationWindow(opts)})
+	revocations.Load(ctx)
+	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher, opts.Revocations = db, db, engine, hasher, revocations
+	svc, err := auth.New(opts)
+	if err != nil {
+		panic(err)
+	}
+	svc.Signup(ctx, "alice", "correct horse battery", "")
+
+	api, _ := httpapi.New(httpapi.Options{Auth: svc, Tokens: engine})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api)
+	mux.Handle("/hello", api.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := httpapi.PrincipalFrom(r.Context())
+		fmt.Fprintf(w, "hello, user %d", p.UserID)
+	})))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	pair, _ := svc.Login(ctx, "alice", "correct horse battery", auth.Client{})
+	req, _ := http.NewRequest("GET", srv.URL+"/hello", nil)
+	req.Header.Set("Authorization", "Bearer "+pair.Access)
+	res, _ := http.DefaultClient.Do(req)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	fmt.Println(res.StatusCode, string(body))
+
+	res, _ = http.Get(srv.URL + "/hello")
+	fmt.Println(res.StatusCode, res.Header.Get("WWW-Authenticate"))
+	// Output:
+	// 200 hello, user 1
+	// 401 Bearer realm="api"
+}
