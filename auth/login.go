@@ -64,13 +64,17 @@ func (s *Service) authenticateUser(ctx context.Context, username, pw string) (*l
 
 // checkPassword checks a username and password.
 func (s *Service) checkPassword(ctx context.Context, username, pw string) (*latch.User, error) {
-	u, err := s.opts.Users.UserByUsername(ctx, username)
-	if err != nil && !errors.Is(err, latch.ErrNotFound) {
-		return nil, fmt.Errorf("login: %w", err)
-	}
+	// The lookup runs inside the hashing pool: a login refused because the
+	// pool is full then costs no database query, which keeps a login flood
+	// cheap to shed.
+	var u *latch.User
+	var lookupErr, verifyErr error
 	var ok, rehash bool
-	var verifyErr error
 	if err := s.hash(ctx, func() {
+		u, lookupErr = s.opts.Users.UserByUsername(ctx, username)
+		if lookupErr != nil && !errors.Is(lookupErr, latch.ErrNotFound) {
+			return
+		}
 		if u == nil {
 			s.opts.Hasher.Dummy(pw) // as long as a wrong password: no enumeration by timing
 			return
@@ -83,6 +87,9 @@ func (s *Service) checkPassword(ctx context.Context, username, pw string) (*latc
 		}
 	}); err != nil {
 		return nil, fmt.Errorf("login: %w", err)
+	}
+	if lookupErr != nil && !errors.Is(lookupErr, latch.ErrNotFound) {
+		return nil, fmt.Errorf("login: %w", lookupErr)
 	}
 	if verifyErr != nil {
 		s.opts.Logger.Warn("stored password hash unusable", "user", u.ID, "err", verifyErr)

@@ -241,8 +241,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, ae *apiError
 		w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
 	}
 	level := slog.LevelDebug
-	if ae.status >= 500 {
-		level = slog.LevelError
+	if ae.status >= 500 && ae.status != http.StatusServiceUnavailable {
+		level = slog.LevelError // a 503 is load shedding (or an outage logged where detected), not a bug
 	}
 	s.opts.Logger.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "status", ae.status, "err", ae.err)
 	writeJSON(w, ae.status, ae.body)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,21 +52,29 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // route returns the observer of one route. Label lookups cost a hash of
 // the label values; the children are looked up once per (method, code)
-// and kept, so a request only increments.
+// and kept, and the last one used is checked first, so a request in steady
+// state only compares and increments.
 func (m *metrics) route(route string) func(method string, code int, d time.Duration) {
 	latency := m.latency.WithLabelValues(route)
-	type key struct {
+	type child struct {
 		method string
 		code   int
+		c      prometheus.Counter
 	}
-	var counters sync.Map // key -> prometheus.Counter
+	var last atomic.Pointer[child]
+	var children sync.Map // child{method, code} without c -> *child
 	return func(method string, code int, d time.Duration) {
-		k := key{method, code}
-		c, ok := counters.Load(k)
-		if !ok {
-			c, _ = counters.LoadOrStore(k, m.requests.WithLabelValues(route, method, strconv.Itoa(code)))
+		ch := last.Load()
+		if ch == nil || ch.code != code || ch.method != method {
+			k := child{method: method, code: code}
+			v, ok := children.Load(k)
+			if !ok {
+				v, _ = children.LoadOrStore(k, &child{method, code, m.requests.WithLabelValues(route, method, strconv.Itoa(code))})
+			}
+			ch = v.(*child)
+			last.Store(ch)
 		}
-		c.(prometheus.Counter).Inc()
+		ch.c.Inc()
 		latency.Observe(d.Seconds())
 	}
 }

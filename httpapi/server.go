@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -171,7 +172,8 @@ func (s *Server) adapt(route string, ms methods) http.Handler {
 	observe := s.metrics.route(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := recorders.Get().(*statusRecorder)
+		*rec = statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -183,6 +185,8 @@ func (s *Server) adapt(route string, ms methods) http.Handler {
 				}
 			}
 			observe(r.Method, rec.status, time.Since(start))
+			*rec = statusRecorder{}
+			recorders.Put(rec)
 		}()
 		var err error
 		switch h, ok := ms[r.Method]; {
@@ -205,6 +209,10 @@ func (s *Server) adapt(route string, ms methods) http.Handler {
 		}
 	})
 }
+
+// recorders pools the per-request status recorders; handlers never keep
+// their ResponseWriter past their return.
+var recorders = sync.Pool{New: func() any { return new(statusRecorder) }}
 
 type statusRecorder struct {
 	http.ResponseWriter

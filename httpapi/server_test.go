@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 
+	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/password"
 	"github.com/latch-auth/latch/revocation"
@@ -64,6 +66,26 @@ func TestThrottleKeyGroupsIPv6By64(t *testing.T) {
 	for _, tt := range tests {
 		if got := throttleKey(tt.in); got != tt.want {
 			t.Errorf("throttleKey(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestWriteMeMatchesEncoder: the hand-written /api/me/ body is byte for
+// byte what the JSON encoder writes, for every kind of string.
+func TestWriteMeMatchesEncoder(t *testing.T) {
+	for _, name := range []string{"alice", "", `quo"te`, `back\slash`, "tab\there", "<b>&amp;", "café", "日本", "\x00\x1f", "bad\xffutf8", "\u2028"} {
+		u := &latch.User{ID: 42, Username: name, Role: "user", Email: name + "@example.com"}
+		got := httptest.NewRecorder()
+		writeMe(got, u)
+		want := httptest.NewRecorder()
+		writeJSON(want, 200, struct {
+			ID       int64  `json:"id"`
+			Username string `json:"username"`
+			Role     string `json:"role"`
+			Email    string `json:"email"`
+		}{u.ID, u.Username, u.Role, u.Email})
+		if got.Body.String() != want.Body.String() || got.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("username %q: got %s, want %s", name, got.Body, want.Body)
 		}
 	}
 }

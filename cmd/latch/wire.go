@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -106,7 +107,13 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func(
 	if err != nil {
 		return nil, err
 	}
-	pool := password.NewPool(cfg.HashWorkers, 0)
+	workers := cfg.HashWorkers
+	if workers <= 0 {
+		// Leave a core to everything else: argon2 is CPU- and memory-bound,
+		// and a login flood must not starve authenticated requests.
+		workers = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	pool := password.NewPool(workers, 0)
 	a.closers = append(a.closers, func() error { pool.Close(); return nil })
 	opts := auth.DefaultOptions()
 	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher, opts.Pool = a.store, a.store, a.tokens, hasher, pool

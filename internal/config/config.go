@@ -200,7 +200,7 @@ var settings = []setting{
 		return nil
 	}},
 	{"password-min-length", "8", "minimum password length on signup and change", integer(func(c *Config) *int { return &c.PasswordMinLength })},
-	{"hash-workers", "0", "password hashing workers (0: one per core)", integer(func(c *Config) *int { return &c.HashWorkers })},
+	{"hash-workers", "0", "password hashing workers (0: one per core but one, at least one)", integer(func(c *Config) *int { return &c.HashWorkers })},
 	{"argon2-memory", "19456", "argon2id memory per hash in KiB (OWASP default 19 MiB)", integer(func(c *Config) *int { return &c.Argon2Memory })},
 	{"argon2-iterations", "2", "argon2id passes", integer(func(c *Config) *int { return &c.Argon2Iterations })},
 	{"log-level", "info", "debug, info, warn, error", str(func(c *Config) *string { return &c.LogLevel })},
