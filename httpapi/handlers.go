@@ -193,7 +193,6 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-
 func (s *Server) me(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	u, err := s.opts.Auth.User(r.Context(), p)
 	if err != nil {
