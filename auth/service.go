@@ -37,11 +37,13 @@ type Revocations interface {
 // latch's SPEC sets them; the stores, engine, hasher and revocations are
 // required.
 type Options struct {
-	Users       latch.UserStore
-	Sessions    latch.SessionStore
-	Tokens      *token.Engine
-	Hasher      *password.Hasher
-	Pool        *password.Pool // bounds concurrent hashing; nil: unbounded
+	Users    latch.UserStore
+	Sessions latch.SessionStore
+	Tokens   *token.Engine
+	Hasher   *password.Hasher
+	Pool     *password.Pool // bounds concurrent hashing; nil: unbounded
+	// Background, if set, runs the hashing on low-priority threads.
+	Background  *password.Background
 	Revocations Revocations
 	// Cache is the per-session cache applications use (seed 000); latch
 	// drops a session's values when it rotates or is revoked. nil: none.
@@ -172,6 +174,10 @@ func hashJTI(jti string) string {
 }
 
 func (s *Service) hash(ctx context.Context, fn func()) error {
+	if bg := s.opts.Background; bg != nil {
+		inner := fn
+		fn = func() { bg.Run(inner) }
+	}
 	if s.opts.Pool == nil {
 		fn()
 		return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -25,6 +26,11 @@ func serve(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) er
 		return err
 	}
 	defer a.Close()
+	if env.Getenv("GOMAXPROCS") == "" {
+		// The hashing threads hold Ps while they compute; give request
+		// handling as many Ps as there are cores besides them.
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + a.hashWorkers)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	api, err := a.handler(reg)

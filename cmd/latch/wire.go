@@ -39,6 +39,7 @@ type app struct {
 	now         func() time.Time
 	store       store
 	shared      *shared
+	hashWorkers int
 	tokens      *token.Engine
 	revocations *revocation.Manager
 	auth        *auth.Service
@@ -114,9 +115,11 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func(
 		workers = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	pool := password.NewPool(workers, 0)
-	a.closers = append(a.closers, func() error { pool.Close(); return nil })
+	background := password.NewBackground(workers)
+	a.hashWorkers = workers
+	a.closers = append(a.closers, func() error { pool.Close(); background.Close(); return nil })
 	opts := auth.DefaultOptions()
-	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher, opts.Pool = a.store, a.store, a.tokens, hasher, pool
+	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher, opts.Pool, opts.Background = a.store, a.store, a.tokens, hasher, pool, background
 	opts.AccessLifetime = cfg.AccessTokenLifetime
 	opts.RefreshLifetime = cfg.RefreshTokenLifetime
 	opts.SessionLifetime = cfg.SessionMaxLifetime
