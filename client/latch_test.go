@@ -14,6 +14,7 @@ import (
 
 	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/httpapi"
+	"github.com/latch-auth/latch/internal/clocktest"
 	"github.com/latch-auth/latch/memory"
 	"github.com/latch-auth/latch/password"
 	"github.com/latch-auth/latch/revocation"
@@ -28,25 +29,6 @@ const testPassword = "correct horse battery staple"
 // server's clock.
 const accessLifetime = time.Minute
 
-// testClock is the server's injected clock: tests advance it instead of
-// sleeping.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // fault is an answer the server gives instead of serving a request.
 type fault struct {
 	status     int
@@ -59,7 +41,7 @@ type fault struct {
 // ones with injected failures.
 type latchServer struct {
 	URL   string
-	Clock *testClock
+	Clock *clocktest.Clock
 	Auth  *auth.Service
 
 	refreshes    atomic.Int64 // POST /api/token/refresh/
@@ -97,7 +79,7 @@ func startLatch() (*latchServer, error) {
 		return fail(err)
 	}
 	closers = append(closers, func() { db.Close() })
-	clock := &testClock{now: time.Now().Truncate(time.Second)}
+	clock := clocktest.New(time.Now().Truncate(time.Second))
 	key, err := token.GenerateKey("HS256")
 	if err != nil {
 		return fail(err)

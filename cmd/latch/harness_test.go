@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,27 +23,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/latch-auth/latch/auth"
+	"github.com/latch-auth/latch/internal/clocktest"
 	"github.com/latch-auth/latch/internal/config"
 	"github.com/latch-auth/latch/postgres"
 )
-
-// testClock is an injected clock: tests advance it instead of sleeping.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // testServer is latch assembled from LATCH_* settings, as `latch serve`
 // does, behind an httptest server.
@@ -52,7 +34,7 @@ type testServer struct {
 	t      *testing.T
 	URL    string
 	app    *app
-	clock  *testClock
+	clock  *clocktest.Clock
 	secret string
 }
 
@@ -63,7 +45,7 @@ func newTestServer(t *testing.T, env map[string]string) *testServer {
 	t.Helper()
 	secretBytes := make([]byte, 32)
 	rand.Read(secretBytes)
-	ts := &testServer{t: t, clock: &testClock{now: time.Now().Truncate(time.Second)}, secret: hex.EncodeToString(secretBytes)}
+	ts := &testServer{t: t, clock: clocktest.New(time.Now().Truncate(time.Second)), secret: hex.EncodeToString(secretBytes)}
 	vars := map[string]string{
 		"LATCH_DATA_DIR":          t.TempDir(),
 		"LATCH_SIGNING_KEY":       ts.secret,
