@@ -18,7 +18,6 @@ type Principal struct {
 	Version   int64
 	ExpiresAt time.Time
 	Claims    *token.Claims
-	raw       string
 }
 
 // Authenticate checks an access token: signature and claims (once per
@@ -43,7 +42,7 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*Principal, err
 		if err != nil {
 			return nil, latch.ErrNotFound
 		}
-		p = &Principal{UserID: id, SessionID: c.SessionID, Version: c.Version, ExpiresAt: c.ExpiresAt, Claims: c, raw: raw}
+		p = &Principal{UserID: id, SessionID: c.SessionID, Version: c.Version, ExpiresAt: c.ExpiresAt, Claims: c}
 		s.verified.put(raw, p)
 	}
 	if !s.opts.RefreshOnly {
@@ -92,12 +91,6 @@ func (c *verifiedCache) put(raw string, p *Principal) {
 		c.m = make(map[string]*Principal)
 	}
 	c.m[raw] = p
-	c.mu.Unlock()
-}
-
-func (c *verifiedCache) forget(raw string) {
-	c.mu.Lock()
-	delete(c.m, raw)
 	c.mu.Unlock()
 }
 

@@ -41,7 +41,6 @@ func (s *Service) Logout(ctx context.Context, p *Principal, raw string) error {
 			return err
 		}
 	}
-	s.verified.forget(p.raw)
 	return nil
 }
 
@@ -52,7 +51,6 @@ func (s *Service) EndSession(ctx context.Context, p *Principal) error {
 		return s.revokeUser(ctx, p.UserID, "", latch.ReasonLogout) // a SimpleJWT token names no session
 	}
 	_, err := s.revokeSession(ctx, p.SessionID, latch.ReasonLogout)
-	s.verified.forget(p.raw)
 	return err
 }
 

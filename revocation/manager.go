@@ -237,8 +237,3 @@ func (m *Manager) Announce(ctx context.Context, r latch.Revocation) error {
 	}
 	return nil
 }
-
-// SessionRevocation builds the message for session s revoked at its RevokedAt.
-func (m *Manager) SessionRevocation(s *latch.Session) latch.Revocation {
-	return latch.Revocation{SessionID: s.ID, Until: s.RevokedAt.Add(m.opts.Window)}
-}
