@@ -12,50 +12,60 @@ import (
 	"github.com/latch-auth/latch/token"
 )
 
-// newBenchService is a Service over a temporary SQLite store with
-// immediate revocation on (the default), and two access tokens of alice,
-// each in its own session.
-func newBenchService(b *testing.B, cacheSize int) (*auth.Service, [2]string) {
-	b.Helper()
+// newTestService is a Service over a temporary SQLite store with
+// immediate revocation on (the default), hashing with hasher (nil: cheap
+// in-process argon2id) and a verified-token cache of cacheSize (0: the
+// default), and with the user alice.
+func newTestService(tb testing.TB, hasher auth.PasswordHasher, cacheSize int) *auth.Service {
+	tb.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "latch.db"))
+	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "latch.db"))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() { db.Close() })
 	key, err := token.GenerateKey("HS256")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	engine, err := token.New(token.Options{SigningKey: key})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	// Cheap hashing: login is not what is measured here.
-	hasher, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1})
-	if err != nil {
-		b.Fatal(err)
+	if hasher == nil {
+		// Cheap hashing: what is tested is not the hash's cost.
+		if hasher, err = password.NewHasher(password.Params{Memory: 64, Iterations: 1}); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	revs, err := revocation.NewManager(revocation.Options{Source: db, Window: 1 << 40})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := revs.Load(ctx); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	opts := auth.DefaultOptions()
 	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher, opts.Revocations = db, db, engine, hasher, revs
 	opts.VerifiedCacheSize = cacheSize
 	svc, err := auth.New(opts)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	if _, err := svc.CreateUser(ctx, "alice", "correct horse battery", "alice@example.com", "user"); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
+	return svc
+}
+
+// newBenchService is newTestService with two access tokens of alice, each
+// in its own session.
+func newBenchService(b *testing.B, cacheSize int) (*auth.Service, [2]string) {
+	b.Helper()
+	svc := newTestService(b, nil, cacheSize)
 	var toks [2]string
 	for i := range toks {
-		pair, err := svc.Login(ctx, "alice", "correct horse battery", auth.Client{UserAgent: "bench", IP: "127.0.0.1"})
+		pair, err := svc.Login(context.Background(), "alice", "correct horse battery", auth.Client{UserAgent: "bench", IP: "127.0.0.1"})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -68,7 +68,7 @@ func (s *Service) checkPassword(ctx context.Context, username, pw string) (*latc
 	// pool is full then costs no database query, which keeps a login flood
 	// cheap to shed.
 	var u *latch.User
-	var lookupErr, verifyErr error
+	var lookupErr, verifyErr, hashErr error
 	var ok, rehash bool
 	if err := s.hash(ctx, func() {
 		u, lookupErr = s.opts.Users.UserByUsername(ctx, username)
@@ -76,20 +76,28 @@ func (s *Service) checkPassword(ctx context.Context, username, pw string) (*latc
 			return
 		}
 		if u == nil {
-			s.opts.Hasher.Dummy(pw) // as long as a wrong password: no enumeration by timing
+			hashErr = s.opts.Hasher.Dummy(pw) // as long as a wrong password: no enumeration by timing
 			return
 		}
 		ok, rehash, verifyErr = s.opts.Hasher.Verify(u.PasswordHash, pw)
+		if verifyErr != nil && !unusableHash(verifyErr) {
+			hashErr, verifyErr = verifyErr, nil
+			return
+		}
 		if !ok && (verifyErr != nil || u.PasswordHash == "" || strings.HasPrefix(u.PasswordHash, "!")) {
 			// An unusable or unverifiable hash fails at once: spend the
 			// work anyway, or timing would tell such accounts apart.
-			s.opts.Hasher.Dummy(pw)
+			hashErr = s.opts.Hasher.Dummy(pw)
 		}
 	}); err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
 	if lookupErr != nil && !errors.Is(lookupErr, latch.ErrNotFound) {
 		return nil, fmt.Errorf("login: %w", lookupErr)
+	}
+	if hashErr != nil {
+		// Never a 401: the password was not checked.
+		return nil, fmt.Errorf("login: %w: %w", latch.ErrUnavailable, hashErr)
 	}
 	if verifyErr != nil {
 		s.opts.Logger.Warn("stored password hash unusable", "user", u.ID, "err", verifyErr)
@@ -106,6 +114,13 @@ func (s *Service) checkPassword(ctx context.Context, username, pw string) (*latc
 		}
 	}
 	return u, nil
+}
+
+// unusableHash reports whether err from Verify is about the stored hash
+// (a scheme or parameters latch cannot verify) rather than a failure to
+// hash at all.
+func unusableHash(err error) bool {
+	return errors.Is(err, password.ErrUnknownScheme) || errors.Is(err, password.ErrMalformed)
 }
 
 // upgradeHash replaces an imported or outdated hash; a failure is logged,
@@ -247,7 +262,7 @@ func (s *Service) CreateUser(ctx context.Context, username, pw, email, role stri
 		return nil, fmt.Errorf("signup: %w", err)
 	}
 	if herr != nil {
-		return nil, fmt.Errorf("signup: %w", herr)
+		return nil, fmt.Errorf("signup: %w: %w", latch.ErrUnavailable, herr)
 	}
 	u := &latch.User{Username: username, Email: email, PasswordHash: h, Role: role, IsActive: true, CreatedAt: s.opts.Now()}
 	if err := s.opts.Users.CreateUser(ctx, u); err != nil {

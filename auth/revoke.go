@@ -111,8 +111,12 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, oldPW, newPW
 		return err
 	}
 	var ok bool
-	if err := s.hash(ctx, func() { ok, _, _ = s.opts.Hasher.Verify(u.PasswordHash, oldPW) }); err != nil {
+	var hashErr error
+	if err := s.hash(ctx, func() { ok, _, hashErr = s.opts.Hasher.Verify(u.PasswordHash, oldPW) }); err != nil {
 		return err
+	}
+	if hashErr != nil && !unusableHash(hashErr) {
+		return fmt.Errorf("change password: %w: %w", latch.ErrUnavailable, hashErr)
 	}
 	if !ok {
 		return &ValidationError{Fields: []FieldError{{Field: "old_password", Messages: []string{msgWrongPassword}}}}
@@ -134,7 +138,7 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, newPW, keep str
 		return err
 	}
 	if herr != nil {
-		return herr
+		return fmt.Errorf("set password: %w: %w", latch.ErrUnavailable, herr)
 	}
 	if err := s.opts.Users.SetPasswordHash(ctx, userID, h); err != nil {
 		return err

@@ -33,17 +33,25 @@ type Revocations interface {
 	Announce(ctx context.Context, r latch.Revocation) error
 }
 
+// PasswordHasher hashes and checks passwords: a [*password.Hasher] hashes
+// in this process, a [*password.Process] in a separate one. Errors other
+// than [password.ErrUnknownScheme] and [password.ErrMalformed] from Verify
+// (a failed hashing process) make the Service answer [latch.ErrUnavailable].
+type PasswordHasher interface {
+	Hash(password string) (string, error)
+	Verify(encoded, password string) (ok, needsRehash bool, err error)
+	Dummy(password string) error
+}
+
 // Options configure a Service. DefaultOptions gives SimpleJWT's defaults as
 // latch's SPEC sets them; the stores, engine, hasher and revocations are
 // required.
 type Options struct {
-	Users    latch.UserStore
-	Sessions latch.SessionStore
-	Tokens   *token.Engine
-	Hasher   *password.Hasher
-	Pool     *password.Pool // bounds concurrent hashing; nil: unbounded
-	// Background, if set, runs the hashing on low-priority threads.
-	Background  *password.Background
+	Users       latch.UserStore
+	Sessions    latch.SessionStore
+	Tokens      *token.Engine
+	Hasher      PasswordHasher
+	Pool        *password.Pool // bounds concurrent hashing; nil: unbounded
 	Revocations Revocations
 	// Cache is the per-session cache applications use (seed 000); latch
 	// drops a session's values when it rotates or is revoked. nil: none.
@@ -174,10 +182,6 @@ func hashJTI(jti string) string {
 }
 
 func (s *Service) hash(ctx context.Context, fn func()) error {
-	if bg := s.opts.Background; bg != nil {
-		inner := fn
-		fn = func() { bg.Run(inner) }
-	}
 	if s.opts.Pool == nil {
 		fn()
 		return nil

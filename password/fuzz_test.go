@@ -1,7 +1,11 @@
 package password
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -66,6 +70,52 @@ func FuzzVerify(f *testing.F) {
 			if ok2, _, _ := h.Verify(encoded, password+"\x00other"); ok2 {
 				t.Fatalf("Verify matched two different passwords")
 			}
+		}
+	})
+}
+
+// FuzzWorkerFrames feeds the frame readers of Process and its worker
+// arbitrary bytes: they must not panic, and whatever they accept must
+// encode back to a frame that reads the same.
+func FuzzWorkerFrames(f *testing.F) {
+	var b bytes.Buffer
+	writeRequest(&b, request{id: 7, op: opVerify, password: "pw", encoded: "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA"})
+	f.Add(b.Bytes())
+	b.Reset()
+	writeResponse(&b, response{id: 7, ok: true, rehash: true})
+	f.Add(b.Bytes())
+	b.Reset()
+	writeResponse(&b, response{id: 8, err: ErrMalformed})
+	f.Add(b.Bytes())
+	f.Add([]byte{0, 0, 0, 0})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if req, err := readRequest(bufio.NewReader(bytes.NewReader(data))); err == nil {
+			var out bytes.Buffer
+			if err := writeRequest(&out, req); err != nil {
+				t.Fatalf("writeRequest(%+v): %v", req, err)
+			}
+			again, err := readRequest(bufio.NewReader(&out))
+			if err != nil || again != req {
+				t.Fatalf("request %+v reads back as %+v, %v", req, again, err)
+			}
+		} else if !errors.Is(err, errFrame) && !errors.Is(err, io.EOF) {
+			t.Fatalf("readRequest: unexpected error %v", err)
+		}
+		if resp, err := readResponse(bufio.NewReader(bytes.NewReader(data))); err == nil {
+			var out bytes.Buffer
+			if err := writeResponse(&out, resp); err != nil {
+				t.Fatalf("writeResponse(%+v): %v", resp, err)
+			}
+			again, err := readResponse(bufio.NewReader(&out))
+			if err != nil || again.id != resp.id || again.ok != resp.ok || again.rehash != resp.rehash ||
+				again.text != resp.text || fmt.Sprint(again.err) != fmt.Sprint(resp.err) ||
+				errors.Is(again.err, ErrMalformed) != errors.Is(resp.err, ErrMalformed) ||
+				errors.Is(again.err, ErrUnknownScheme) != errors.Is(resp.err, ErrUnknownScheme) {
+				t.Fatalf("response %+v reads back as %+v, %v", resp, again, err)
+			}
+		} else if !errors.Is(err, errFrame) && !errors.Is(err, io.EOF) {
+			t.Fatalf("readResponse: unexpected error %v", err)
 		}
 	})
 }

@@ -237,8 +237,10 @@ func (h *Hasher) Verify(encoded, password string) (ok, needsRehash bool, err err
 // unknown, so that the response takes as long as for a wrong password.
 // (Users whose stored hash is still a Django one take that hash's time until
 // their next login upgrades it.)
-func (h *Hasher) Dummy(password string) {
+// The error is always nil; it is there for [Process], whose worker may fail.
+func (h *Hasher) Dummy(password string) error {
 	h.dummy.verify(password)
+	return nil
 }
 
 // current reports whether a is what h.Hash would produce today.

@@ -2,5 +2,6 @@
 
 package password
 
-// lowerPriority is a no-op where thread priorities are not per thread.
+// lowerPriority is a no-op where latch does not know how to lower a
+// thread's priority.
 func lowerPriority() {}

@@ -25,6 +25,7 @@ func migrate(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) 
 
 // withApp runs fn with latch assembled, logging to stderr.
 func withApp(ctx context.Context, env Env, cfg *config.Config, fn func(a *app) error) error {
+	cfg.HashProcess = false // a command hashes once at most: not worth a process
 	a, err := newApp(ctx, cfg, newLogger(cfg, env.Stderr), nil)
 	if err != nil {
 		return err

@@ -16,9 +16,16 @@ import (
 )
 
 func TestEnumerationTiming(t *testing.T) {
+	// In this process, and in the hashing process latch serve uses.
+	for _, hashProcess := range []string{"off", "on"} {
+		t.Run("LATCH_HASH_PROCESS="+hashProcess, func(t *testing.T) { testEnumerationTiming(t, hashProcess) })
+	}
+}
+
+func testEnumerationTiming(t *testing.T, hashProcess string) {
 	// The real default argon2id cost (19 MiB, 2 passes), not the harness's
 	// cheap one: the difference to detect is one hash.
-	ts := newTestServer(t, map[string]string{"LATCH_ARGON2_MEMORY": "19456", "LATCH_ARGON2_ITERATIONS": "2"})
+	ts := newTestServer(t, map[string]string{"LATCH_ARGON2_MEMORY": "19456", "LATCH_ARGON2_ITERATIONS": "2", "LATCH_HASH_PROCESS": hashProcess})
 	hasher, err := password.NewHasher(password.Params{Memory: 19456, Iterations: 2})
 	if err != nil {
 		t.Fatal(err)

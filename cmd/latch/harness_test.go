@@ -57,6 +57,9 @@ func newTestServer(t *testing.T, env map[string]string) *testServer {
 		"LATCH_DATABASE_URL":      "",
 		"LATCH_ARGON2_MEMORY":     fastHashing["LATCH_ARGON2_MEMORY"],
 		"LATCH_ARGON2_ITERATIONS": fastHashing["LATCH_ARGON2_ITERATIONS"],
+		// Hashing in this process unless a test asks for the worker
+		// process latch serve uses (see TestMain).
+		"LATCH_HASH_PROCESS": "off",
 	}
 	for k, v := range env {
 		vars[k] = v

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/latch-auth/latch/httpapi"
 	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/password"
 	"github.com/latch-auth/latch/ratelimit"
 )
 
@@ -26,11 +26,6 @@ func serve(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) er
 		return err
 	}
 	defer a.Close()
-	if env.Getenv("GOMAXPROCS") == "" {
-		// The hashing threads hold Ps while they compute; give request
-		// handling as many Ps as there are cores besides them.
-		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + a.hashWorkers)
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	api, err := a.handler(reg)
@@ -178,4 +173,16 @@ func (a *app) housekeeping(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// hashWorker is the process newHasher starts: it hashes with the argon2
+// parameters and as many jobs at once as its flags say, until its input
+// ends. Signals are the server's business: the worker has its own process
+// group and ends with its input.
+func hashWorker(_ context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) error {
+	hasher, err := password.NewHasher(hasherParams(cfg))
+	if err != nil {
+		return err
+	}
+	return password.ServeProcess(env.Stdin, env.Stdout, hasher, hashWorkers(cfg))
 }

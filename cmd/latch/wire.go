@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,7 +40,6 @@ type app struct {
 	now         func() time.Time
 	store       store
 	shared      *shared
-	hashWorkers int
 	tokens      *token.Engine
 	revocations *revocation.Manager
 	auth        *auth.Service
@@ -104,22 +104,15 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func(
 		return nil, err
 	}
 	a.closers = append(a.closers, a.shared.Close)
-	hasher, err := password.NewHasher(password.Params{Memory: uint32(cfg.Argon2Memory), Iterations: uint32(cfg.Argon2Iterations)})
+	workers := hashWorkers(cfg)
+	hasher, err := a.newHasher(cfg, workers)
 	if err != nil {
 		return nil, err
 	}
-	workers := cfg.HashWorkers
-	if workers <= 0 {
-		// Leave a core to everything else: argon2 is CPU- and memory-bound,
-		// and a login flood must not starve authenticated requests.
-		workers = max(1, runtime.GOMAXPROCS(0)-1)
-	}
 	pool := password.NewPool(workers, 0)
-	background := password.NewBackground(workers)
-	a.hashWorkers = workers
-	a.closers = append(a.closers, func() error { pool.Close(); background.Close(); return nil })
+	a.closers = append(a.closers, func() error { pool.Close(); return nil })
 	opts := auth.DefaultOptions()
-	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher, opts.Pool, opts.Background = a.store, a.store, a.tokens, hasher, pool, background
+	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher, opts.Pool = a.store, a.store, a.tokens, hasher, pool
 	opts.AccessLifetime = cfg.AccessTokenLifetime
 	opts.RefreshLifetime = cfg.RefreshTokenLifetime
 	opts.SessionLifetime = cfg.SessionMaxLifetime
@@ -257,4 +250,43 @@ func parseVerifyingKeys(alg, s string) ([]*token.Key, error) {
 		keys = append(keys, k)
 	}
 	return keys, nil
+}
+
+// hashWorkers is how many passwords are hashed at once.
+func hashWorkers(cfg *config.Config) int {
+	if cfg.HashWorkers > 0 {
+		return cfg.HashWorkers
+	}
+	// Leave a core to everything else: argon2 is CPU- and memory-bound,
+	// and a login flood must not starve authenticated requests.
+	return max(1, runtime.GOMAXPROCS(0)-1)
+}
+
+func hasherParams(cfg *config.Config) password.Params {
+	return password.Params{Memory: uint32(cfg.Argon2Memory), Iterations: uint32(cfg.Argon2Iterations)}
+}
+
+// newHasher hashes in this process, or with LATCH_HASH_PROCESS in a
+// "latch hash-worker" child running workers jobs at once.
+func (a *app) newHasher(cfg *config.Config, workers int) (auth.PasswordHasher, error) {
+	hasher, err := password.NewHasher(hasherParams(cfg))
+	if err != nil || !cfg.HashProcess {
+		return hasher, err
+	}
+	proc, err := password.StartProcess(password.ProcessConfig{
+		Args: []string{"hash-worker",
+			"--hash-workers", strconv.Itoa(workers),
+			"--argon2-memory", strconv.Itoa(cfg.Argon2Memory),
+			"--argon2-iterations", strconv.Itoa(cfg.Argon2Iterations)},
+		// As many threads as jobs: the worker's Go runtime then never
+		// runs more hashing at once than it was given.
+		Env:    append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(workers)),
+		Stderr: os.Stderr,
+	})
+	if err != nil {
+		a.log.Warn("hashing passwords in this process instead", "err", err)
+		return hasher, nil
+	}
+	a.closers = append(a.closers, proc.Close)
+	return proc, nil
 }

@@ -64,6 +64,7 @@ type Config struct {
 	MaxBodyBytes      int64
 	PasswordMinLength int
 	HashWorkers       int
+	HashProcess       bool
 	Argon2Memory      int
 	Argon2Iterations  int
 	LogLevel          string
@@ -201,6 +202,7 @@ var settings = []setting{
 	}},
 	{"password-min-length", "8", "minimum password length on signup and change", integer(func(c *Config) *int { return &c.PasswordMinLength })},
 	{"hash-workers", "0", "password hashing workers (0: one per core but one, at least one)", integer(func(c *Config) *int { return &c.HashWorkers })},
+	{"hash-process", "on", "latch serve hashes passwords in a separate low-priority process (off: on threads of its own)", boolean(func(c *Config) *bool { return &c.HashProcess })},
 	{"argon2-memory", "19456", "argon2id memory per hash in KiB (OWASP default 19 MiB)", integer(func(c *Config) *int { return &c.Argon2Memory })},
 	{"argon2-iterations", "2", "argon2id passes", integer(func(c *Config) *int { return &c.Argon2Iterations })},
 	{"log-level", "info", "debug, info, warn, error", str(func(c *Config) *string { return &c.LogLevel })},

@@ -16,7 +16,8 @@
 #  2. login flood: /api/me/ latency (wrk --latency, -c8) idle, then while a
 #     second wrk hammers POST /api/token/ with valid credentials (saturating
 #     the hashing pool, which answers 503 when full); prints p99 flood/idle
-#     (target <= 2) and latch's memory (VmHWM, VmRSS) before, during, after.
+#     (target <= 2) and the memory (VmHWM, VmRSS) of latch and its hash-worker
+#     process before, during, after.
 #     Measured closed-loop (as fast as possible) and paced (BENCH_DELAY_MS
 #     think time per connection).
 #  3. go test -bench over BENCH_GO_PKGS (Authenticate, BenchmarkMe, token
@@ -277,8 +278,29 @@ cpu_ticks() { # PID: user+sys CPU time in clock ticks (fields 14, 15 of /proc/PI
 	awk '{ print $12 + $13 }' <<<"$stat"
 }
 
-mem() { # PID FIELD (VmHWM, VmRSS): in MiB
-	awk -v f="$2:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"
+children() { # PID: the pids of its child processes (latch serve's hash-worker)
+	local f stat ppid
+	for f in /proc/[0-9]*/stat; do
+		stat=$(cat "$f" 2>/dev/null) || continue
+		stat=${stat##*) }
+		read -r _ ppid _ <<<"$stat"
+		if [[ "$ppid" == "$1" ]]; then
+			f=${f#/proc/}
+			echo "${f%/stat}"
+		fi
+	done
+}
+
+mem() { # PID FIELD (VmHWM, VmRSS): in MiB, of PID and its child processes together
+	local p files=()
+	for p in "$1" $(children "$1"); do
+		[[ -r /proc/$p/status ]] && files+=("/proc/$p/status")
+	done
+	[[ ${#files[@]} -gt 0 ]] || {
+		echo "?"
+		return
+	}
+	awk -v f="$2:" '$1 == f { s += $2 } END { printf "%.1f", s / 1024 }' "${files[@]}" 2>/dev/null || echo "?"
 }
 
 STRICT_FAIL=0
@@ -463,7 +485,7 @@ if want flood; then
 	say "   $BENCH_LAT_ROUNDS alternated rounds per mode, on a fresh latch-sqlite."
 	say "   closed-loop: each connection sends its next request at once; paced-Nms: N ms think time per connection."
 	say "   latencies in us; logins/s = all answers of the flood, 200 = logins done, 503 = refused by the full hashing pool;"
-	say "   RSS = latch's VmRSS (MiB) sampled every 0.5 s during the flood: first/max/last"
+	say "   RSS = VmRSS (MiB) of latch and its hash-worker process together, sampled every 0.5 s during the flood: first/max/last"
 	flood_env=()
 	if [[ -n "${BENCH_HASH_WORKERS:-}" ]]; then flood_env+=(LATCH_HASH_WORKERS="$BENCH_HASH_WORKERS"); fi
 	start_latch latch-flood "$WORK/data-flood" "${flood_env[@]}"
@@ -475,7 +497,7 @@ if want flood; then
 	bl=$(wrk_me "$OUT/flood-bare-closed.txt" "$SERVER_URL" "$ftok" "$BENCH_LAT_CONNS" "$BENCH_DURATION" --latency)
 	say "noise floor, bare server, closed-loop, no flood: $(field rps "$bl") rps, p50 $(field p50_us "$bl") us, p99 $(field p99_us "$bl") us"
 	stop "$SERVER_PID"
-	say "memory before: VmHWM $(mem "$fpid_srv" VmHWM) MiB, VmRSS $(mem "$fpid_srv" VmRSS) MiB"
+	say "memory of latch + hash-worker before: VmHWM $(mem "$fpid_srv" VmHWM) MiB, VmRSS $(mem "$fpid_srv" VmRSS) MiB"
 	say "$(printf '%-12s %-2s| %8s %6s %7s | %8s %6s %7s | %6s | %7s %5s %7s | %s' \
 		mode r "idle rps" p50 p99 "flood rps" p50 p99 "p99 x" "logins/s" 200 503 RSS)"
 	modes=(closed-loop)
@@ -494,7 +516,7 @@ if want flood; then
 		[[ $verdict == MISSES ]] && STRICT_FAIL=1
 		say "median p99 flood/idle, $mode: $m ($verdict the target <= 2)"
 	done
-	say "memory after:  VmHWM $(mem "$fpid_srv" VmHWM) MiB, VmRSS $(mem "$fpid_srv" VmRSS) MiB; max VmRSS sampled during the floods $RSS_MAX MiB"
+	say "memory of latch + hash-worker after:  VmHWM $(mem "$fpid_srv" VmHWM) MiB, VmRSS $(mem "$fpid_srv" VmRSS) MiB; max VmRSS sampled during the floods $RSS_MAX MiB"
 	say "   (LATCH_HASH_WORKERS=${BENCH_HASH_WORKERS:-the default: cores - 1, at least 1}; argon2id m=19 MiB per hash)"
 	say "latch logged $(($(wc -l <"$OUT/latch-flood.log") - log_lines0)) lines during the floods ($(grep -c 'hashing pool busy' "$OUT/latch-flood.log" || true) of them 'hashing pool busy')"
 	stop "$fpid_srv"
