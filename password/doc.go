@@ -16,7 +16,10 @@
 //
 // [Hasher.Dummy] spends the same time as a failed Verify, for logins with an
 // unknown username. [Pool] bounds how many hashes run at once so that a flood
-// of logins cannot starve other requests. [Validate] applies Django's default
+// of logins cannot starve other requests, and [Process] runs the hashing
+// in a separate process at the lowest CPU priority, so that argon2id's CPU
+// time and memory (and the garbage collection it causes) stay away from
+// request handling. [Validate] applies Django's default
 // password validators to a new password, with Django's messages.
 //
 // The package is a leaf: it imports nothing from latch and never net/http.

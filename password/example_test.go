@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 
 	"github.com/latch-auth/latch/password"
 )
@@ -64,4 +65,32 @@ func ExampleValidate() {
 	// Output:
 	// The password is too similar to the username.
 	// This password is too short. It must contain at least 10 characters.
+}
+
+// A program hashes in a child process by running itself as the worker:
+// main checks first whether it was started as one.
+func ExampleProcess() {
+	if len(os.Args) > 1 && os.Args[1] == "hash-worker" {
+		h, err := password.NewHasher(password.Params{})
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := password.ServeProcess(os.Stdin, os.Stdout, h, 1); err != nil {
+			log.Fatal(err)
+		}
+		os.Exit(0)
+	}
+
+	// Path "" is this program.
+	p, err := password.StartProcess(password.ProcessConfig{Args: []string{"hash-worker"}, Stderr: os.Stderr})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Close()
+	encoded, err := p.Hash("correct horse battery staple")
+	if err != nil {
+		log.Fatal(err) // wraps password.ErrProcess: answer 503, not 401
+	}
+	ok, _, err := p.Verify(encoded, "correct horse battery staple")
+	fmt.Println(ok, err)
 }
