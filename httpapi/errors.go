@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -124,6 +125,10 @@ func isTokenError(err error) bool {
 	return false
 }
 
+// statusClientClosedRequest is nginx's status for a request whose client
+// disconnected before the response; it shows in logs and metrics only.
+const statusClientClosedRequest = 499
+
 // toAPIError is the one place where domain errors become HTTP responses
 // for the token endpoints and the flows behind authenticated endpoints.
 func (s *Server) toAPIError(err error) *apiError {
@@ -156,6 +161,10 @@ func (s *Server) toAPIError(err error) *apiError {
 	case errors.Is(err, password.ErrBusy):
 		return &apiError{status: http.StatusServiceUnavailable, body: detail("Too many logins in progress; try again shortly."),
 			header: http.Header{"Retry-After": {"1"}}, err: err}
+	case errors.Is(err, context.Canceled):
+		// The client went away (its request's context ended) before the
+		// answer: nobody reads this response, and it is not a server error.
+		return &apiError{status: statusClientClosedRequest, body: detail("Client closed the request."), err: err}
 	case errors.Is(err, latch.ErrUnavailable):
 		return &apiError{status: http.StatusServiceUnavailable, body: detail("Service temporarily unavailable, try again later."),
 			header: http.Header{"Retry-After": {"1"}}, err: err}

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/latch-auth/latch"
@@ -87,5 +89,23 @@ func TestWriteMeMatchesEncoder(t *testing.T) {
 		if got.Body.String() != want.Body.String() || got.Header().Get("Content-Type") != "application/json" {
 			t.Errorf("username %q: got %s, want %s", name, got.Body, want.Body)
 		}
+	}
+}
+
+// A login whose client has gone (its request's context is canceled) is
+// not a server error: 499 in logs and metrics, never 500.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	s := newFuzzServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, "POST", "/api/token/", strings.NewReader(`{"username":"alice","password":"pw"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if rec.Code != statusClientClosedRequest {
+		t.Fatalf("login with a canceled context: %d %s, want %d", rec.Code, rec.Body, statusClientClosedRequest)
+	}
+	if got := s.toAPIError(fmt.Errorf("login: update user 2: %w", context.Canceled)).status; got != statusClientClosedRequest {
+		t.Fatalf("wrapped context.Canceled maps to %d", got)
 	}
 }
