@@ -61,6 +61,11 @@ func StartProcess(cfg ProcessConfig) (*Process, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
+	if cfg.Path == "" && runtime.GOOS == "linux" {
+		// The running binary itself, even if its file was replaced since
+		// (an upgrade): a worker must speak this version's protocol.
+		cfg.Path = "/proc/self/exe"
+	}
 	if cfg.Path == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -179,6 +184,9 @@ func (p *Process) call(op byte, password, encoded string) (response, error) {
 // start starts a hashing process; p.mu is held.
 func (p *Process) start() (*child, error) {
 	cmd := exec.Command(p.cfg.Path, p.cfg.Args...)
+	if p.cfg.Path == "/proc/self/exe" && len(os.Args) > 0 {
+		cmd.Args[0] = os.Args[0] // what ps shows
+	}
 	cmd.Env = p.cfg.Env
 	cmd.Stderr = p.cfg.Stderr
 	ownProcessGroup(cmd)
