@@ -38,7 +38,7 @@
 #                           ~320 logins/s, about 10x what the hashing pool can do on 2 cores, so
 #                           hashing is saturated; 0 makes the flood a closed loop (an HTTP flood)
 #   BENCH_DELAY_MS=5        think time of the paced latency runs (0: skip them)
-#   BENCH_LAT_ROUNDS=2      alternated idle/flood rounds of each latency mode
+#   BENCH_LAT_ROUNDS=3      alternated idle/flood rounds of each latency mode
 #   BENCH_HASH_WORKERS=N    LATCH_HASH_WORKERS of the flooded server (default: latch's)
 #   BENCH_SCENARIOS="sqlite pgredis flood gobench"   what to run
 #   BENCH_GO_PKGS="./auth/ ./token/ ./httpapi/ ./password/"   BENCHTIME=1s
@@ -61,7 +61,7 @@ BENCH_LAT_CONNS=${BENCH_LAT_CONNS:-8}
 BENCH_FLOOD_CONNS=${BENCH_FLOOD_CONNS:-32}
 export BENCH_FLOOD_DELAY_MS=${BENCH_FLOOD_DELAY_MS:-100}
 BENCH_DELAY_MS=${BENCH_DELAY_MS:-5}
-BENCH_LAT_ROUNDS=${BENCH_LAT_ROUNDS:-2}
+BENCH_LAT_ROUNDS=${BENCH_LAT_ROUNDS:-3}
 BENCH_SCENARIOS=${BENCH_SCENARIOS:-sqlite pgredis flood gobench}
 BENCH_GO_PKGS=${BENCH_GO_PKGS:-./auth/ ./token/ ./httpapi/ ./password/}
 BENCHTIME=${BENCHTIME:-1s}
