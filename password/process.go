@@ -107,6 +107,17 @@ func (p *Process) Dummy(password string) error {
 	return err
 }
 
+// Pid is the process id of the running worker, or 0 while none runs (the
+// next call starts one).
+func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.child == nil {
+		return 0
+	}
+	return p.child.cmd.Process.Pid
+}
+
 // Close ends the hashing process: it finishes the jobs it holds, then
 // exits. Calls after Close fail with ErrProcess.
 func (p *Process) Close() error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +38,28 @@ type testServer struct {
 	app    *app
 	clock  *clocktest.Clock
 	secret string
+	// warnings holds what latch logged at warn level and above, for
+	// tests to show or inspect.
+	warnings lockedBuffer
+}
+
+// lockedBuffer is a bytes.Buffer safe for the server's goroutines, which
+// may log after the test has ended.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // fastHashing keeps argon2id cheap in tests; production uses the defaults.
@@ -74,7 +98,8 @@ func newTestServer(t *testing.T, env map[string]string) *testServer {
 		t.Fatalf("config: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, cfg, slog.New(slog.DiscardHandler), ts.clock.Now)
+	log := slog.New(slog.NewTextHandler(&ts.warnings, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := newApp(ctx, cfg, log, ts.clock.Now)
 	if err != nil {
 		cancel()
 		t.Fatalf("newApp: %v", err)

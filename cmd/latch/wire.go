@@ -40,6 +40,7 @@ type app struct {
 	now         func() time.Time
 	store       store
 	shared      *shared
+	hashProcess *password.Process // nil: hashing in this process
 	tokens      *token.Engine
 	revocations *revocation.Manager
 	auth        *auth.Service
@@ -288,5 +289,7 @@ func (a *app) newHasher(cfg *config.Config, workers int) (auth.PasswordHasher, e
 		return hasher, nil
 	}
 	a.closers = append(a.closers, proc.Close)
+	a.hashProcess = proc
+	a.log.Info("hashing passwords in a separate process", "pid", proc.Pid())
 	return proc, nil
 }
