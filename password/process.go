@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,10 +31,14 @@ type ProcessConfig struct {
 	Env []string
 	// Stderr receives the worker's standard error; nil discards it.
 	Stderr io.Writer
-	// Timeout bounds one job; a process that takes longer is killed (every
-	// job it holds fails with ErrProcess) and the next call starts another.
-	// Zero means 30 s.
+	// Timeout bounds the wait for one job, which then fails with
+	// ErrProcess. A worker that answered nothing at all for that long is
+	// taken for hung and killed (every job it holds fails, the next call
+	// starts another); one that is answering, only slowly (starved of CPU
+	// time at its low priority), keeps running. Zero means 30 s.
 	Timeout time.Duration
+
+	keepPriority bool // tests: the worker at normal priority, for timing
 }
 
 // Process runs hashing in a separate operating-system process at a low
@@ -144,8 +149,11 @@ type child struct {
 	stdin   io.WriteCloser
 	writeMu sync.Mutex // one frame at a time on stdin
 	pending map[uint64]chan response
-	done    chan struct{} // closed once the process has exited and pending is failed
-	err     error         // why it ended; read after done
+	// lastAnswer is when the worker last answered (or started), in
+	// UnixNano: a worker silent for a whole Timeout is hung.
+	lastAnswer atomic.Int64
+	done       chan struct{} // closed once the process has exited and pending is failed
+	err        error         // why it ended; read after done
 }
 
 func (p *Process) call(op byte, password, encoded string) (response, error) {
@@ -187,7 +195,12 @@ func (p *Process) call(op byte, password, encoded string) (response, error) {
 		}
 		return response{}, fmt.Errorf("%w: %w", ErrProcess, c.err)
 	case <-timer.C:
-		c.cmd.Process.Kill()
+		p.mu.Lock()
+		delete(c.pending, id) // a late answer is dropped
+		p.mu.Unlock()
+		if time.Since(time.Unix(0, c.lastAnswer.Load())) >= p.cfg.Timeout {
+			c.cmd.Process.Kill()
+		}
 		return response{}, fmt.Errorf("%w: no answer within %v", ErrProcess, p.cfg.Timeout)
 	}
 }
@@ -209,10 +222,15 @@ func (p *Process) start() (*child, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrProcess, err)
 	}
-	if err := startLowPriority(cmd); err != nil {
+	start := startLowPriority
+	if p.cfg.keepPriority {
+		start = (*exec.Cmd).Start
+	}
+	if err := start(cmd); err != nil {
 		return nil, fmt.Errorf("%w: start %s: %w", ErrProcess, p.cfg.Path, err)
 	}
 	c := &child{cmd: cmd, stdin: stdin, pending: make(map[uint64]chan response), done: make(chan struct{})}
+	c.lastAnswer.Store(time.Now().UnixNano())
 	p.child = c
 	go p.read(c, stdout)
 	return c, nil
@@ -243,6 +261,7 @@ func (p *Process) read(c *child, stdout io.Reader) {
 			readErr = err
 			break
 		}
+		c.lastAnswer.Store(time.Now().UnixNano())
 		p.mu.Lock()
 		answer, ok := c.pending[r.id]
 		delete(c.pending, r.id)

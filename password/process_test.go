@@ -17,7 +17,8 @@ import (
 
 // workerEnv makes the test binary act as a hashing worker (see TestMain):
 // "serve" runs ServeProcess with testParams, "silent" reads its input and
-// never answers.
+// never answers, "picky" answers every job at once with the hash
+// "answered", except those whose password is "never".
 const workerEnv = "LATCH_PASSWORD_TEST_WORKER"
 
 func TestMain(m *testing.M) {
@@ -35,6 +36,17 @@ func TestMain(m *testing.M) {
 	case "silent":
 		io.Copy(io.Discard, os.Stdin)
 		os.Exit(0)
+	case "picky":
+		in := bufio.NewReader(os.Stdin)
+		for {
+			req, err := readRequest(in)
+			if err != nil {
+				os.Exit(0)
+			}
+			if req.password != "never" {
+				writeResponse(os.Stdout, response{id: req.id, text: "answered"})
+			}
+		}
 	}
 	os.Exit(m.Run())
 }
@@ -42,12 +54,16 @@ func TestMain(m *testing.M) {
 // startWorker starts the test binary as a worker in mode.
 func startWorker(t *testing.T, mode string, timeout time.Duration) *Process {
 	t.Helper()
-	p, err := StartProcess(ProcessConfig{
-		Args:    []string{"-test.run=^$"},
-		Env:     append(os.Environ(), workerEnv+"="+mode),
-		Stderr:  os.Stderr,
-		Timeout: timeout,
-	})
+	return startWorkerConfig(t, mode, ProcessConfig{Timeout: timeout})
+}
+
+// startWorkerConfig starts the test binary as a worker in mode with cfg.
+func startWorkerConfig(t *testing.T, mode string, cfg ProcessConfig) *Process {
+	t.Helper()
+	cfg.Args = []string{"-test.run=^$"}
+	cfg.Env = append(os.Environ(), workerEnv+"="+mode)
+	cfg.Stderr = os.Stderr
+	p, err := StartProcess(cfg)
 	if err != nil {
 		t.Fatalf("StartProcess: %v", err)
 	}
@@ -191,6 +207,41 @@ func TestProcessTimeoutKillsTheWorker(t *testing.T) {
 	case <-c.done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the silent worker was not killed")
+	}
+}
+
+// A job that times out fails, but a worker that keeps answering other jobs
+// is only slow (starved of CPU at its low priority), not hung: it is not
+// killed, and a late answer is dropped.
+func TestProcessTimeoutSparesAnAnsweringWorker(t *testing.T) {
+	// Normal priority: under CI's load an idle-priority worker may not run
+	// for the whole timeout, and this test is about the answers it gives.
+	p := startWorkerConfig(t, "picky", ProcessConfig{Timeout: 2 * time.Second, keepPriority: true})
+	pid := p.Pid()
+	errc := make(chan error, 1)
+	go func() { _, err := p.Hash("never"); errc <- err }()
+	for {
+		select {
+		case err := <-errc:
+			if !errors.Is(err, ErrProcess) {
+				t.Fatalf("the unanswered job: %v, want ErrProcess", err)
+			}
+			if got := p.Pid(); got != pid {
+				t.Fatalf("the worker was replaced (pid %d, then %d) though it kept answering", pid, got)
+			}
+			if got, err := p.Hash("after"); got != "answered" || err != nil {
+				t.Fatalf("Hash after the timeout = %q, %v", got, err)
+			}
+			if n := p.pendingJobs(p.current()); n != 0 {
+				t.Fatalf("%d jobs still pending", n)
+			}
+			return
+		default:
+		}
+		if got, err := p.Hash("now"); got != "answered" || err != nil {
+			t.Fatalf("Hash while another job waits = %q, %v", got, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
