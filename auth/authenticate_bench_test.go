@@ -2,57 +2,24 @@ package auth_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/latch-auth/latch/auth"
-	"github.com/latch-auth/latch/password"
-	"github.com/latch-auth/latch/revocation"
-	"github.com/latch-auth/latch/sqlite"
-	"github.com/latch-auth/latch/token"
+	"github.com/latch-auth/latch/internal/authtest"
 )
 
-// newTestService is a Service over a temporary SQLite store with
-// immediate revocation on (the default), hashing with hasher (nil: cheap
-// in-process argon2id) and a verified-token cache of cacheSize (0: the
-// default), and with the user alice.
+// newTestService is an authtest Service with the user alice, hashing
+// with hasher (nil: authtest's cheap argon2id) and a verified-token cache
+// of cacheSize (0: the default).
 func newTestService(tb testing.TB, hasher auth.PasswordHasher, cacheSize int) *auth.Service {
 	tb.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "latch.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	key, err := token.GenerateKey("HS256")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	engine, err := token.New(token.Options{SigningKey: key})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if hasher == nil {
-		// Cheap hashing: what is tested is not the hash's cost.
-		if hasher, err = password.NewHasher(password.Params{Memory: 64, Iterations: 1}); err != nil {
-			tb.Fatal(err)
+	svc := authtest.New(tb, func(opts *auth.Options) {
+		if hasher != nil {
+			opts.Hasher = hasher
 		}
-	}
-	revs, err := revocation.NewManager(revocation.Options{Source: db, Window: 1 << 40})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := revs.Load(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	opts := auth.DefaultOptions()
-	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher, opts.Revocations = db, db, engine, hasher, revs
-	opts.VerifiedCacheSize = cacheSize
-	svc, err := auth.New(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := svc.CreateUser(ctx, "alice", "correct horse battery", "alice@example.com", "user"); err != nil {
+		opts.VerifiedCacheSize = cacheSize
+	}).Service
+	if _, err := svc.CreateUser(context.Background(), "alice", "correct horse battery", "alice@example.com", "user"); err != nil {
 		tb.Fatal(err)
 	}
 	return svc

@@ -4,54 +4,19 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/latch-auth/latch"
-	"github.com/latch-auth/latch/auth"
-	"github.com/latch-auth/latch/password"
-	"github.com/latch-auth/latch/revocation"
-	"github.com/latch-auth/latch/sqlite"
-	"github.com/latch-auth/latch/token"
+	"github.com/latch-auth/latch/internal/authtest"
 )
 
 // newFuzzServer is a Server over a temporary SQLite store, for tests of
 // the request-parsing edges that need no HTTP round trip.
 func newFuzzServer(tb testing.TB) *Server {
 	tb.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "latch.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	key, err := token.GenerateKey("HS256")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	engine, err := token.New(token.Options{SigningKey: key})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	hasher, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	revs, err := revocation.NewManager(revocation.Options{Source: db, Window: 1 << 40})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := revs.Load(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	opts := auth.DefaultOptions()
-	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher, opts.Revocations = db, db, engine, hasher, revs
-	svc, err := auth.New(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := New(Options{Auth: svc, Tokens: engine})
+	env := authtest.New(tb, nil)
+	s, err := New(Options{Auth: env.Service, Tokens: env.Tokens})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -3,56 +3,20 @@
 package demo_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/httpapi"
-	"github.com/latch-auth/latch/password"
-	"github.com/latch-auth/latch/revocation"
-	"github.com/latch-auth/latch/sqlite"
-	"github.com/latch-auth/latch/token"
+	"github.com/latch-auth/latch/internal/authtest"
 )
 
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latch.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	key, err := token.GenerateKey("HS256")
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := token.New(token.Options{SigningKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := auth.DefaultOptions()
-	revs, err := revocation.NewManager(revocation.Options{Source: db, Window: auth.RevocationWindow(opts)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := revs.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher, opts.Revocations = db, db, engine, hasher, revs
-	svc, err := auth.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := httpapi.New(httpapi.Options{Auth: svc, Tokens: engine, Orders: db})
+	env := authtest.New(t, nil)
+	api, err := httpapi.New(httpapi.Options{Auth: env.Service, Tokens: env.Tokens, Orders: env.DB})
 	if err != nil {
 		t.Fatal(err)
 	}
