@@ -31,3 +31,15 @@ func (e *SpentError) Error() string {
 
 // Is makes errors.Is(err, ErrTokenSpent) true for a *SpentError.
 func (e *SpentError) Is(target error) bool { return target == ErrTokenSpent }
+
+// ReuseError is returned by SessionStore.Rotate when a spent refresh token
+// was presented outside the grace interval: the store has revoked Session
+// (the whole family) in the same transaction.
+type ReuseError struct {
+	Session *Session
+}
+
+func (e *ReuseError) Error() string { return "refresh token reused: session " + e.Session.ID + " revoked" }
+
+// Is makes errors.Is(err, ErrTokenReused) true for a *ReuseError.
+func (e *ReuseError) Is(target error) bool { return target == ErrTokenReused }

@@ -15,9 +15,11 @@ type User struct {
 	IsActive     bool
 	// TokenVersion is bumped by password change, deactivation and
 	// logout-all; tokens carrying an older version are refused, except
-	// those of VersionKeepSession (the session that changed the password).
+	// those of VersionKeepSession (the session that changed the password)
+	// carrying VersionKeepFrom or later.
 	TokenVersion       int64
 	VersionKeepSession string
+	VersionKeepFrom    int64
 	LastLogin          time.Time // zero when never logged in
 	CreatedAt          time.Time
 }
@@ -64,25 +66,58 @@ type Successor struct {
 
 // TokenVersion is a user's current token version. A token of the user is
 // valid when its ver claim is at least Version, or when it belongs to
-// KeepSession and carries Version-1.
+// KeepSession and carries KeepFrom or later: the session that changed the
+// password survives any number of changes it makes, whichever version its
+// current access token was issued at.
 type TokenVersion struct {
 	UserID      int64
 	Version     int64
 	KeepSession string
+	KeepFrom    int64
 }
 
 // Allows reports whether a token with claim ver of session sid passes v.
 func (v TokenVersion) Allows(sid string, ver int64) bool {
-	return ver >= v.Version || (sid != "" && sid == v.KeepSession && ver == v.Version-1)
+	return ver >= v.Version || (sid != "" && sid == v.KeepSession && ver >= v.KeepFrom)
+}
+
+// UserVersion returns u's token version.
+func UserVersion(u *User) TokenVersion {
+	return TokenVersion{UserID: u.ID, Version: u.TokenVersion, KeepSession: u.VersionKeepSession, KeepFrom: u.VersionKeepFrom}
 }
 
 // Revocation is what one instance tells the others when it revokes: a
-// session (SessionID with the time Until which its tokens could live), or
-// a user's new token version (UserID and Version).
+// session (SessionID), or a user's new token version (Version.UserID and
+// Version), with the time Until which the tokens it refuses could live.
 type Revocation struct {
 	SessionID string
 	Until     time.Time
 	Version   TokenVersion
+}
+
+// RevocationRecord is one entry of the revocation log, which the database
+// appends to in the same transaction as the change it records: a revoked
+// session (SessionID) or a user's new token version (Version). Seq is
+// assigned by the database; instances follow it as a cursor, so neither a
+// lost message nor a skewed clock can hide a revocation from them.
+type RevocationRecord struct {
+	Seq       int64
+	SessionID string
+	UserID    int64
+	Version   TokenVersion // zero for a session record
+	At        time.Time    // when the revocation was made
+}
+
+// RevocationLog is the durable, ordered record of revocations.
+type RevocationLog interface {
+	// RevocationsAfter returns at most limit records with Seq above after,
+	// in Seq order. A record is returned only once every record with a
+	// lower Seq is visible too, so a reader that advances its cursor to
+	// the last Seq it saw never skips one.
+	RevocationsAfter(ctx context.Context, after int64, limit int) ([]RevocationRecord, error)
+	// PruneRevocations deletes at most limit records made before cutoff
+	// and returns how many went.
+	PruneRevocations(ctx context.Context, cutoff time.Time, limit int) (int64, error)
 }
 
 // Rotation is one refresh-token rotation, see SessionStore.Rotate.
@@ -93,7 +128,16 @@ type Rotation struct {
 	// Spend is false under SimpleJWT's BLACKLIST_AFTER_ROTATION=False: the
 	// old token then stays valid.
 	Spend bool
-	Now   time.Time
+	// ReuseInterval is the grace after a rotation during which presenting
+	// the old token again is a duplicate (two tabs), not theft; 0: none.
+	ReuseInterval time.Duration
+	Now           time.Time
+}
+
+// InGrace reports whether presenting the spent token t at now is a
+// duplicate within interval of the rotation that spent it.
+func InGrace(t *RefreshToken, interval time.Duration, now time.Time) bool {
+	return interval > 0 && t.Successor != nil && !t.SpentAt.IsZero() && now.Sub(t.SpentAt) <= interval
 }
 
 // Revocation reasons recorded on sessions.
@@ -122,12 +166,11 @@ type UserStore interface {
 	// SetActive activates or deactivates a user; returns ErrNotFound.
 	SetActive(ctx context.Context, id int64, active bool) error
 	// BumpTokenVersion increments the user's token version, exempting the
-	// session keep (may be empty) from the bump, and returns the new
-	// state; returns ErrNotFound.
-	BumpTokenVersion(ctx context.Context, id int64, keep string) (TokenVersion, error)
-	// TokenVersions returns the version of every user whose version is
-	// above zero, for rebuilding the revocation index.
-	TokenVersions(ctx context.Context) ([]TokenVersion, error)
+	// session keep (may be empty) from the bump, records the new version
+	// in the revocation log at now in the same transaction, and returns
+	// it; returns ErrNotFound. Bumping again with the same keep session
+	// keeps that session's tokens valid (TokenVersion.KeepFrom stays).
+	BumpTokenVersion(ctx context.Context, id int64, keep string, now time.Time) (TokenVersion, error)
 }
 
 // SessionStore keeps sessions and refresh-token records.
@@ -140,27 +183,29 @@ type SessionStore interface {
 	RefreshToken(ctx context.Context, hash string) (*RefreshToken, *Session, error)
 	// Rotate spends the unspent token r.OldHash and stores r.Next, in one
 	// transaction, and marks the session used at r.Now. Under any
-	// concurrency at most one caller succeeds for one OldHash. It returns
-	// *SpentError (Is ErrTokenSpent) when the token was already spent,
-	// ErrSessionRevoked when the session is revoked or expired, and
-	// ErrNotFound when no such token exists.
+	// concurrency at most one caller succeeds for one OldHash. When the
+	// token was already spent it returns *SpentError (Is ErrTokenSpent)
+	// inside r.ReuseInterval (see InGrace), and otherwise revokes the
+	// session with ReasonReuse in that same transaction and returns
+	// *ReuseError (Is ErrTokenReused). It returns ErrSessionRevoked when
+	// the session is revoked or expired, and ErrNotFound when no such
+	// token exists.
 	Rotate(ctx context.Context, r Rotation) (*Session, error)
 	// Touch marks the session of an unspent token used at now, for refresh
 	// without rotation. Errors as Rotate.
 	Touch(ctx context.Context, hash string, now time.Time) (*Session, error)
-	// RevokeSession revokes one session (which refuses all its tokens); it returns
-	// the session as revoked. Revoking a revoked session is not an error and
+	// RevokeSession revokes one session (which refuses all its tokens) and
+	// records it in the revocation log, in one transaction; it returns the
+	// session as revoked. Revoking a revoked session is not an error and
 	// keeps the first revocation time. Returns ErrNotFound.
 	RevokeSession(ctx context.Context, id, reason string, now time.Time) (*Session, error)
 	// RevokeUserSessions revokes every active session of userID except
-	// keep (may be empty) and returns those it revoked.
+	// keep (may be empty), records them in the revocation log in the same
+	// transaction, and returns those it revoked.
 	RevokeUserSessions(ctx context.Context, userID int64, keep, reason string, now time.Time) ([]Session, error)
 	// ActiveSessions lists the user's sessions that are active at now,
 	// most recently used first.
 	ActiveSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error)
-	// RevokedSessions returns sessions revoked at or after since, for
-	// rebuilding the revocation index.
-	RevokedSessions(ctx context.Context, since time.Time) ([]Session, error)
 	// PurgeExpired deletes sessions that ended before cutoff and refresh
 	// records that expired before cutoff; it returns how many rows went.
 	// Revoked sessions stay until they end, so a revoked token keeps

@@ -88,8 +88,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Pair, error) {
 	if !u.IsActive {
 		return nil, latch.ErrUserInactive
 	}
-	versions := latch.TokenVersion{UserID: u.ID, Version: u.TokenVersion, KeepSession: u.VersionKeepSession}
-	if !versions.Allows(c.SessionID, c.Version) {
+	if !latch.UserVersion(u).Allows(c.SessionID, c.Version) {
 		return nil, latch.ErrSessionRevoked
 	}
 	rec, sess, err := s.refreshRecord(ctx, c, u)
@@ -106,7 +105,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Pair, error) {
 	if !s.opts.RotateRefreshTokens {
 		sess, err := s.opts.Sessions.Touch(ctx, rec.Hash, now)
 		if err != nil {
-			return nil, s.spentOrRevoked(ctx, err, nil)
+			return nil, s.spentOrRevoked(ctx, err)
 		}
 		s.dropCache(ctx, sess.ID)
 		access, err := s.issueAccess(ctx, u, sess, now)
@@ -117,14 +116,19 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Pair, error) {
 		Hash: hashJTI(jti), SessionID: sess.ID, IssuedAt: now,
 		ExpiresAt: earliest(now.Add(s.opts.RefreshLifetime), sess.ExpiresAt),
 	}
-	sess, err = s.opts.Sessions.Rotate(ctx, latch.Rotation{
-		OldHash: rec.Hash, Next: next, NextJTI: jti, Spend: s.opts.BlacklistAfterRotation, Now: now,
+	// The client hanging up must not cut the rotation (or the revocation
+	// of a reused family) short: it runs to its end.
+	storeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	sess, err = s.opts.Sessions.Rotate(storeCtx, latch.Rotation{
+		OldHash: rec.Hash, Next: next, NextJTI: jti, Spend: s.opts.BlacklistAfterRotation,
+		ReuseInterval: s.opts.ReuseInterval, Now: now,
 	})
+	cancel()
 	var succ *latch.Successor
 	if err != nil {
 		var spent *latch.SpentError
-		if !errors.As(err, &spent) || !s.inGrace(spent.Token, now) {
-			return nil, s.spentOrRevoked(ctx, err, rec)
+		if !errors.As(err, &spent) {
+			return nil, s.spentOrRevoked(ctx, err)
 		}
 		// A duplicate within the grace interval (two tabs): hand out the
 		// same successor, never a second one.
@@ -150,19 +154,18 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Pair, error) {
 	return &Pair{Access: access, Refresh: refresh}, nil
 }
 
-func (s *Service) inGrace(t *latch.RefreshToken, now time.Time) bool {
-	return s.opts.ReuseInterval > 0 && t.Successor != nil && now.Sub(t.SpentAt) <= s.opts.ReuseInterval
-}
+// storeTimeout bounds store calls that run past the request's end.
+const storeTimeout = 10 * time.Second
 
-// spentOrRevoked turns a store refusal into the flow's error; presenting a
-// spent token is theft, so the session is revoked.
-func (s *Service) spentOrRevoked(ctx context.Context, err error, rec *latch.RefreshToken) error {
+// spentOrRevoked turns a store refusal into the flow's error. A reused
+// token's family was revoked by the store in the same transaction that
+// found it spent; the other instances are told here.
+func (s *Service) spentOrRevoked(ctx context.Context, err error) error {
+	var reused *latch.ReuseError
 	switch {
-	case errors.Is(err, latch.ErrTokenSpent) && rec != nil:
-		if _, rerr := s.revokeSession(ctx, rec.SessionID, latch.ReasonReuse); rerr != nil {
-			return rerr
-		}
-		s.opts.Logger.Warn("refresh token reuse: session revoked", "session", rec.SessionID)
+	case errors.As(err, &reused):
+		s.announceSession(ctx, reused.Session)
+		s.opts.Logger.Warn("refresh token reuse: session revoked", "session", reused.Session.ID)
 		return latch.ErrTokenReused
 	case errors.Is(err, latch.ErrTokenSpent), errors.Is(err, latch.ErrSessionRevoked):
 		return latch.ErrSessionRevoked

@@ -57,7 +57,7 @@ func (s *Service) EndSession(ctx context.Context, p *Principal) error {
 // revokeUser bumps the user's token version (sparing keep) and revokes
 // every other session, in the database and on every instance.
 func (s *Service) revokeUser(ctx context.Context, userID int64, keep, reason string) error {
-	v, err := s.opts.Users.BumpTokenVersion(ctx, userID, keep)
+	v, err := s.opts.Users.BumpTokenVersion(ctx, userID, keep, s.opts.Now())
 	if err != nil {
 		return err
 	}

@@ -257,7 +257,8 @@ func (s *Service) announceSession(ctx context.Context, sess *latch.Session) {
 
 func (s *Service) announceVersion(ctx context.Context, v latch.TokenVersion) {
 	s.users.forget(v.UserID)
-	if err := s.opts.Revocations.Announce(ctx, latch.Revocation{Version: v}); err != nil {
+	until := s.opts.Now().Add(s.RevocationWindow())
+	if err := s.opts.Revocations.Announce(ctx, latch.Revocation{Version: v, Until: until}); err != nil {
 		s.opts.Logger.Warn("announce token version", "user", v.UserID, "err", err)
 	}
 }

@@ -64,14 +64,14 @@ func (s *Service) RefreshSliding(ctx context.Context, raw string) (string, error
 	if !u.IsActive {
 		return "", latch.ErrUserInactive
 	}
-	v := latch.TokenVersion{UserID: u.ID, Version: u.TokenVersion, KeepSession: u.VersionKeepSession}
+	v := latch.UserVersion(u)
 	if !v.Allows(c.SessionID, c.Version) {
 		return "", latch.ErrSessionRevoked
 	}
 	now := s.opts.Now()
 	sess, err := s.opts.Sessions.Touch(ctx, hashJTI(c.ID), now)
 	if err != nil {
-		return "", s.spentOrRevoked(ctx, err, nil)
+		return "", s.spentOrRevoked(ctx, err)
 	}
 	s.dropCache(ctx, sess.ID)
 	next := s.claimsFor(u, sess.ID, token.Sliding, c.ID, now, earliest(now.Add(s.opts.SlidingLifetime), sess.ExpiresAt))

@@ -139,7 +139,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, p *auth.Principa
 		return err
 	}
 	raw := f.str("refresh", true)
-	if raw == "" && (s.opts.Cookies.Mode || p.Claims.Type == token.Sliding) {
+	if raw == "" && (s.opts.Cookies.Mode || p.Type == token.Sliding) {
 		// The refresh cookie does not travel here, or a sliding token is its
 		// own refresh token: end the caller's session.
 		if err := s.opts.Auth.EndSession(r.Context(), p); err != nil {

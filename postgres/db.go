@@ -38,6 +38,9 @@ var migrations embed.FS
 type DB struct {
 	pool   *pgxpool.Pool
 	schema string // where the tables live: current_schema() of every connection
+	// logLock is the advisory lock that orders appends to the schema's
+	// revocation log (see logRevocation).
+	logLock int64
 }
 
 // Open connects to the database at url (a postgres:// URL or a keyword/value
@@ -96,6 +99,7 @@ func (db *DB) init(ctx context.Context, create string) error {
 		return errors.New("postgres: no schema of the search_path exists")
 	}
 	db.schema = *schema
+	db.logLock = lockID("latch revocations", db.schema)
 	return db.Migrate(ctx)
 }
 
@@ -106,10 +110,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgres: migrations: %w", err)
 	}
-	// Advisory locks are per database: one lock id per schema.
-	h := fnv.New64a()
-	h.Write([]byte("latch migrations\x00" + db.schema))
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 300))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID("latch migrations", db.schema)), lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return fmt.Errorf("postgres: migrations: %w", err)
 	}
@@ -123,6 +124,14 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("postgres: migrate schema %s: %w", db.schema, err)
 	}
 	return nil
+}
+
+// lockID names an advisory lock. Advisory locks are per database: one id
+// per purpose and schema.
+func lockID(purpose, schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(purpose + "\x00" + schema))
+	return int64(h.Sum64())
 }
 
 // Ping checks the database answers, for readiness probes.

@@ -117,7 +117,8 @@ func (db *DB) RefreshToken(ctx context.Context, hash string) (*latch.RefreshToke
 	return t, s, nil
 }
 
-// usable loads and locks the token in tx and checks it may be refreshed at now.
+// usable loads and locks the token in tx and checks it may be refreshed
+// at now. A spent token comes back with its session and a *SpentError.
 func usable(ctx context.Context, tx pgx.Tx, hash string, now time.Time) (*latch.RefreshToken, *latch.Session, error) {
 	t, s, err := tokenWithSession(ctx, tx, tokenForUpdate, hash)
 	if err != nil {
@@ -127,7 +128,7 @@ func usable(ctx context.Context, tx pgx.Tx, hash string, now time.Time) (*latch.
 		return nil, nil, latch.ErrSessionRevoked
 	}
 	if !t.SpentAt.IsZero() {
-		return nil, nil, &latch.SpentError{Token: t}
+		return t, s, &latch.SpentError{Token: t}
 	}
 	return t, s, nil
 }
@@ -141,10 +142,24 @@ func markUsed(ctx context.Context, tx pgx.Tx, id string, now time.Time) (*latch.
 // Rotate implements latch.SessionStore.
 func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, error) {
 	var out *latch.Session
+	var reused error
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		reused = nil
 		// Concurrent rotations of one token wait here for the first to
 		// commit, then find the token spent.
-		_, s, err := usable(ctx, tx, r.OldHash, r.Now)
+		t, s, err := usable(ctx, tx, r.OldHash, r.Now)
+		var spent *latch.SpentError
+		if errors.As(err, &spent) && !latch.InGrace(t, r.ReuseInterval, r.Now) {
+			// Theft: the family goes in this transaction, so no crash or
+			// hang-up between finding the token spent and revoking leaves
+			// the thief's branch alive. Committed, then reported.
+			revoked, err := db.revokeInTx(ctx, tx, s.ID, latch.ReasonReuse, r.Now)
+			if err != nil {
+				return err
+			}
+			reused = &latch.ReuseError{Session: revoked}
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -171,6 +186,9 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, err
 		out, err = markUsed(ctx, tx, s.ID, r.Now)
 		return err
 	})
+	if err == nil {
+		err = reused
+	}
 	if err != nil {
 		return nil, fmt.Errorf("rotate: %w", err)
 	}
@@ -196,28 +214,52 @@ func (db *DB) Touch(ctx context.Context, hash string, now time.Time) (*latch.Ses
 
 // RevokeSession implements latch.SessionStore.
 func (db *DB) RevokeSession(ctx context.Context, id, reason string, now time.Time) (*latch.Session, error) {
-	s, err := scanSession(db.pool.QueryRow(ctx,
-		`UPDATE sessions AS s SET
-		   revoke_reason = CASE WHEN s.revoked_at IS NULL THEN $1 ELSE s.revoke_reason END,
-		   revoked_at = COALESCE(s.revoked_at, $2)
-		 WHERE s.id = $3 RETURNING `+sessionColumns, reason, now, id))
+	var out *latch.Session
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = db.revokeInTx(ctx, tx, id, reason, now)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("revoke session: %w", err)
 	}
-	return s, nil
+	return out, nil
+}
+
+// revokeInTx revokes session id in tx and logs it, unless it was revoked
+// already; it returns the session as revoked.
+func (db *DB) revokeInTx(ctx context.Context, tx pgx.Tx, id, reason string, now time.Time) (*latch.Session, error) {
+	s, err := scanSession(tx.QueryRow(ctx,
+		`UPDATE sessions AS s SET revoked_at = $1, revoke_reason = $2
+		 WHERE s.id = $3 AND s.revoked_at IS NULL RETURNING `+sessionColumns, now, reason, id))
+	if errors.Is(err, latch.ErrNotFound) {
+		// Revoked before (or no such session): nothing new to log.
+		return scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = $1`, id))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, db.logRevocation(ctx, tx, latch.RevocationRecord{SessionID: s.ID, UserID: s.UserID, At: s.RevokedAt})
 }
 
 // RevokeUserSessions implements latch.SessionStore.
 func (db *DB) RevokeUserSessions(ctx context.Context, userID int64, keep, reason string, now time.Time) ([]latch.Session, error) {
 	var out []latch.Session
 	// It locks many rows, so it may deadlock (and be retried).
-	err := retry(ctx, func() error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		out, err = scanSessions(db.pool.Query(ctx,
+		out, err = scanSessions(tx.Query(ctx,
 			`UPDATE sessions AS s SET revoked_at = $1, revoke_reason = $2
 			 WHERE s.user_id = $3 AND s.revoked_at IS NULL AND s.expires_at > $1 AND s.id <> $4
 			 RETURNING `+sessionColumns, now, reason, userID, keep))
-		return err
+		if err != nil {
+			return err
+		}
+		rs := make([]latch.RevocationRecord, len(out))
+		for i := range out {
+			rs[i] = latch.RevocationRecord{SessionID: out[i].ID, UserID: userID, At: out[i].RevokedAt}
+		}
+		return db.logRevocation(ctx, tx, rs...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("revoke sessions of user %d: %w", userID, err)
@@ -234,16 +276,6 @@ func (db *DB) ActiveSessions(ctx context.Context, userID int64, now time.Time) (
 		 ORDER BY s.last_used_at DESC, s.id COLLATE "C"`, userID, now))
 	if err != nil {
 		return nil, fmt.Errorf("active sessions of user %d: %w", userID, err)
-	}
-	return out, nil
-}
-
-// RevokedSessions implements latch.SessionStore.
-func (db *DB) RevokedSessions(ctx context.Context, since time.Time) ([]latch.Session, error) {
-	out, err := scanSessions(db.pool.Query(ctx,
-		`SELECT `+sessionColumns+` FROM sessions s WHERE s.revoked_at >= $1 ORDER BY s.revoked_at, s.id COLLATE "C"`, since))
-	if err != nil {
-		return nil, fmt.Errorf("revoked sessions: %w", err)
 	}
 	return out, nil
 }

@@ -13,12 +13,12 @@ import (
 
 var _ latch.UserStore = (*DB)(nil)
 
-const userColumns = `id, username, email, password_hash, role, is_active, token_version, version_keep_session, last_login, created_at`
+const userColumns = `id, username, email, password_hash, role, is_active, token_version, version_keep_session, version_keep_from, last_login, created_at`
 
 func scanUser(row pgx.Row) (*latch.User, error) {
 	var u latch.User
 	var lastLogin *time.Time
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.Role, &u.IsActive, &u.TokenVersion, &u.VersionKeepSession, &lastLogin, &u.CreatedAt); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.Role, &u.IsActive, &u.TokenVersion, &u.VersionKeepSession, &u.VersionKeepFrom, &lastLogin, &u.CreatedAt); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, latch.ErrNotFound
 		}
@@ -37,9 +37,9 @@ func (db *DB) CreateUser(ctx context.Context, u *latch.User) error {
 	}
 	var id int64
 	err := db.pool.QueryRow(ctx,
-		`INSERT INTO users (username, username_key, email, password_hash, role, is_active, token_version, version_keep_session, last_login, created_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, created_at`,
-		u.Username, usernameKey(u.Username), u.Email, u.PasswordHash, u.Role, u.IsActive, u.TokenVersion, u.VersionKeepSession, nullTime(u.LastLogin), created,
+		`INSERT INTO users (username, username_key, email, password_hash, role, is_active, token_version, version_keep_session, version_keep_from, last_login, created_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id, created_at`,
+		u.Username, usernameKey(u.Username), u.Email, u.PasswordHash, u.Role, u.IsActive, u.TokenVersion, u.VersionKeepSession, u.VersionKeepFrom, nullTime(u.LastLogin), created,
 	).Scan(&id, &created)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("create user: %w", latch.ErrUsernameTaken)
@@ -97,30 +97,28 @@ func (db *DB) SetActive(ctx context.Context, id int64, active bool) error {
 }
 
 // BumpTokenVersion implements latch.UserStore.
-func (db *DB) BumpTokenVersion(ctx context.Context, id int64, keep string) (latch.TokenVersion, error) {
+func (db *DB) BumpTokenVersion(ctx context.Context, id int64, keep string, now time.Time) (latch.TokenVersion, error) {
 	v := latch.TokenVersion{UserID: id, KeepSession: keep}
-	err := db.pool.QueryRow(ctx,
-		`UPDATE users SET token_version = token_version + 1, version_keep_session = $1 WHERE id = $2 RETURNING token_version`,
-		keep, id).Scan(&v.Version)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return v, fmt.Errorf("bump token version of user %d: %w", id, latch.ErrNotFound)
-	}
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		// SET expressions read the row as it was: a bump kept by the same
+		// session as the last one keeps that session's floor.
+		err := tx.QueryRow(ctx,
+			`UPDATE users SET
+			   version_keep_from = CASE WHEN $1 <> '' AND version_keep_session = $1 THEN version_keep_from ELSE token_version END,
+			   token_version = token_version + 1,
+			   version_keep_session = $1
+			 WHERE id = $2 RETURNING token_version, version_keep_from`,
+			keep, id).Scan(&v.Version, &v.KeepFrom)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return latch.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return db.logRevocation(ctx, tx, latch.RevocationRecord{UserID: id, Version: v, At: now})
+	})
 	if err != nil {
 		return v, fmt.Errorf("bump token version of user %d: %w", id, err)
 	}
 	return v, nil
-}
-
-// TokenVersions implements latch.UserStore.
-func (db *DB) TokenVersions(ctx context.Context) ([]latch.TokenVersion, error) {
-	rows, _ := db.pool.Query(ctx, `SELECT id, token_version, version_keep_session FROM users WHERE token_version > 0 ORDER BY id`)
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (latch.TokenVersion, error) {
-		var v latch.TokenVersion
-		err := row.Scan(&v.UserID, &v.Version, &v.KeepSession)
-		return v, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("token versions: %w", err)
-	}
-	return out, nil
 }

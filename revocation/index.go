@@ -18,12 +18,19 @@ import (
 type Index struct {
 	mu       sync.RWMutex
 	sessions map[string]time.Time // session id -> until
-	versions map[int64]latch.TokenVersion
+	versions map[int64]version
+}
+
+// version is a user's token version, held until the last token it
+// refuses has expired.
+type version struct {
+	latch.TokenVersion
+	until time.Time
 }
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{sessions: make(map[string]time.Time), versions: make(map[int64]latch.TokenVersion)}
+	return &Index{sessions: make(map[string]time.Time), versions: make(map[int64]version)}
 }
 
 // Revoked reports whether a token of session sid (may be empty), user and
@@ -56,8 +63,15 @@ func (ix *Index) apply(r latch.Revocation) {
 			ix.sessions[r.SessionID] = r.Until
 		}
 	}
-	if v := r.Version; v.UserID != 0 && v.Version > ix.versions[v.UserID].Version {
-		ix.versions[v.UserID] = v
+	if v := r.Version; v.UserID != 0 {
+		cur, ok := ix.versions[v.UserID]
+		switch {
+		case !ok || v.Version > cur.Version:
+			ix.versions[v.UserID] = version{v, r.Until}
+		case v.Version == cur.Version && r.Until.After(cur.until):
+			cur.until = r.Until
+			ix.versions[v.UserID] = cur
+		}
 	}
 }
 
@@ -70,8 +84,8 @@ func (ix *Index) ApplyAll(rs []latch.Revocation) {
 	}
 }
 
-// Prune drops session entries whose tokens have all expired at now, which
-// keeps the index bounded. It returns how many entries went.
+// Prune drops entries whose tokens have all expired at now, which keeps
+// the index bounded. It returns how many entries went.
 func (ix *Index) Prune(now time.Time) int {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -79,6 +93,12 @@ func (ix *Index) Prune(now time.Time) int {
 	for id, until := range ix.sessions {
 		if until.Before(now) {
 			delete(ix.sessions, id)
+			n++
+		}
+	}
+	for id, v := range ix.versions {
+		if v.until.Before(now) {
+			delete(ix.versions, id)
 			n++
 		}
 	}

@@ -14,8 +14,7 @@ import (
 
 // Source is the durable record of revocations: the database.
 type Source interface {
-	RevokedSessions(ctx context.Context, since time.Time) ([]latch.Session, error)
-	TokenVersions(ctx context.Context) ([]latch.TokenVersion, error)
+	latch.RevocationLog
 	Session(ctx context.Context, id string) (*latch.Session, error)
 	UserByID(ctx context.Context, id int64) (*latch.User, error)
 }
@@ -30,11 +29,20 @@ type Options struct {
 	// Window is how long a revoked session's tokens can outlive the
 	// revocation: the access-token lifetime plus leeway. Required.
 	Window time.Duration
-	// CatchUp is the period of the database catch-up; default 2s.
+	// CatchUp is the period of the database catch-up; default 2s. It
+	// bounds how long a revocation whose message was lost stays unseen.
 	CatchUp time.Duration
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// PruneEvery is how often the database's revocation log is pruned of
+	// records older than Window plus PruneMargin; default 1m.
+	PruneEvery time.Duration
+	// PruneMargin covers clock differences between instances; default 1m.
+	PruneMargin time.Duration
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
+
+// batch is how many log records one query reads or prunes.
+const batch = 1000
 
 // Manager owns an Index and keeps it current. It implements the
 // revocation check of package auth.
@@ -43,13 +51,13 @@ type Manager struct {
 	index *Index
 	// synced is false while the bus is down or the index has not
 	// caught up since it came back: checks then go to the database.
-	synced   atomic.Bool
-	mu       sync.Mutex
-	lastSync time.Time // start of the last successful catch-up
-	rebuild  chan struct{}
+	synced atomic.Bool
+	mu     sync.Mutex // serializes catch-ups
+	cursor int64      // Seq of the last log record applied
+	wake   chan struct{}
 }
 
-// NewManager returns a Manager; call Start to load and sync it.
+// NewManager returns a Manager; call Load, then Run.
 func NewManager(opts Options) (*Manager, error) {
 	if opts.Source == nil {
 		return nil, errors.New("revocation: Options.Source is required")
@@ -60,13 +68,19 @@ func NewManager(opts Options) (*Manager, error) {
 	if opts.CatchUp <= 0 {
 		opts.CatchUp = 2 * time.Second
 	}
+	if opts.PruneEvery <= 0 {
+		opts.PruneEvery = time.Minute
+	}
+	if opts.PruneMargin <= 0 {
+		opts.PruneMargin = time.Minute
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Manager{opts: opts, index: NewIndex(), rebuild: make(chan struct{}, 1)}, nil
+	return &Manager{opts: opts, index: NewIndex(), wake: make(chan struct{}, 1)}, nil
 }
 
 // Index returns the local index, for metrics and tests.
@@ -75,10 +89,17 @@ func (m *Manager) Index() *Index { return m.index }
 // Synced reports whether the index is known to be current.
 func (m *Manager) Synced() bool { return m.synced.Load() }
 
+// Cursor returns the Seq of the last revocation-log record applied.
+func (m *Manager) Cursor() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cursor
+}
+
 // Load fills the index from the database. With no bus the index is
 // then synced; with one, it is synced once the subscription is up.
 func (m *Manager) Load(ctx context.Context) error {
-	if err := m.catchUp(ctx, true); err != nil {
+	if err := m.catchUp(ctx); err != nil {
 		return err
 	}
 	if m.opts.Bus == nil {
@@ -87,98 +108,124 @@ func (m *Manager) Load(ctx context.Context) error {
 	return nil
 }
 
-// catchUp merges the database's revocations into the index; full also
-// reloads every user's token version.
-func (m *Manager) catchUp(ctx context.Context, full bool) error {
-	started := m.opts.Now()
+// catchUp applies the log records after the cursor. The database assigns
+// Seq in commit order, so following it misses nothing, whatever the
+// clocks of the instances that wrote the records.
+func (m *Manager) catchUp(ctx context.Context) error {
 	m.mu.Lock()
-	since := m.lastSync
-	m.mu.Unlock()
-	if full || since.IsZero() {
-		since = started.Add(-m.opts.Window)
-	} else {
-		since = since.Add(-time.Second) // overlap: commit order is not clock order
-	}
-	sessions, err := m.opts.Source.RevokedSessions(ctx, since)
-	if err != nil {
-		return fmt.Errorf("revocation catch-up: %w", err)
-	}
-	rs := make([]latch.Revocation, 0, len(sessions))
-	for _, s := range sessions {
-		rs = append(rs, latch.Revocation{SessionID: s.ID, Until: s.RevokedAt.Add(m.opts.Window)})
-	}
-	if full {
-		versions, err := m.opts.Source.TokenVersions(ctx)
+	defer m.mu.Unlock()
+	now := m.opts.Now()
+	for {
+		recs, err := m.opts.Source.RevocationsAfter(ctx, m.cursor, batch)
 		if err != nil {
 			return fmt.Errorf("revocation catch-up: %w", err)
 		}
-		for _, v := range versions {
-			rs = append(rs, latch.Revocation{Version: v})
+		rs := make([]latch.Revocation, 0, len(recs))
+		for _, r := range recs {
+			if until := r.At.Add(m.opts.Window); !until.Before(now) { // else: every token it covers has expired
+				rs = append(rs, latch.Revocation{SessionID: r.SessionID, Version: r.Version, Until: until})
+			}
+		}
+		m.index.ApplyAll(rs)
+		if len(recs) > 0 {
+			m.cursor = recs[len(recs)-1].Seq
+		}
+		if len(recs) < batch {
+			return nil
 		}
 	}
-	m.index.ApplyAll(rs)
-	m.mu.Lock()
-	if started.After(m.lastSync) {
-		m.lastSync = started
-	}
-	m.mu.Unlock()
-	return nil
 }
 
-// Run keeps the index current until ctx ends: the bus's
-// subscription, the periodic catch-up and pruning.
+// pruneLog deletes log records no token can need any more, in batches.
+func (m *Manager) pruneLog(ctx context.Context) error {
+	cutoff := m.opts.Now().Add(-m.opts.Window - m.opts.PruneMargin)
+	for {
+		n, err := m.opts.Source.PruneRevocations(ctx, cutoff, batch)
+		if err != nil || n < batch {
+			return err
+		}
+	}
+}
+
+// Run keeps the index current until ctx ends: the bus's subscription,
+// the periodic catch-up, and pruning of the index and of the log. It
+// returns once everything it started has stopped.
 func (m *Manager) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	if m.opts.Bus != nil {
-		go func() {
-			for ctx.Err() == nil {
-				err := m.opts.Bus.Subscribe(ctx, listener{m})
-				if ctx.Err() != nil {
-					return
-				}
-				m.synced.Store(false)
-				m.opts.Logger.Warn("revocation bus stopped; resubscribing", "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(500 * time.Millisecond):
-				}
-			}
-		}()
+		wg.Go(func() { m.subscribe(ctx) })
 	}
 	tick := time.NewTicker(m.opts.CatchUp)
 	defer tick.Stop()
+	prune := time.NewTicker(m.opts.PruneEvery)
+	defer prune.Stop()
 	for {
-		full := false
+		woken := false
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-prune.C:
+			if err := m.pruneLog(ctx); err != nil && ctx.Err() == nil {
+				m.opts.Logger.Warn("revocation log pruning failed", "err", err)
+			}
+			continue
 		case <-tick.C:
-		case <-m.rebuild:
-			full = true
+		case <-m.wake:
+			woken = true
 		}
-		if err := m.catchUp(ctx, full); err != nil {
-			m.opts.Logger.Warn("revocation catch-up failed", "err", err)
+		if err := m.catchUp(ctx); err != nil {
+			if ctx.Err() == nil {
+				m.opts.Logger.Warn("revocation catch-up failed", "err", err)
+			}
+			if woken {
+				// Still unsynced: try again on the next tick.
+				m.signal()
+			}
 			continue
 		}
-		if full && m.opts.Bus != nil {
+		if woken && m.opts.Bus != nil && !m.synced.Load() {
 			m.synced.Store(true)
-			m.opts.Logger.Info("revocation index rebuilt from the database")
+			m.opts.Logger.Info("revocation index caught up with the database")
 		}
 		m.index.Prune(m.opts.Now())
 	}
 }
 
-type listener struct{ m *Manager }
+func (m *Manager) subscribe(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := m.opts.Bus.Subscribe(ctx, listener{m})
+		if ctx.Err() != nil {
+			return
+		}
+		m.synced.Store(false)
+		m.opts.Logger.Warn("revocation bus stopped; resubscribing", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
 
-func (h listener) Deliver(r latch.Revocation) { h.m.index.Apply(r) }
-
-// Connected asks for a full catch-up: messages sent while the subscription
-// was down (or before a Redis restart or flush) are in the database.
-func (h listener) Connected() {
+func (m *Manager) signal() {
 	select {
-	case h.m.rebuild <- struct{}{}:
+	case m.wake <- struct{}{}:
 	default:
 	}
 }
+
+type listener struct{ m *Manager }
+
+func (h listener) Deliver(r latch.Revocation) {
+	if r.Until.IsZero() {
+		r.Until = h.m.opts.Now().Add(h.m.opts.Window)
+	}
+	h.m.index.Apply(r)
+}
+
+// Connected asks for a catch-up: messages sent while the subscription was
+// down (or before a Redis restart or flush) are in the database's log.
+func (h listener) Connected() { h.m.signal() }
 
 func (h listener) Disconnected() { h.m.synced.Store(false) }
 
@@ -216,9 +263,8 @@ func (m *Manager) checkSource(ctx context.Context, sid string, userID, ver int64
 	case err != nil:
 		return fmt.Errorf("%w: %w", latch.ErrUnavailable, err)
 	}
-	v := latch.TokenVersion{UserID: userID, Version: u.TokenVersion, KeepSession: u.VersionKeepSession}
-	if !v.Allows(sid, ver) {
-		m.index.Apply(latch.Revocation{Version: v})
+	if v := latch.UserVersion(u); !v.Allows(sid, ver) {
+		m.index.Apply(latch.Revocation{Version: v, Until: m.opts.Now().Add(m.opts.Window)})
 		return latch.ErrSessionRevoked
 	}
 	return nil
@@ -228,6 +274,9 @@ func (m *Manager) checkSource(ctx context.Context, sid string, userID, ver int64
 // revocation must already be in the database: if publishing fails, the
 // others still learn it from their catch-up.
 func (m *Manager) Announce(ctx context.Context, r latch.Revocation) error {
+	if r.Until.IsZero() {
+		r.Until = m.opts.Now().Add(m.opts.Window)
+	}
 	m.index.Apply(r)
 	if m.opts.Bus == nil {
 		return nil

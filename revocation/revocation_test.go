@@ -15,8 +15,8 @@ func TestIndex(t *testing.T) {
 	t0 := time.Unix(1_000_000, 0)
 	ix := NewIndex()
 	ix.Apply(latch.Revocation{SessionID: "s1", Until: t0.Add(time.Minute)})
-	ix.Apply(latch.Revocation{Version: latch.TokenVersion{UserID: 7, Version: 3, KeepSession: "keep"}})
-	ix.Apply(latch.Revocation{Version: latch.TokenVersion{UserID: 7, Version: 2}}) // late, older: ignored
+	ix.Apply(latch.Revocation{Version: latch.TokenVersion{UserID: 7, Version: 3, KeepSession: "keep", KeepFrom: 1}, Until: t0.Add(time.Hour)})
+	ix.Apply(latch.Revocation{Version: latch.TokenVersion{UserID: 7, Version: 2}, Until: t0.Add(2 * time.Hour)}) // late, older: ignored
 	tests := []struct {
 		name        string
 		sid         string
@@ -30,7 +30,8 @@ func TestIndex(t *testing.T) {
 		{"current version", "s3", 7, 3, false},
 		{"newer version", "s3", 7, 4, false},
 		{"kept session one behind", "keep", 7, 2, false},
-		{"kept session two behind", "keep", 7, 1, true},
+		{"kept session at its floor", "keep", 7, 1, false},
+		{"kept session below its floor", "keep", 7, 0, true},
 		{"SimpleJWT token without sid or ver", "", 7, 0, true},
 	}
 	for _, tt := range tests {
@@ -48,6 +49,14 @@ func TestIndex(t *testing.T) {
 	}
 	if sessions, versions := ix.Len(); sessions != 0 || versions != 1 {
 		t.Fatalf("Len = %d, %d; want 0, 1", sessions, versions)
+	}
+	// The version goes when the last token it refuses has expired (the
+	// late older message did not extend it).
+	if n := ix.Prune(t0.Add(90 * time.Minute)); n != 1 {
+		t.Fatalf("pruned %d entries, want the version", n)
+	}
+	if sessions, versions := ix.Len(); sessions != 0 || versions != 0 {
+		t.Fatalf("Len = %d, %d; want 0, 0", sessions, versions)
 	}
 }
 
@@ -95,7 +104,7 @@ func TestManagerLoadsFromDatabase(t *testing.T) {
 	if _, err := db.RevokeSession(ctx, recent.ID, latch.ReasonLogout, c.t.Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.BumpTokenVersion(ctx, bumped.ID, ""); err != nil {
+	if _, err := db.BumpTokenVersion(ctx, bumped.ID, "", c.t); err != nil {
 		t.Fatal(err)
 	}
 	m, err := NewManager(Options{Source: db, Window: 15 * time.Minute, Now: c.now})

@@ -131,7 +131,7 @@ func usable(ctx context.Context, tx *sql.Tx, hash string, now time.Time) (*latch
 		return nil, nil, latch.ErrSessionRevoked
 	}
 	if !t.SpentAt.IsZero() {
-		return nil, nil, &latch.SpentError{Token: t}
+		return t, s, &latch.SpentError{Token: t}
 	}
 	return t, s, nil
 }
@@ -143,7 +143,21 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, err
 		return nil, fmt.Errorf("rotate: %w", err)
 	}
 	defer tx.Rollback()
-	_, s, err := usable(ctx, tx, r.OldHash, r.Now)
+	t, s, err := usable(ctx, tx, r.OldHash, r.Now)
+	var spent *latch.SpentError
+	if errors.As(err, &spent) && !latch.InGrace(t, r.ReuseInterval, r.Now) {
+		// Theft: the family goes in this transaction, so no crash or
+		// hang-up between finding the token spent and revoking leaves the
+		// thief's branch alive.
+		revoked, err := revokeInTx(ctx, tx, s.ID, latch.ReasonReuse, r.Now)
+		if err == nil {
+			err = tx.Commit()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rotate: revoke reused family: %w", err)
+		}
+		return nil, fmt.Errorf("rotate: %w", &latch.ReuseError{Session: revoked})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("rotate: %w", err)
 	}
@@ -198,23 +212,57 @@ func (db *DB) Touch(ctx context.Context, hash string, now time.Time) (*latch.Ses
 
 // RevokeSession implements latch.SessionStore.
 func (db *DB) RevokeSession(ctx context.Context, id, reason string, now time.Time) (*latch.Session, error) {
-	s, err := scanSession(db.write.QueryRowContext(ctx,
-		`UPDATE sessions SET
-		   revoke_reason = CASE WHEN revoked_at IS NULL THEN ? ELSE revoke_reason END,
-		   revoked_at = COALESCE(revoked_at, ?)
-		 WHERE id = ? RETURNING `+returningSession, reason, now.UnixMicro(), id))
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("revoke session: %w", err)
+	}
+	defer tx.Rollback()
+	s, err := revokeInTx(ctx, tx, id, reason, now)
+	if err == nil {
+		err = tx.Commit()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("revoke session: %w", err)
 	}
 	return s, nil
 }
 
+// revokeInTx revokes session id in tx and logs it, unless it was revoked
+// already; it returns the session as revoked.
+func revokeInTx(ctx context.Context, tx *sql.Tx, id, reason string, now time.Time) (*latch.Session, error) {
+	s, err := scanSession(tx.QueryRowContext(ctx,
+		`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL RETURNING `+returningSession,
+		now.UnixMicro(), reason, id))
+	if errors.Is(err, latch.ErrNotFound) {
+		// Revoked before (or no such session): nothing new to log.
+		return scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = ?`, id))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := logRevocation(ctx, tx, latch.RevocationRecord{SessionID: s.ID, UserID: s.UserID, At: s.RevokedAt}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // RevokeUserSessions implements latch.SessionStore.
 func (db *DB) RevokeUserSessions(ctx context.Context, userID int64, keep, reason string, now time.Time) ([]latch.Session, error) {
-	out, err := scanSessions(db.write.QueryContext(ctx,
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("revoke sessions of user %d: %w", userID, err)
+	}
+	defer tx.Rollback()
+	out, err := scanSessions(tx.QueryContext(ctx,
 		`UPDATE sessions SET revoked_at = ?, revoke_reason = ?
 		 WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND id <> ?
 		 RETURNING `+returningSession, now.UnixMicro(), reason, userID, now.UnixMicro(), keep))
+	for i := 0; err == nil && i < len(out); i++ {
+		err = logRevocation(ctx, tx, latch.RevocationRecord{SessionID: out[i].ID, UserID: userID, At: out[i].RevokedAt})
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("revoke sessions of user %d: %w", userID, err)
 	}
@@ -229,16 +277,6 @@ func (db *DB) ActiveSessions(ctx context.Context, userID int64, now time.Time) (
 		 ORDER BY s.last_used_at DESC, s.id`, userID, now.UnixMicro()))
 	if err != nil {
 		return nil, fmt.Errorf("active sessions of user %d: %w", userID, err)
-	}
-	return out, nil
-}
-
-// RevokedSessions implements latch.SessionStore.
-func (db *DB) RevokedSessions(ctx context.Context, since time.Time) ([]latch.Session, error) {
-	out, err := scanSessions(db.read.QueryContext(ctx,
-		`SELECT `+sessionColumns+` FROM sessions s WHERE s.revoked_at >= ?`, since.UnixMicro()))
-	if err != nil {
-		return nil, fmt.Errorf("revoked sessions: %w", err)
 	}
 	return out, nil
 }

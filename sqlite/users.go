@@ -12,13 +12,13 @@ import (
 
 var _ latch.UserStore = (*DB)(nil)
 
-const userColumns = `id, username, email, password_hash, role, is_active, token_version, version_keep_session, last_login, created_at`
+const userColumns = `id, username, email, password_hash, role, is_active, token_version, version_keep_session, version_keep_from, last_login, created_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*latch.User, error) {
 	var u latch.User
 	var lastLogin sql.NullInt64
 	var created int64
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.Role, &u.IsActive, &u.TokenVersion, &u.VersionKeepSession, &lastLogin, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.Role, &u.IsActive, &u.TokenVersion, &u.VersionKeepSession, &u.VersionKeepFrom, &lastLogin, &created); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, latch.ErrNotFound
 		}
@@ -36,9 +36,9 @@ func (db *DB) CreateUser(ctx context.Context, u *latch.User) error {
 	}
 	u.CreatedAt = stored(u.CreatedAt)
 	res, err := db.write.ExecContext(ctx,
-		`INSERT INTO users (username, username_key, email, password_hash, role, is_active, token_version, version_keep_session, last_login, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.Username, usernameKey(u.Username), u.Email, u.PasswordHash, u.Role, u.IsActive, u.TokenVersion, u.VersionKeepSession, toDB(u.LastLogin), u.CreatedAt.UnixMicro())
+		`INSERT INTO users (username, username_key, email, password_hash, role, is_active, token_version, version_keep_session, version_keep_from, last_login, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.Username, usernameKey(u.Username), u.Email, u.PasswordHash, u.Role, u.IsActive, u.TokenVersion, u.VersionKeepSession, u.VersionKeepFrom, toDB(u.LastLogin), u.CreatedAt.UnixMicro())
 	if isUniqueViolation(err) {
 		return fmt.Errorf("create user: %w", latch.ErrUsernameTaken)
 	}
@@ -94,34 +94,33 @@ func (db *DB) SetActive(ctx context.Context, id int64, active bool) error {
 }
 
 // BumpTokenVersion implements latch.UserStore.
-func (db *DB) BumpTokenVersion(ctx context.Context, id int64, keep string) (latch.TokenVersion, error) {
+func (db *DB) BumpTokenVersion(ctx context.Context, id int64, keep string, now time.Time) (latch.TokenVersion, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return latch.TokenVersion{}, fmt.Errorf("bump token version of user %d: %w", id, err)
+	}
+	defer tx.Rollback()
 	v := latch.TokenVersion{UserID: id, KeepSession: keep}
-	err := db.write.QueryRowContext(ctx,
-		`UPDATE users SET token_version = token_version + 1, version_keep_session = ? WHERE id = ? RETURNING token_version`,
-		keep, id).Scan(&v.Version)
+	// SET expressions read the row as it was: a bump kept by the same
+	// session as the last one keeps that session's floor.
+	err = tx.QueryRowContext(ctx,
+		`UPDATE users SET
+		   version_keep_from = CASE WHEN ?1 <> '' AND version_keep_session = ?1 THEN version_keep_from ELSE token_version END,
+		   token_version = token_version + 1,
+		   version_keep_session = ?1
+		 WHERE id = ?2 RETURNING token_version, version_keep_from`,
+		keep, id).Scan(&v.Version, &v.KeepFrom)
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, fmt.Errorf("bump token version of user %d: %w", id, latch.ErrNotFound)
+	}
+	if err == nil {
+		err = logRevocation(ctx, tx, latch.RevocationRecord{UserID: id, Version: v, At: now})
+	}
+	if err == nil {
+		err = tx.Commit()
 	}
 	if err != nil {
 		return v, fmt.Errorf("bump token version of user %d: %w", id, err)
 	}
 	return v, nil
-}
-
-// TokenVersions implements latch.UserStore.
-func (db *DB) TokenVersions(ctx context.Context) ([]latch.TokenVersion, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, token_version, version_keep_session FROM users WHERE token_version > 0`)
-	if err != nil {
-		return nil, fmt.Errorf("token versions: %w", err)
-	}
-	defer rows.Close()
-	var out []latch.TokenVersion
-	for rows.Next() {
-		var v latch.TokenVersion
-		if err := rows.Scan(&v.UserID, &v.Version, &v.KeepSession); err != nil {
-			return nil, fmt.Errorf("token versions: %w", err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }

@@ -157,6 +157,7 @@ func rotateOnce(t *testing.T, s Store, token *latch.RefreshToken, round, n int) 
 	rotations := make([]latch.Rotation, n)
 	for i := range rotations {
 		rotations[i] = rotation(token, fmt.Sprintf("next-%d-%d", round, i), at(time.Duration(round+1)*time.Hour+time.Duration(i)*time.Millisecond))
+		rotations[i].ReuseInterval = time.Minute // the losers are duplicates, not thieves
 	}
 	sessions := make([]*latch.Session, n)
 	errs := make([]error, n)

@@ -91,6 +91,9 @@ func checkUser(t testing.TB, got, want *latch.User) {
 	if got.TokenVersion != want.TokenVersion {
 		t.Errorf("TokenVersion = %d, want %d", got.TokenVersion, want.TokenVersion)
 	}
+	if got.VersionKeepFrom != want.VersionKeepFrom {
+		t.Errorf("VersionKeepFrom = %d, want %d", got.VersionKeepFrom, want.VersionKeepFrom)
+	}
 	if got.VersionKeepSession != want.VersionKeepSession {
 		t.Errorf("VersionKeepSession = %q, want %q", got.VersionKeepSession, want.VersionKeepSession)
 	}

@@ -130,41 +130,6 @@ func testRevoke(t *testing.T, newStore func(*testing.T) Store) {
 		checkErr(t, "ActiveSessions after every end", err, nil)
 		checkSessions(t, got, nil, true)
 	})
-
-	t.Run("RevokedSessions", func(t *testing.T) {
-		t.Parallel()
-		s := newStore(t)
-		ctx := t.Context()
-		u := mustUser(t, s, "alice")
-		var all []latch.Session
-		for i, id := range []string{"r1", "r2", "r3"} {
-			f := mustSession(t, s, u.ID, id, at(0), at(24*time.Hour))
-			when := at(time.Duration(i+1) * time.Hour)
-			if _, err := s.RevokeSession(ctx, id, latch.ReasonLogout, when); err != nil {
-				t.Fatalf("RevokeSession: %v", err)
-			}
-			all = append(all, revoked(f.session, latch.ReasonLogout, when))
-		}
-		mustSession(t, s, u.ID, "live", at(0), at(24*time.Hour))
-
-		tests := []struct {
-			name  string
-			since time.Time
-			want  []latch.Session
-		}{
-			{"since the start", at(0), all},
-			{"since the second, inclusive", at(2 * time.Hour), all[1:]},
-			{"since just after the second", at(2*time.Hour + time.Microsecond), all[2:]},
-			{"since after all", at(4 * time.Hour), nil},
-		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				got, err := s.RevokedSessions(ctx, tt.since)
-				checkErr(t, "RevokedSessions", err, nil)
-				checkSessions(t, got, tt.want, false)
-			})
-		}
-	})
 }
 
 func testHousekeeping(t *testing.T, newStore func(*testing.T) Store) {

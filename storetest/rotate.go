@@ -49,7 +49,9 @@ func testRotate(t *testing.T, newStore func(*testing.T) Store) {
 			t.Fatalf("Rotate: %v", err)
 		}
 
+		// Within the grace interval: a duplicate, reported with the record.
 		again := rotation(f.token, "other", at(2*time.Hour))
+		again.ReuseInterval = 2 * time.Hour
 		_, err := s.Rotate(ctx, again)
 		checkErr(t, "Rotate of a spent token", err, latch.ErrTokenSpent)
 		var se *latch.SpentError
@@ -65,6 +67,51 @@ func testRotate(t *testing.T, newStore func(*testing.T) Store) {
 		want := *f.session
 		want.LastUsedAt = r.Now
 		checkSession(t, mustGetSession(t, s, "sess"), &want)
+	})
+
+	t.Run("Reused", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct {
+			name     string
+			interval time.Duration
+		}{
+			{"no grace", 0},
+			{"after the grace", time.Hour - time.Microsecond},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				s := newStore(t)
+				ctx := t.Context()
+				u := mustUser(t, s, "alice")
+				f := mustSession(t, s, u.ID, "sess", at(0), at(24*time.Hour))
+				r := rotation(f.token, "next", at(time.Hour))
+				if _, err := s.Rotate(ctx, r); err != nil {
+					t.Fatalf("Rotate: %v", err)
+				}
+				before := logSeq(t, s)
+
+				again := rotation(f.token, "other", at(2*time.Hour))
+				again.ReuseInterval = tt.interval
+				_, err := s.Rotate(ctx, again)
+				checkErr(t, "Rotate of a spent token", err, latch.ErrTokenReused)
+				var re *latch.ReuseError
+				if !errors.As(err, &re) {
+					t.Fatalf("Rotate of a reused token: error %v is not a *latch.ReuseError", err)
+				}
+				// The family was revoked by that same call, and logged.
+				want := *f.session
+				want.LastUsedAt = r.Now
+				want.RevokedAt, want.RevokeReason = again.Now, latch.ReasonReuse
+				checkSession(t, re.Session, &want)
+				checkSession(t, mustGetSession(t, s, "sess"), &want)
+				checkLog(t, s, before, []latch.RevocationRecord{{SessionID: "sess", UserID: u.ID, At: again.Now}})
+				checkStored(t, s, again.Next.Hash, nil)
+
+				// The thief's branch (the successor) is dead too.
+				_, err = s.Rotate(ctx, rotation(&r.Next, "next2", at(3*time.Hour)))
+				checkErr(t, "Rotate of the successor", err, latch.ErrSessionRevoked)
+			})
+		}
 	})
 
 	t.Run("NoSpend", func(t *testing.T) {

@@ -32,6 +32,7 @@ import (
 type Store interface {
 	latch.UserStore
 	latch.SessionStore
+	latch.RevocationLog
 	latch.HandleStore
 	latch.OrderStore
 }
@@ -45,6 +46,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })
 	t.Run("Rotate", func(t *testing.T) { testRotate(t, newStore) })
 	t.Run("Revoke", func(t *testing.T) { testRevoke(t, newStore) })
+	t.Run("RevocationLog", func(t *testing.T) { testRevocationLog(t, newStore) })
 	t.Run("Housekeeping", func(t *testing.T) { testHousekeeping(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
 	t.Run("Handles", func(t *testing.T) { testHandles(t, newStore) })

@@ -1,10 +1,8 @@
 package storetest
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -192,18 +190,20 @@ func testUsers(t *testing.T, newStore func(*testing.T) Store) {
 			{
 				name: "BumpTokenVersion",
 				update: func(ctx context.Context, s Store, id int64) error {
-					_, err := s.BumpTokenVersion(ctx, id, "")
+					_, err := s.BumpTokenVersion(ctx, id, "", at(0))
 					return err
 				},
-				want: func(u *latch.User) { u.TokenVersion++ },
+				want: func(u *latch.User) { u.TokenVersion, u.VersionKeepFrom = u.TokenVersion+1, u.TokenVersion },
 			},
 			{
 				name: "BumpTokenVersion keeping a session",
 				update: func(ctx context.Context, s Store, id int64) error {
-					_, err := s.BumpTokenVersion(ctx, id, "sess-kept")
+					_, err := s.BumpTokenVersion(ctx, id, "sess-kept", at(0))
 					return err
 				},
-				want: func(u *latch.User) { u.TokenVersion, u.VersionKeepSession = u.TokenVersion+1, "sess-kept" },
+				want: func(u *latch.User) {
+					u.TokenVersion, u.VersionKeepSession, u.VersionKeepFrom = u.TokenVersion+1, "sess-kept", u.TokenVersion
+				},
 			},
 		}
 		for i, tt := range tests {
@@ -242,61 +242,26 @@ func testUsers(t *testing.T, newStore func(*testing.T) Store) {
 			t.Fatalf("CreateUser: %v", err)
 		}
 		for _, want := range []latch.TokenVersion{
-			{UserID: u.ID, Version: 6, KeepSession: "sess-1"},
-			{UserID: u.ID, Version: 7, KeepSession: ""}, // the exemption does not outlive the next bump
-			{UserID: u.ID, Version: 8, KeepSession: "sess-2"},
+			{UserID: u.ID, Version: 6, KeepSession: "sess-1", KeepFrom: 5},
+			// The same session changing again keeps its floor: its tokens
+			// of version 5 and 6 both stay valid.
+			{UserID: u.ID, Version: 7, KeepSession: "sess-1", KeepFrom: 5},
+			{UserID: u.ID, Version: 8, KeepSession: "", KeepFrom: 7}, // the exemption does not outlive the next bump
+			{UserID: u.ID, Version: 9, KeepSession: "sess-2", KeepFrom: 8},
+			{UserID: u.ID, Version: 10, KeepSession: "sess-1", KeepFrom: 9}, // a session kept earlier starts over
 		} {
-			got, err := s.BumpTokenVersion(ctx, u.ID, want.KeepSession)
+			got, err := s.BumpTokenVersion(ctx, u.ID, want.KeepSession, at(0))
 			checkErr(t, "BumpTokenVersion", err, nil)
 			if got != want {
 				t.Errorf("BumpTokenVersion(%q) = %+v, want %+v", want.KeepSession, got, want)
 			}
 			stored, err := s.UserByID(ctx, u.ID)
 			checkErr(t, "UserByID", err, nil)
-			if stored.TokenVersion != want.Version || stored.VersionKeepSession != want.KeepSession {
-				t.Errorf("after BumpTokenVersion(%q): TokenVersion, VersionKeepSession = %d, %q; want %d, %q",
-					want.KeepSession, stored.TokenVersion, stored.VersionKeepSession, want.Version, want.KeepSession)
+			if v := latch.UserVersion(stored); v != want {
+				t.Errorf("after BumpTokenVersion(%q): stored version %+v, want %+v", want.KeepSession, v, want)
 			}
 		}
-		_, err := s.BumpTokenVersion(ctx, u.ID+1, "")
+		_, err := s.BumpTokenVersion(ctx, u.ID+1, "", at(0))
 		checkErr(t, "BumpTokenVersion of a missing user", err, latch.ErrNotFound)
-	})
-
-	t.Run("TokenVersions", func(t *testing.T) {
-		t.Parallel()
-		s := newStore(t)
-		ctx := t.Context()
-		got, err := s.TokenVersions(ctx)
-		checkErr(t, "TokenVersions", err, nil)
-		if len(got) != 0 {
-			t.Errorf("TokenVersions of an empty store = %v, want none", got)
-		}
-
-		mustUser(t, s, "zero")
-		once := mustUser(t, s, "once")
-		twice := mustUser(t, s, "twice")
-		preset := &latch.User{Username: "preset", PasswordHash: "h", TokenVersion: 7}
-		if err := s.CreateUser(ctx, preset); err != nil {
-			t.Fatalf("CreateUser: %v", err)
-		}
-		for _, b := range []struct {
-			id   int64
-			keep string
-		}{{once.ID, "sess-once"}, {twice.ID, "sess-a"}, {twice.ID, ""}} {
-			if _, err := s.BumpTokenVersion(ctx, b.id, b.keep); err != nil {
-				t.Fatalf("BumpTokenVersion(%d): %v", b.id, err)
-			}
-		}
-		got, err = s.TokenVersions(ctx)
-		checkErr(t, "TokenVersions", err, nil)
-		slices.SortFunc(got, func(a, b latch.TokenVersion) int { return cmp.Compare(a.UserID, b.UserID) })
-		want := []latch.TokenVersion{
-			{UserID: once.ID, Version: 1, KeepSession: "sess-once"},
-			{UserID: twice.ID, Version: 2},
-			{UserID: preset.ID, Version: 7},
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("TokenVersions = %+v, want %+v", got, want)
-		}
 	})
 }

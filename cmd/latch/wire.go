@@ -27,6 +27,7 @@ import (
 type store interface {
 	latch.UserStore
 	latch.SessionStore
+	latch.RevocationLog
 	latch.HandleStore
 	latch.OrderStore
 	Ping(ctx context.Context) error
