@@ -39,7 +39,9 @@ type ReuseError struct {
 	Session *Session
 }
 
-func (e *ReuseError) Error() string { return "refresh token reused: session " + e.Session.ID + " revoked" }
+func (e *ReuseError) Error() string {
+	return "refresh token reused: session " + e.Session.ID + " revoked"
+}
 
 // Is makes errors.Is(err, ErrTokenReused) true for a *ReuseError.
 func (e *ReuseError) Is(target error) bool { return target == ErrTokenReused }

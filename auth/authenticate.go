@@ -101,7 +101,7 @@ func newVerifiedCache(max int) *verifiedCache {
 	return &verifiedCache{
 		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		cur:   make(map[verifiedKey]*Principal), old: map[verifiedKey]*Principal{},
-		max:   max/2 + 1,
+		max: max/2 + 1,
 	}
 }
 
