@@ -49,7 +49,7 @@ func (s *Server) credentials(r *http.Request) (username, pw string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	username, pw = f.str("username", false), f.str("password", false)
+	username, pw = f.strMax("username", false, maxUsername), f.str("password", false)
 	return username, pw, f.err()
 }
 
@@ -178,7 +178,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	username, pw, email := f.str("username", false), f.str("password", false), f.str("email", true)
+	username, pw, email := f.strMax("username", false, maxUsername), f.str("password", false), f.str("email", true)
 	if err := f.err(); err != nil {
 		return err
 	}
