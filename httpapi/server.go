@@ -109,13 +109,13 @@ type methods map[string]handlerFunc
 
 func (s *Server) routes() {
 	if s.opts.Cookies.Mode {
-		s.route("/api/token/", methods{"POST": s.anon(s.cookieLogin(cookiePathTokenEndpoints))})
+		s.route("/api/token/", methods{"POST": s.anon(s.cookieAuthed(s.cookieLogin(cookiePathTokenEndpoints)))})
 		s.route("/api/token/refresh/", methods{"POST": s.anon(s.cookieAuthed(s.cookieRefreshHandler(cookiePathTokenEndpoints)))})
 	} else {
 		s.route("/api/token/", methods{"POST": s.anon(s.tokenObtain)})
 		s.route("/api/token/refresh/", methods{"POST": s.anon(s.tokenRefresh)})
 	}
-	s.route("/api/cookie/login/", methods{"POST": s.anon(s.cookieLogin(cookiePathCookieEndpoints))})
+	s.route("/api/cookie/login/", methods{"POST": s.anon(s.cookieAuthed(s.cookieLogin(cookiePathCookieEndpoints)))})
 	s.route("/api/cookie/refresh/", methods{"POST": s.anon(s.cookieAuthed(s.cookieRefreshHandler(cookiePathCookieEndpoints)))})
 	s.route("/api/cookie/logout/", methods{"POST": s.anon(s.cookieAuthed(s.cookieLogout(cookiePathCookieEndpoints)))})
 	s.route("/api/token/verify/", methods{"POST": s.anon(s.tokenVerify)})
