@@ -24,7 +24,8 @@ type CookieOptions struct {
 	// Mode makes the main token endpoints behave like /api/cookie/…: the
 	// refresh token is set and read only as the refresh cookie.
 	Mode bool
-	// Insecure drops the Secure attribute, for local http only.
+	// Insecure drops the Secure attribute, for local http only; it also
+	// drops Strict-Transport-Security, which latch sends otherwise.
 	Insecure bool
 	// SameSite is http.SameSiteLaxMode (default) or http.SameSiteStrictMode.
 	SameSite http.SameSite

@@ -33,10 +33,17 @@ func (s *Server) readField(r *http.Request, name string) (string, error) {
 	return v, f.err()
 }
 
+// noStore marks a response that carries tokens or personal data.
 func noStore(w http.ResponseWriter) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
+	h := w.Header()
+	h["Cache-Control"] = headerNoStore // shared slices: never modified
+	h["Pragma"] = headerNoCache
 }
+
+var (
+	headerNoStore = []string{"no-store"}
+	headerNoCache = []string{"no-cache"}
+)
 
 type pairBody struct {
 	Access  string `json:"access"`
@@ -186,6 +193,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	noStore(w)
 	writeJSON(w, http.StatusCreated, struct {
 		ID       int64  `json:"id"`
 		Username string `json:"username"`

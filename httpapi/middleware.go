@@ -75,9 +75,11 @@ func (s *Server) headerType(scheme string) bool {
 	return false
 }
 
-// authed wraps a handler that needs a caller.
+// authed wraps a handler that needs a caller. Its answers are the
+// caller's data: no cache keeps them.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		noStore(w)
 		p, err := s.authenticate(r)
 		if err != nil {
 			return s.authError(err)

@@ -98,8 +98,21 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Every response forbids MIME sniffing
+// and, when cookies are Secure (so latch is served over HTTPS), pins HTTPS.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h["X-Content-Type-Options"] = headerNoSniff // shared slices: never modified
+	if !s.opts.Cookies.Insecure {
+		h["Strict-Transport-Security"] = headerHSTS
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+var (
+	headerNoSniff = []string{"nosniff"}
+	headerHSTS    = []string{"max-age=31536000"}
+)
 
 // handlerFunc is a handler that returns its error for the one renderer.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
