@@ -3,11 +3,16 @@ package auth
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/password"
@@ -37,7 +42,15 @@ func (e *ThrottledError) Error() string {
 // authenticateUser checks a username and password, behind the per-account
 // guard against password guessing.
 func (s *Service) authenticateUser(ctx context.Context, username, pw string) (*latch.User, error) {
-	account := strings.ToLower(username)
+	username = NormalizeUsername(username)
+	// No stored username is longer or holds a NUL: refuse before the
+	// guard or the store sees it (a NUL is an error on PostgreSQL).
+	verr := &ValidationError{}
+	verr.add("username", usernameLimits(username)...)
+	if err := verr.orNil(); err != nil {
+		return nil, err
+	}
+	account := accountKey(username)
 	if s.opts.Guard != nil {
 		wait, err := s.opts.Guard.Wait(ctx, account)
 		if err != nil {
@@ -174,11 +187,37 @@ func (s *Service) newSession(u *latch.User, client Client, now time.Time) *latch
 
 func newSessionID() string { return rand.Text() }
 
+// plausibleSessionID reports whether id could name a session: databases
+// refuse NUL and bytes that are not UTF-8 in text, and such an id names
+// none anyway.
+func plausibleSessionID(id string) bool {
+	return id != "" && len(id) <= 128 && utf8.ValidString(id) && strings.IndexByte(id, 0) < 0
+}
+
+// truncate makes a client-sent header storable: valid UTF-8 (bad bytes
+// replaced), no NUL, at most n bytes, cut on a character boundary.
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", "")
 	if len(s) <= n {
 		return s
 	}
-	return strings.ToValidUTF8(s[:n], "")
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// NormalizeUsername is Django's normalize_username: NFKC, so that
+// look-alike forms ("ａｌｉｃｅ" in fullwidth) are one account. Signup and
+// login both apply it.
+func NormalizeUsername(name string) string { return norm.NFKC.String(name) }
+
+// accountKey is the failed-login guard's key of a username: a fixed-size
+// digest, so that no client-chosen string is kept in memory or Redis.
+func accountKey(username string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(username)))
+	return hex.EncodeToString(sum[:])
 }
 
 // FieldError is one field's problems, in DRF's wording.
@@ -218,11 +257,26 @@ const (
 	msgUsernameInvalid = "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."
 	msgUsernameLong    = "Ensure this field has no more than 150 characters."
 	msgEmailInvalid    = "Enter a valid email address."
+	msgNullChars       = "Null characters are not allowed."
 )
 
-func validUsername(name string) []string {
-	if len([]rune(name)) > 150 {
+// maxUsername is Django's max_length of User.username.
+const maxUsername = 150
+
+// usernameLimits are the checks a username passes before any lookup.
+func usernameLimits(name string) []string {
+	if utf8.RuneCountInString(name) > maxUsername {
 		return []string{msgUsernameLong}
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return []string{msgNullChars}
+	}
+	return nil
+}
+
+func validUsername(name string) []string {
+	if msgs := usernameLimits(name); msgs != nil {
+		return msgs
 	}
 	for _, r := range name {
 		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("@.+-_", r)) {
@@ -233,6 +287,9 @@ func validUsername(name string) []string {
 }
 
 func validEmail(email string) []string {
+	if strings.IndexByte(email, 0) >= 0 {
+		return []string{msgNullChars}
+	}
 	at := strings.LastIndexByte(email, '@')
 	if email == "" || (at > 0 && at < len(email)-1 && !strings.ContainsAny(email, " \t\r\n") && strings.Contains(email[at:], ".")) {
 		return nil
@@ -249,6 +306,7 @@ func (s *Service) Signup(ctx context.Context, username, pw, email string) (*latc
 
 // CreateUser is Signup with a chosen role (latch createuser).
 func (s *Service) CreateUser(ctx context.Context, username, pw, email, role string) (*latch.User, error) {
+	username = NormalizeUsername(username)
 	verr := &ValidationError{}
 	verr.add("username", validUsername(username)...)
 	verr.add("password", password.Validate(pw, username, s.opts.MinPasswordLength)...)

@@ -165,6 +165,9 @@ func (s *Service) Sessions(ctx context.Context, p *Principal) ([]latch.Session, 
 // RevokeOwnSession revokes one of the caller's sessions; another user's
 // session id answers latch.ErrNotFound, never revealing it exists.
 func (s *Service) RevokeOwnSession(ctx context.Context, p *Principal, id string) error {
+	if !plausibleSessionID(id) {
+		return fmt.Errorf("session %q: %w", id, latch.ErrNotFound)
+	}
 	sess, err := s.opts.Sessions.Session(ctx, id)
 	if err != nil {
 		return err

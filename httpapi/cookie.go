@@ -24,7 +24,8 @@ type CookieOptions struct {
 	// Mode makes the main token endpoints behave like /api/cookie/…: the
 	// refresh token is set and read only as the refresh cookie.
 	Mode bool
-	// Insecure drops the Secure attribute, for local http only.
+	// Insecure drops the Secure attribute, for local http only; it also
+	// drops Strict-Transport-Security, which latch sends otherwise.
 	Insecure bool
 	// SameSite is http.SameSiteLaxMode (default) or http.SameSiteStrictMode.
 	SameSite http.SameSite
@@ -32,8 +33,10 @@ type CookieOptions struct {
 
 var errCSRF = &apiError{status: http.StatusForbidden, body: detail("CSRF Failed: cross-origin request refused.")}
 
-// cookieAuthed protects an endpoint that trusts the refresh cookie
-// against cross-site request forgery (SameSite is the second layer).
+// cookieAuthed protects an endpoint that trusts the refresh cookie, or
+// sets it, against cross-site request forgery (SameSite is the second
+// layer). A forged login would sign the victim's browser into the
+// attacker's account.
 func (s *Server) cookieAuthed(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.csrf.Check(r); err != nil {
@@ -128,21 +131,34 @@ func (s *Server) cookieRefreshHandler(path string) handlerFunc {
 	}
 }
 
-// cookieLogout revokes the cookie's session and clears the cookie. It
-// answers 205 even without a valid cookie: the client is logged out either
-// way.
+// cookieLogout revokes the session of the cookie (or, without one, of the
+// access token presented) and clears the cookie. An invalid cookie still
+// gets 205: the client is logged out either way. Neither cookie nor access
+// token is /api/logout/'s 400: there is nothing to revoke.
 func (s *Server) cookieLogout(path string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		f, err := s.readForm(r)
 		if err != nil {
 			return err
 		}
-		if raw := cookieRefresh(r, f); raw != "" {
+		switch raw := cookieRefresh(r, f); {
+		case raw != "":
 			if err := s.opts.Auth.Blacklist(r.Context(), raw); err == nil {
 				s.metrics.revocations.WithLabelValues("logout").Inc()
 			} else if !isTokenError(err) && !errors.Is(err, auth.ErrNoUserID) {
 				return err
 			}
+		case len(r.Header["Authorization"]) > 0:
+			p, err := s.authenticate(r)
+			if err != nil {
+				return s.authError(err)
+			}
+			if err := s.opts.Auth.EndSession(r.Context(), p); err != nil {
+				return err
+			}
+			s.metrics.revocations.WithLabelValues("logout").Inc()
+		default:
+			return errBadRequest("refresh required")
 		}
 		s.clearRefreshCookie(w, path)
 		w.WriteHeader(http.StatusResetContent)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // fields is a decoded request body: JSON object members or form values.
@@ -57,17 +58,23 @@ func decodeBody(r *http.Request, limit int64) (fields, error) {
 		body: detail(fmt.Sprintf("Unsupported media type %q in request.", ctype))}
 }
 
+// formFields reads form values as Django's QueryDict does: the last value
+// of each name, bytes that are not UTF-8 replaced (errors="replace").
 func formFields(vals map[string][]string) fields {
 	f := make(fields, len(vals))
 	for k, v := range vals {
 		if len(v) > 0 {
-			f[k] = v[len(v)-1] // Django's QueryDict.get: the last value
+			f[strings.ToValidUTF8(k, "\uFFFD")] = strings.ToValidUTF8(v[len(v)-1], "\uFFFD")
 		}
 	}
 	return f
 }
 
 func decodeJSON(body []byte) (fields, error) {
+	// encoding/json would quietly replace bad bytes; DRF refuses the body.
+	if msg := utf8Error(body); msg != "" {
+		return nil, errBadRequest("JSON parse error - " + msg)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
@@ -97,6 +104,57 @@ func jsonErrorText(err error) string {
 	return "invalid JSON"
 }
 
+// utf8Error describes the first bytes of b that are not UTF-8 as Python's
+// codec does, or returns "" when b is valid UTF-8.
+func utf8Error(b []byte) string {
+	if utf8.Valid(b) {
+		return ""
+	}
+	i := 0
+	for i < len(b) {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			break
+		}
+		i += n
+	}
+	// k bytes from i start a sequence that goes wrong after them.
+	k, want := 1, 0
+	lo, hi := byte(0x80), byte(0xbf)
+	switch c := b[i]; {
+	case c >= 0xc2 && c <= 0xdf:
+		want = 2
+	case c >= 0xe0 && c <= 0xef:
+		want = 3
+		if c == 0xe0 {
+			lo = 0xa0
+		} else if c == 0xed {
+			hi = 0x9f // no surrogates
+		}
+	case c >= 0xf0 && c <= 0xf4:
+		want = 4
+		if c == 0xf0 {
+			lo = 0x90
+		} else if c == 0xf4 {
+			hi = 0x8f
+		}
+	default:
+		return fmt.Sprintf("'utf-8' codec can't decode byte 0x%02x in position %d: invalid start byte", b[i], i)
+	}
+	for k < want && i+k < len(b) && b[i+k] >= lo && b[i+k] <= hi {
+		k++
+		lo, hi = 0x80, 0xbf
+	}
+	reason := "invalid continuation byte"
+	if i+k == len(b) {
+		reason = "unexpected end of data"
+	}
+	if k == 1 {
+		return fmt.Sprintf("'utf-8' codec can't decode byte 0x%02x in position %d: %s", b[i], i, reason)
+	}
+	return fmt.Sprintf("'utf-8' codec can't decode bytes in position %d-%d: %s", i, i+k-1, reason)
+}
+
 // pythonType names a JSON value's type as DRF's message does.
 func pythonType(v any) string {
 	switch v := v.(type) {
@@ -123,7 +181,12 @@ const (
 	msgBlank     = "This field may not be blank."
 	msgNull      = "This field may not be null."
 	msgNotString = "Not a valid string."
+	msgNullChars = "Null characters are not allowed."
 )
+
+// maxUsername is Django's max_length of User.username, checked before any
+// lookup so that no longer name reaches a store or an in-memory key.
+const maxUsername = 150
 
 // form collects field values and their errors in the order fields are
 // read, which is the order DRF reports them in.
@@ -136,6 +199,13 @@ type form struct {
 // space is trimmed (DRF's trim_whitespace), and blank is an error unless
 // optional.
 func (f *form) str(name string, optional bool) string {
+	return f.strMax(name, optional, 0)
+}
+
+// strMax is str with DRF's max_length (in characters; 0: none). As DRF's
+// CharField, it reports every validator that fails: max_length, then
+// ProhibitNullCharactersValidator (databases refuse NUL in text).
+func (f *form) strMax(name string, optional bool, maxLen int) string {
 	v, ok := f.in[name]
 	if !ok {
 		if !optional {
@@ -156,8 +226,22 @@ func (f *form) str(name string, optional bool) string {
 		f.fail(name, msgNotString)
 		return ""
 	}
-	if s == "" && !optional {
-		f.fail(name, msgBlank)
+	if s == "" {
+		if !optional {
+			f.fail(name, msgBlank)
+		}
+		return s
+	}
+	var msgs []string
+	if maxLen > 0 && utf8.RuneCountInString(s) > maxLen {
+		msgs = append(msgs, fmt.Sprintf("Ensure this field has no more than %d characters.", maxLen))
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		msgs = append(msgs, msgNullChars)
+	}
+	if len(msgs) > 0 {
+		f.errs = append(f.errs, fieldError{name, msgs})
+		return ""
 	}
 	return s
 }

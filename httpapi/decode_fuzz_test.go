@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzDecodeBody feeds arbitrary bodies and content types to the request
@@ -25,6 +26,12 @@ func FuzzDecodeBody(f *testing.F) {
 		{"text/plain", "hello"},
 		{"", "x"},
 		{"application/json", "\xff\xfe"},
+		{"application/json", `{"username":"a\u0000b","password":"\u0000"}`},
+		{"application/json", "{\"username\":\"\xe6\x97\"}"},
+		{"application/json", "{\"username\":\"\xed\xa0\x80\"}"},
+		{"application/json", `{"username":"\ud800"}`},
+		{"application/x-www-form-urlencoded", "username=%00&password=%ff%fe"},
+		{"application/json", `{"username":"` + strings.Repeat("é", 151) + `"}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.ctype, s.body)
@@ -43,9 +50,21 @@ func FuzzDecodeBody(f *testing.F) {
 			}
 			return
 		}
+		if ctype == "application/json" && !utf8.ValidString(body) {
+			t.Fatalf("JSON body %q is not UTF-8 but was accepted", body)
+		}
 		f := &form{in: in}
-		f.str("username", false)
-		f.str("password", true)
+		// What the form hands on is storable text: UTF-8, no NUL, bounded.
+		for _, v := range []string{f.strMax("username", false, maxUsername), f.str("password", true)} {
+			if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 || utf8.RuneCountInString(v) > 1<<10 {
+				t.Fatalf("field value %q is not storable text", v)
+			}
+		}
+		if u := f.in["username"]; u != nil && f.err() == nil {
+			if s, _ := u.(string); utf8.RuneCountInString(strings.TrimSpace(s)) > maxUsername {
+				t.Fatalf("username of %d characters accepted", utf8.RuneCountInString(s))
+			}
+		}
 		if err := f.err(); err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) || ae.status != http.StatusBadRequest {
@@ -56,15 +75,19 @@ func FuzzDecodeBody(f *testing.F) {
 }
 
 // FuzzAuthorizationHeader: any header yields a principal or a 401 body,
-// never a panic or another status.
+// never a panic or another status. A newline separates the values of
+// several Authorization headers.
 func FuzzAuthorizationHeader(f *testing.F) {
-	for _, s := range []string{"", "Bearer", "Bearer x", "Bearer a b", "Basic Zm9v", "bearer x", "Bearer \t x", "Bearer eyJhbGciOiJub25lIn0.e30.", "Bearer a.b.c.d"} {
+	for _, s := range []string{"", "Bearer", "Bearer x", "Bearer a b", "Basic Zm9v", "bearer x", "Bearer \t x", "Bearer eyJhbGciOiJub25lIn0.e30.", "Bearer a.b.c.d",
+		"Bearer x\nBearer y", "\nBearer x"} {
 		f.Add(s)
 	}
 	srv := newFuzzServer(f)
 	f.Fuzz(func(t *testing.T, header string) {
 		r := httptest.NewRequest("GET", "/api/me/", nil)
-		r.Header.Set("Authorization", header)
+		for _, v := range strings.Split(header, "\n") {
+			r.Header.Add("Authorization", v)
+		}
 		_, err := srv.authenticate(r)
 		if err == nil {
 			t.Fatalf("header %q authenticated without a valid token", header)
@@ -74,4 +97,24 @@ func FuzzAuthorizationHeader(f *testing.F) {
 			t.Fatalf("header %q: status %d, want 401 (%v)", header, ae.status, err)
 		}
 	})
+}
+
+// TestUTF8Error: the text of a body that is not UTF-8 is Python's, as DRF
+// shows it (checked against python3's codecs).
+func TestUTF8Error(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"a":"b"}`, ""},
+		{"\xff\xfe", "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"},
+		{"{\"a\":\"\xe6\x97\"}", "'utf-8' codec can't decode bytes in position 6-7: invalid continuation byte"},
+		{"{\"a\":\"\xc3\"}", "'utf-8' codec can't decode byte 0xc3 in position 6: invalid continuation byte"},
+		{"\xed\xa0\x80", "'utf-8' codec can't decode byte 0xed in position 0: invalid continuation byte"},
+		{"{\"a\":\"\xf0\x9f\x98\"}", "'utf-8' codec can't decode bytes in position 6-8: invalid continuation byte"},
+		{"\xc0\xaf", "'utf-8' codec can't decode byte 0xc0 in position 0: invalid start byte"},
+		{"ok \xe6\x97", "'utf-8' codec can't decode bytes in position 3-4: unexpected end of data"},
+	}
+	for _, tt := range tests {
+		if got := utf8Error([]byte(tt.in)); got != tt.want {
+			t.Errorf("utf8Error(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
 }

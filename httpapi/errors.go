@@ -100,6 +100,8 @@ func (s *Server) tokenText(err error) string {
 		return "Token has no id"
 	case errors.Is(err, token.ErrNoExp):
 		return "Token has no 'exp' claim"
+	case errors.Is(err, token.ErrNoRefreshExp):
+		return "Token has no 'refresh_exp' claim"
 	case errors.Is(err, token.ErrRefreshExpired):
 		return "Token 'refresh_exp' claim has expired"
 	case errors.Is(err, latch.ErrSessionRevoked), errors.Is(err, latch.ErrTokenReused), errors.Is(err, latch.ErrTokenSpent):
@@ -117,7 +119,7 @@ func (s *Server) tokenText(err error) string {
 // isTokenError reports whether err is about the token presented.
 func isTokenError(err error) bool {
 	for _, target := range []error{token.ErrInvalid, token.ErrWrongType, token.ErrNoType, token.ErrNoID, token.ErrNoExp,
-		token.ErrRefreshExpired, latch.ErrSessionRevoked, latch.ErrTokenReused, latch.ErrTokenSpent} {
+		token.ErrNoRefreshExp, token.ErrRefreshExpired, latch.ErrSessionRevoked, latch.ErrTokenReused, latch.ErrTokenSpent} {
 		if errors.Is(err, target) {
 			return true
 		}

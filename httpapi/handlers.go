@@ -33,10 +33,17 @@ func (s *Server) readField(r *http.Request, name string) (string, error) {
 	return v, f.err()
 }
 
+// noStore marks a response that carries tokens or personal data.
 func noStore(w http.ResponseWriter) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
+	h := w.Header()
+	h["Cache-Control"] = headerNoStore // shared slices: never modified
+	h["Pragma"] = headerNoCache
 }
+
+var (
+	headerNoStore = []string{"no-store"}
+	headerNoCache = []string{"no-cache"}
+)
 
 type pairBody struct {
 	Access  string `json:"access"`
@@ -49,7 +56,7 @@ func (s *Server) credentials(r *http.Request) (username, pw string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	username, pw = f.str("username", false), f.str("password", false)
+	username, pw = f.strMax("username", false, maxUsername), f.str("password", false)
 	return username, pw, f.err()
 }
 
@@ -178,7 +185,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	username, pw, email := f.str("username", false), f.str("password", false), f.str("email", true)
+	username, pw, email := f.strMax("username", false, maxUsername), f.str("password", false), f.str("email", true)
 	if err := f.err(); err != nil {
 		return err
 	}
@@ -186,6 +193,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	noStore(w)
 	writeJSON(w, http.StatusCreated, struct {
 		ID       int64  `json:"id"`
 		Username string `json:"username"`

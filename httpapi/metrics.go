@@ -64,6 +64,7 @@ func (m *metrics) route(route string) func(method string, code int, d time.Durat
 	var last atomic.Pointer[child]
 	var children sync.Map // child{method, code} without c -> *child
 	return func(method string, code int, d time.Duration) {
+		method = methodLabel(method)
 		ch := last.Load()
 		if ch == nil || ch.code != code || ch.method != method {
 			k := child{method: method, code: code}
@@ -77,4 +78,15 @@ func (m *metrics) route(route string) func(method string, code int, d time.Durat
 		ch.c.Inc()
 		latency.Observe(d.Seconds())
 	}
+}
+
+// methodLabel is the method as a metric label: the methods of RFC 9110
+// and PATCH, else "other". Clients invent methods at will, and every label
+// value is a series kept for the life of the process.
+func methodLabel(m string) string {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE":
+		return m
+	}
+	return "other"
 }

@@ -25,8 +25,16 @@ var errBadHeader = &apiError{status: http.StatusUnauthorized, body: detailBody{
 // JWTAuthentication does: no header, or a scheme that is not one of the
 // header types, means no credentials.
 func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
+	hs := r.Header["Authorization"]
+	if len(hs) == 0 {
+		return nil, errNotProvided
+	}
+	if len(hs) > 1 {
+		// Which one a proxy or an app behind latch reads is anyone's guess.
+		return nil, errBadHeader
+	}
 	// As Python's str.split(): runs of white space separate, none is kept.
-	f1, rest := nextField(r.Header.Get("Authorization"))
+	f1, rest := nextField(hs[0])
 	if f1 == "" || !s.headerType(f1) {
 		return nil, errNotProvided
 	}
@@ -67,9 +75,11 @@ func (s *Server) headerType(scheme string) bool {
 	return false
 }
 
-// authed wraps a handler that needs a caller.
+// authed wraps a handler that needs a caller. Its answers are the
+// caller's data: no cache keeps them.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		noStore(w)
 		p, err := s.authenticate(r)
 		if err != nil {
 			return s.authError(err)
@@ -99,7 +109,7 @@ func (s *Server) Require(next http.Handler) http.Handler {
 func (s *Server) middleware(next http.Handler, required bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, verified := PrincipalFrom(r.Context())
-		if verified || (!required && r.Header.Get("Authorization") == "") {
+		if verified || (!required && len(r.Header["Authorization"]) == 0) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -98,8 +98,21 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Every response forbids MIME sniffing
+// and, when cookies are Secure (so latch is served over HTTPS), pins HTTPS.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h["X-Content-Type-Options"] = headerNoSniff // shared slices: never modified
+	if !s.opts.Cookies.Insecure {
+		h["Strict-Transport-Security"] = headerHSTS
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+var (
+	headerNoSniff = []string{"nosniff"}
+	headerHSTS    = []string{"max-age=31536000"}
+)
 
 // handlerFunc is a handler that returns its error for the one renderer.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -109,13 +122,13 @@ type methods map[string]handlerFunc
 
 func (s *Server) routes() {
 	if s.opts.Cookies.Mode {
-		s.route("/api/token/", methods{"POST": s.anon(s.cookieLogin(cookiePathTokenEndpoints))})
+		s.route("/api/token/", methods{"POST": s.anon(s.cookieAuthed(s.cookieLogin(cookiePathTokenEndpoints)))})
 		s.route("/api/token/refresh/", methods{"POST": s.anon(s.cookieAuthed(s.cookieRefreshHandler(cookiePathTokenEndpoints)))})
 	} else {
 		s.route("/api/token/", methods{"POST": s.anon(s.tokenObtain)})
 		s.route("/api/token/refresh/", methods{"POST": s.anon(s.tokenRefresh)})
 	}
-	s.route("/api/cookie/login/", methods{"POST": s.anon(s.cookieLogin(cookiePathCookieEndpoints))})
+	s.route("/api/cookie/login/", methods{"POST": s.anon(s.cookieAuthed(s.cookieLogin(cookiePathCookieEndpoints)))})
 	s.route("/api/cookie/refresh/", methods{"POST": s.anon(s.cookieAuthed(s.cookieRefreshHandler(cookiePathCookieEndpoints)))})
 	s.route("/api/cookie/logout/", methods{"POST": s.anon(s.cookieAuthed(s.cookieLogout(cookiePathCookieEndpoints)))})
 	s.route("/api/token/verify/", methods{"POST": s.anon(s.tokenVerify)})

@@ -14,7 +14,9 @@ import (
 // zero, refuses the attempt without checking the password and without
 // calling Fail (so refused attempts never lengthen the wait); otherwise it
 // checks the password and calls Fail or Reset. Account keys are compared
-// as given: pass the case-folded username (usernames are case-insensitive).
+// and kept as given, for up to Forget: pass a fixed-size digest of the
+// case-folded username (usernames are case-insensitive; auth does so), never
+// the client's string, which could be as long as the request body.
 //
 // Once an account is backing off, the Wait that returns 0 claims the
 // opening: until that attempt's Fail or Reset, other attempts are told to

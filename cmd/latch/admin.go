@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/internal/config"
 	"github.com/latch-auth/latch/token"
 )
@@ -88,7 +89,7 @@ func userByName(ctx context.Context, a *app, fs *flag.FlagSet) (*latch.User, err
 	if err != nil {
 		return nil, err
 	}
-	u, err := a.store.UserByUsername(ctx, name)
+	u, err := a.store.UserByUsername(ctx, auth.NormalizeUsername(name)) // as login finds it
 	if errors.Is(err, latch.ErrNotFound) {
 		return nil, fmt.Errorf("no user %q", name)
 	}
@@ -147,7 +148,7 @@ func revoke(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) e
 			fmt.Fprintf(env.Stdout, "revoked session %s\n", session)
 			return nil
 		}
-		u, err := a.store.UserByUsername(ctx, user)
+		u, err := a.store.UserByUsername(ctx, auth.NormalizeUsername(user))
 		if err != nil {
 			return fmt.Errorf("user %q: %w", user, err)
 		}

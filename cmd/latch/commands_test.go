@@ -86,7 +86,7 @@ func TestCommands(t *testing.T) {
 		return ts.do("GET", "/api/me/", "", "", bearer(b.access)...).status == 401
 	})
 
-	ok("", "deactivate", "alice")
+	ok("", "deactivate", "ａｌｉｃｅ") // NFKC-normalized, as at login
 	wantResponse(t, loginWith("another fine secret"), 401, bodyBadCredentials)
 
 	if out := ok("", "keys", "list"); !strings.Contains(out, "signing       HS256") {

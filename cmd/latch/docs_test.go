@@ -271,6 +271,8 @@ func TestDocsMatchResponses(t *testing.T) {
 	c.check(ts, 205, "POST", "/api/cookie/logout/", "", "", cookieHeader(cookie)...)
 	c.check(ts, 401, "POST", "/api/cookie/refresh/", "", "", cookieHeader(cookie)...) // clears the cookie
 	c.check(ts, 403, "POST", "/api/cookie/logout/", "", "", "Origin", "https://evil.example")
+	c.check(ts, 400, "POST", "/api/cookie/logout/", "", "")
+	c.check(ts, 403, "POST", "/api/cookie/login/", js, `{"username":"bob","password":"`+testPassword+`"}`, "Sec-Fetch-Site", "cross-site")
 
 	// Keys, docs and operations.
 	c.check(ts, 200, "GET", "/.well-known/jwks.json", "", "")
