@@ -6,6 +6,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/password"
@@ -38,7 +39,9 @@ func New(tb testing.TB, configure func(*auth.Options)) Env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	engine, err := token.New(token.Options{SigningKey: key})
+	// The engine reads the Service's clock, which configure may replace.
+	var opts auth.Options
+	engine, err := token.New(token.Options{SigningKey: key, Now: func() time.Time { return opts.Now() }})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -46,7 +49,8 @@ func New(tb testing.TB, configure func(*auth.Options)) Env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	opts := auth.DefaultOptions()
+	opts = auth.DefaultOptions()
+	opts.Now = time.Now
 	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher = db, db, engine, hasher
 	if configure != nil {
 		configure(&opts)
