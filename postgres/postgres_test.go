@@ -8,11 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/latch-auth/latch/internal/testenv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -27,14 +28,7 @@ import (
 // run rather than pass by skipping.
 func testURL(tb testing.TB) string {
 	tb.Helper()
-	u := os.Getenv("LATCH_TEST_POSTGRES_URL")
-	if u == "" {
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			tb.Fatal("LATCH_TEST_POSTGRES_URL is not set, and CI is: run the tests under scripts/testenv.sh")
-		}
-		tb.Skip("LATCH_TEST_POSTGRES_URL is not set (scripts/testenv.sh sets it)")
-	}
-	return u
+	return testenv.Getenv(tb, "LATCH_TEST_POSTGRES_URL")
 }
 
 // connect opens a plain connection to dbURL, closed at the end of tb.

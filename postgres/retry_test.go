@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/latch-auth/latch/internal/testenv"
 )
 
 func pgErr(code string) error { return &pgconn.PgError{Code: code, Message: "test error " + code} }
@@ -85,13 +84,7 @@ func repeat(err error, n int) []error {
 // (40P01), inTx runs it again, and both commit.
 func TestInTxRetriesDeadlock(t *testing.T) {
 	t.Parallel()
-	dbURL := os.Getenv("LATCH_TEST_POSTGRES_URL")
-	if dbURL == "" {
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			t.Fatal("LATCH_TEST_POSTGRES_URL is not set, and CI is: run the tests under scripts/testenv.sh")
-		}
-		t.Skip("LATCH_TEST_POSTGRES_URL is not set (scripts/testenv.sh sets it)")
-	}
+	dbURL := testenv.Getenv(t, "LATCH_TEST_POSTGRES_URL")
 	schema := "t_" + strings.ToLower(rand.Text())
 	db, err := OpenSchema(t.Context(), dbURL, schema)
 	if err != nil {

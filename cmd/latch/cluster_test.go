@@ -17,20 +17,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/latch-auth/latch/internal/testenv"
 )
 
 // needServices returns the PostgreSQL and Redis URLs of the test
 // environment, skipping (failing under CI=true) when absent.
 func needServices(t *testing.T) (pg, rd string) {
 	t.Helper()
-	pg, rd = os.Getenv("LATCH_TEST_POSTGRES_URL"), os.Getenv("LATCH_TEST_REDIS_URL")
-	if pg == "" || rd == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("LATCH_TEST_POSTGRES_URL and LATCH_TEST_REDIS_URL must be set in CI")
-		}
-		t.Skip("needs PostgreSQL and Redis: run under scripts/testenv.sh")
-	}
-	return pg, rd
+	return testenv.Getenv(t, "LATCH_TEST_POSTGRES_URL"), testenv.Getenv(t, "LATCH_TEST_REDIS_URL")
 }
 
 // buildLatch compiles the latch binary once per test binary.
@@ -194,10 +189,7 @@ type privateRedis struct {
 func startPrivateRedis(t *testing.T) *privateRedis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not installed")
-		}
-		t.Skip("redis-server not installed")
+		testenv.Missing(t, "redis-server not installed")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

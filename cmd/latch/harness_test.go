@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latch-auth/latch/internal/testenv"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -251,7 +253,7 @@ func backends(t *testing.T) []backend {
 	bs := []backend{{"sqlite", func(*testing.T) map[string]string { return nil }}}
 	pg, rd := os.Getenv("LATCH_TEST_POSTGRES_URL"), os.Getenv("LATCH_TEST_REDIS_URL")
 	if pg == "" || rd == "" {
-		if os.Getenv("CI") == "true" {
+		if testenv.CI() {
 			t.Fatal("LATCH_TEST_POSTGRES_URL and LATCH_TEST_REDIS_URL must be set in CI (run under scripts/testenv.sh)")
 		}
 		t.Log("PostgreSQL + Redis variant skipped: LATCH_TEST_POSTGRES_URL / LATCH_TEST_REDIS_URL unset")

@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latch-auth/latch/internal/testenv"
+
 	"github.com/jackc/pgx/v5"
 )
 
@@ -37,10 +39,7 @@ const (
 // must run rather than pass by skipping.
 func djangoMissing(t *testing.T, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("import-django (CI=true, so this fails rather than skips; apt-get install python3-django python3-psycopg2): "+format, args...)
-	}
-	t.Skipf("import-django: "+format, args...)
+	testenv.Missing(t, "import-django (needs python3-django python3-psycopg2): "+format, args...)
 }
 
 // djangoRequire skips (or fails in CI) unless the system Python imports modules.
@@ -367,13 +366,7 @@ func TestImportDjango(t *testing.T) {
 	})
 
 	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv("LATCH_TEST_POSTGRES_URL")
-		if base == "" {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("LATCH_TEST_POSTGRES_URL is not set, and CI is: run the tests under scripts/testenv.sh")
-			}
-			t.Skip("LATCH_TEST_POSTGRES_URL is not set (scripts/testenv.sh sets it)")
-		}
+		base := testenv.Getenv(t, "LATCH_TEST_POSTGRES_URL")
 		djangoRequire(t, "django", "psycopg2")
 		djangoSchema, latchSchema := djangoTestSchema(t, base), djangoTestSchema(t, base)
 		made := djangoMkdb(t, pw, []string{"LATCH_DJANGO_PG_URL=" + base, "LATCH_DJANGO_PG_SCHEMA=" + djangoSchema}, "postgres")
