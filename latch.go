@@ -256,21 +256,3 @@ type HandleStore interface {
 	// DeleteSessionHandles deletes every handle of a session.
 	DeleteSessionHandles(ctx context.Context, sessionID string) error
 }
-
-// Order is one row of seed 000's example resource, served by /api/orders/.
-type Order struct {
-	ID        int64
-	UserID    int64
-	Product   string
-	CreatedAt time.Time
-}
-
-// OrderStore keeps the example resource of seed 000.
-type OrderStore interface {
-	// Orders returns the user's orders, oldest first. A user who has none
-	// is given the demo orders first, so the example has data to cache.
-	Orders(ctx context.Context, userID int64) ([]Order, error)
-}
-
-// DemoProducts are the orders every user starts with (seed 000's example).
-var DemoProducts = []string{"laptop", "mouse"}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latch-auth/latch/examples/orders"
+
 	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/httpapi"
 	"github.com/latch-auth/latch/internal/clocktest"
@@ -115,7 +117,7 @@ func startLatch() (*latchServer, error) {
 	if _, err := svc.CreateUser(ctx, "alice", testPassword, "alice@example.com", "user"); err != nil {
 		return fail(err)
 	}
-	api, err := httpapi.New(httpapi.Options{Auth: svc, Tokens: engine, Orders: db})
+	api, err := httpapi.New(httpapi.Options{Auth: svc, Tokens: engine, Routes: []httpapi.Route{orders.Route(svc, orders.SQLiteStore{DB: db.SQL()})}})
 	if err != nil {
 		return fail(err)
 	}

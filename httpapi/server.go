@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/ratelimit"
 	"github.com/latch-auth/latch/token"
@@ -48,8 +47,9 @@ type Options struct {
 	UserLimiter ratelimit.Limiter
 	// Sliding serves SimpleJWT's sliding-token endpoints.
 	Sliding bool
-	// Orders serves seed 000's example resource at /api/orders/; nil: not served.
-	Orders latch.OrderStore
+	// Routes are the application's own authenticated endpoints, served
+	// with latch's conventions (see Route).
+	Routes []Route
 	// Cookies configure cookie mode (the /api/cookie/ endpoints are always
 	// served).
 	Cookies CookieOptions
@@ -59,6 +59,19 @@ type Options struct {
 	// a new registry.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
+}
+
+// Route is an authenticated endpoint of the application that embeds latch,
+// served as latch serves its own: with and without the trailing slash,
+// DRF's 405 for other methods (HEAD with GET), the per-user throttle,
+// metrics, no-store, and SimpleJWT's 401 bodies. Handle gets the caller;
+// the error it returns is rendered as latch renders its own (a
+// latch.ErrNotFound means the caller's user is gone; latch.ErrUnavailable
+// is 503).
+type Route struct {
+	Path   string // a ServeMux pattern path, such as /api/orders/
+	Method string
+	Handle func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error
 }
 
 // Server is latch's HTTP API.
@@ -141,7 +154,14 @@ func (s *Server) routes() {
 	s.route("/api/logout/", methods{"POST": s.authed(s.logout)})
 	s.route("/api/logout/all/", methods{"POST": s.authed(s.logoutAll)})
 	s.route("/api/me/", methods{"GET": s.authed(s.me)})
-	s.route("/api/orders/", methods{"GET": s.authed(s.orders)})
+	for _, rt := range s.opts.Routes {
+		s.route(rt.Path, methods{rt.Method: s.authed(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+			if err := rt.Handle(w, r, p); err != nil {
+				return s.authError(err)
+			}
+			return nil
+		})})
+	}
 	s.route("/api/password/", methods{"POST": s.authed(s.changePassword)})
 	s.route("/api/sessions/", methods{"GET": s.authed(s.sessions)})
 	s.route("/api/sessions/{id}/", methods{"DELETE": s.authed(s.deleteSession)})

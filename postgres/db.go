@@ -134,6 +134,10 @@ func lockID(purpose, schema string) int64 {
 	return int64(h.Sum64())
 }
 
+// Pool returns the connection pool, for an application that keeps tables
+// of its own in the same schema (examples/orders).
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
 // Ping checks the database answers, for readiness probes.
 func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
 

@@ -102,6 +102,11 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// SQL returns the connection latch writes through, for an application that
+// keeps tables of its own in the same file (examples/orders). It is the
+// only writer: a transaction on it waits for latch's, and latch's for it.
+func (db *DB) SQL() *sql.DB { return db.write }
+
 // Ping checks the database answers, for readiness probes.
 func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) }
 

@@ -33,8 +33,6 @@ type Store interface {
 	latch.UserStore
 	latch.SessionStore
 	latch.RevocationLog
-	latch.HandleStore
-	latch.OrderStore
 }
 
 // TestStore runs the whole suite. newStore must return a fresh, empty,
@@ -50,5 +48,4 @@ func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("Housekeeping", func(t *testing.T) { testHousekeeping(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
 	t.Run("Handles", func(t *testing.T) { testHandles(t, newStore) })
-	t.Run("Orders", func(t *testing.T) { testOrders(t, newStore) })
 }

@@ -13,10 +13,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/latch-auth/latch/examples/orders"
 	"github.com/latch-auth/latch/httpapi"
 	"github.com/latch-auth/latch/internal/config"
 	"github.com/latch-auth/latch/password"
+	"github.com/latch-auth/latch/postgres"
 	"github.com/latch-auth/latch/ratelimit"
+	"github.com/latch-auth/latch/sqlite"
 )
 
 func serve(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) error {
@@ -106,7 +109,7 @@ func (a *app) handler(reg *prometheus.Registry) (http.Handler, error) {
 			Insecure: !a.cfg.CookieSecure,
 			SameSite: sameSite(a.cfg.CookieSameSite),
 		},
-		Orders:         a.store,
+		Routes:         []httpapi.Route{orders.Route(a.auth, a.orders())},
 		Sliding:        a.cfg.SlidingTokens,
 		AnonLimiter:    anon,
 		UserLimiter:    user,
@@ -120,6 +123,14 @@ func (a *app) handler(reg *prometheus.Registry) (http.Handler, error) {
 		Registry:       reg,
 		Logger:         a.log,
 	})
+}
+
+// orders is seed 000's example application's store, on latch's database.
+func (a *app) orders() orders.Store {
+	if db, ok := a.store.(*postgres.DB); ok {
+		return orders.PostgresStore{Pool: db.Pool()}
+	}
+	return orders.SQLiteStore{DB: a.store.(*sqlite.DB).SQL()}
 }
 
 func sameSite(v string) http.SameSite {

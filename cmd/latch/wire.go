@@ -29,7 +29,6 @@ type store interface {
 	latch.SessionStore
 	latch.RevocationLog
 	latch.HandleStore
-	latch.OrderStore
 	Ping(ctx context.Context) error
 	Close() error
 }

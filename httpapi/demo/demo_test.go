@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latch-auth/latch/examples/orders"
+
 	"github.com/latch-auth/latch/httpapi"
 	"github.com/latch-auth/latch/internal/authtest"
 )
@@ -16,7 +18,7 @@ import (
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	env := authtest.New(t, nil)
-	api, err := httpapi.New(httpapi.Options{Auth: env.Service, Tokens: env.Tokens, Orders: env.DB})
+	api, err := httpapi.New(httpapi.Options{Auth: env.Service, Tokens: env.Tokens, Routes: []httpapi.Route{orders.Route(env.Service, orders.SQLiteStore{DB: env.DB.SQL()})}})
 	if err != nil {
 		t.Fatal(err)
 	}
