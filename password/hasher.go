@@ -232,6 +232,21 @@ func (h *Hasher) Verify(encoded, password string) (ok, needsRehash bool, err err
 	return false, false, ErrUnknownScheme
 }
 
+// Verifiable reports whether Verify knows the scheme of encoded (it may
+// still find its fields malformed): argon2id PHC strings and Django's
+// argon2, pbkdf2_sha256, pbkdf2_sha1, bcrypt_sha256 and bcrypt hashes.
+func Verifiable(encoded string) bool {
+	algorithm, _, ok := strings.Cut(encoded, "$")
+	if !ok {
+		return false
+	}
+	switch algorithm {
+	case "", "argon2", "pbkdf2_sha256", "pbkdf2_sha1", "bcrypt_sha256", "bcrypt":
+		return true
+	}
+	return false
+}
+
 // Dummy does the work of a failed [Hasher.Verify] against a hash with h's
 // current parameters and discards the result. Call it when the username is
 // unknown, so that the response takes as long as for a wrong password.

@@ -6,17 +6,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/server"
 	"github.com/latch-auth/latch/token"
 )
 
 func migrate(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) error {
-	s, err := openStore(ctx, cfg) // opening applies pending migrations
+	s, err := server.OpenStore(ctx, cfg.Server()) // opening applies pending migrations
 	if err != nil {
 		return err
 	}
@@ -24,10 +26,10 @@ func migrate(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) 
 	return s.Close()
 }
 
-// withApp runs fn with latch assembled, logging to stderr.
-func withApp(ctx context.Context, env Env, cfg *config.Config, fn func(a *app) error) error {
-	cfg.HashProcess = false // a command hashes once at most: not worth a process
-	a, err := newApp(ctx, cfg, newLogger(cfg, env.Stderr), nil)
+// withApp runs fn with latch assembled, logging to stderr; a command
+// hashes once at most, in this process.
+func withApp(ctx context.Context, env Env, cfg *config.Config, fn func(a *server.Server) error) error {
+	a, err := server.New(ctx, serverConfig(cfg, newLogger(cfg, env.Stderr)))
 	if err != nil {
 		return err
 	}
@@ -58,12 +60,13 @@ func oneArg(fs *flag.FlagSet, what string) (string, error) {
 	return fs.Arg(0), nil
 }
 
-var createUserOpts struct{ email, role *string }
-
 func createUserFlags(fs *flag.FlagSet) {
-	createUserOpts.email = fs.String("email", "", "email address")
-	createUserOpts.role = fs.String("role", "user", "role claim (for example user, staff, admin)")
+	fs.String("email", "", "email address")
+	fs.String("role", "user", "role claim (for example user, staff, admin)")
 }
+
+// flagValue reads a flag that the command's flags function registered.
+func flagValue(fs *flag.FlagSet, name string) string { return fs.Lookup(name).Value.String() }
 
 func createUser(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagSet) error {
 	username, err := oneArg(fs, "USERNAME")
@@ -74,8 +77,8 @@ func createUser(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagS
 	if err != nil {
 		return err
 	}
-	return withApp(ctx, env, cfg, func(a *app) error {
-		u, err := a.auth.CreateUser(ctx, username, pw, *createUserOpts.email, *createUserOpts.role)
+	return withApp(ctx, env, cfg, func(a *server.Server) error {
+		u, err := a.Auth().CreateUser(ctx, username, pw, flagValue(fs, "email"), flagValue(fs, "role"))
 		if err != nil {
 			return err
 		}
@@ -84,12 +87,12 @@ func createUser(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagS
 	})
 }
 
-func userByName(ctx context.Context, a *app, fs *flag.FlagSet) (*latch.User, error) {
+func userByName(ctx context.Context, a *server.Server, fs *flag.FlagSet) (*latch.User, error) {
 	name, err := oneArg(fs, "USERNAME")
 	if err != nil {
 		return nil, err
 	}
-	u, err := a.store.UserByUsername(ctx, auth.NormalizeUsername(name)) // as login finds it
+	u, err := a.Store().UserByUsername(ctx, auth.NormalizeUsername(name)) // as login finds it
 	if errors.Is(err, latch.ErrNotFound) {
 		return nil, fmt.Errorf("no user %q", name)
 	}
@@ -101,12 +104,12 @@ func changePassword(ctx context.Context, env Env, cfg *config.Config, fs *flag.F
 	if err != nil {
 		return err
 	}
-	return withApp(ctx, env, cfg, func(a *app) error {
+	return withApp(ctx, env, cfg, func(a *server.Server) error {
 		u, err := userByName(ctx, a, fs)
 		if err != nil {
 			return err
 		}
-		if err := a.auth.SetPassword(ctx, u.ID, pw, ""); err != nil {
+		if err := a.Auth().SetPassword(ctx, u.ID, pw, ""); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "password changed for %q; all their sessions are revoked\n", u.Username)
@@ -115,12 +118,12 @@ func changePassword(ctx context.Context, env Env, cfg *config.Config, fs *flag.F
 }
 
 func deactivate(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagSet) error {
-	return withApp(ctx, env, cfg, func(a *app) error {
+	return withApp(ctx, env, cfg, func(a *server.Server) error {
 		u, err := userByName(ctx, a, fs)
 		if err != nil {
 			return err
 		}
-		if err := a.auth.Deactivate(ctx, u.ID); err != nil {
+		if err := a.Auth().Deactivate(ctx, u.ID); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "deactivated %q; all their sessions are revoked\n", u.Username)
@@ -128,31 +131,29 @@ func deactivate(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagS
 	})
 }
 
-var revokeOpts struct{ user, session *string }
-
 func revokeFlags(fs *flag.FlagSet) {
-	revokeOpts.user = fs.String("user", "", "revoke every session of this username")
-	revokeOpts.session = fs.String("session", "", "revoke this session id")
+	fs.String("user", "", "revoke every session of this username")
+	fs.String("session", "", "revoke this session id")
 }
 
-func revoke(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) error {
-	user, session := *revokeOpts.user, *revokeOpts.session
+func revoke(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagSet) error {
+	user, session := flagValue(fs, "user"), flagValue(fs, "session")
 	if (user == "") == (session == "") {
 		return errors.New("give exactly one of --user or --session")
 	}
-	return withApp(ctx, env, cfg, func(a *app) error {
+	return withApp(ctx, env, cfg, func(a *server.Server) error {
 		if session != "" {
-			if err := a.auth.RevokeSession(ctx, session); err != nil {
+			if err := a.Auth().RevokeSession(ctx, session); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "revoked session %s\n", session)
 			return nil
 		}
-		u, err := a.store.UserByUsername(ctx, auth.NormalizeUsername(user))
+		u, err := a.Store().UserByUsername(ctx, auth.NormalizeUsername(user))
 		if err != nil {
 			return fmt.Errorf("user %q: %w", user, err)
 		}
-		if err := a.auth.RevokeUser(ctx, u.ID); err != nil {
+		if err := a.Auth().RevokeUser(ctx, u.ID); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "revoked every session of %q\n", u.Username)
@@ -161,7 +162,7 @@ func revoke(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) e
 }
 
 func flushExpired(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) error {
-	s, err := openStore(ctx, cfg)
+	s, err := server.OpenStore(ctx, cfg.Server())
 	if err != nil {
 		return err
 	}
@@ -178,7 +179,7 @@ func keys(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagSet) er
 	if cfg.SigningKey != "" {
 		return errors.New("LATCH_SIGNING_KEY is set: keys are managed outside the data dir")
 	}
-	path := keySetPath(cfg)
+	path := filepath.Join(cfg.DataDir, "keys.json")
 	switch fs.Arg(0) {
 	case "list":
 		set, err := token.LoadKeySet(path)

@@ -28,7 +28,7 @@ func TestLogin(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.mustUser("alice")
 	inactive := ts.mustUser("bob")
-	if err := ts.app.store.SetActive(context.Background(), inactive, false); err != nil {
+	if err := ts.app.Store().SetActive(context.Background(), inactive, false); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -109,7 +109,7 @@ func TestLogin(t *testing.T) {
 		}
 	})
 	t.Run("updates last login", func(t *testing.T) {
-		u, err := ts.app.store.UserByUsername(context.Background(), "alice")
+		u, err := ts.app.Store().UserByUsername(context.Background(), "alice")
 		if err != nil || u.LastLogin.IsZero() {
 			t.Fatalf("last login not recorded: %v %v", u, err)
 		}
@@ -311,7 +311,7 @@ func TestLogoutAllAndSessions(t *testing.T) {
 		}
 		// Another user's session is not found, and not revoked.
 		var bobSession string
-		if list, err := ts.app.store.ActiveSessions(context.Background(), 2, ts.clock.Now()); err != nil || len(list) != 1 {
+		if list, err := ts.app.Store().ActiveSessions(context.Background(), 2, ts.clock.Now()); err != nil || len(list) != 1 {
 			t.Fatalf("bob sessions: %v %v", list, err)
 		} else {
 			bobSession = list[0].ID
@@ -335,13 +335,13 @@ func TestDeleteOwnSession(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.mustUser("alice")
 	a1, a2 := ts.mustLogin("alice"), ts.mustLogin("alice")
-	list, err := ts.app.store.ActiveSessions(context.Background(), 1, ts.clock.Now())
+	list, err := ts.app.Store().ActiveSessions(context.Background(), 1, ts.clock.Now())
 	if err != nil || len(list) != 2 {
 		t.Fatal(list, err)
 	}
 	var target string
 	for _, s := range list {
-		c, _ := ts.app.tokens.Parse(a2.access, "access")
+		c, _ := ts.app.Tokens().Parse(a2.access, "access")
 		if c != nil && s.ID == c.SessionID {
 			target = s.ID
 		}
@@ -390,7 +390,7 @@ func TestDeactivateRevokesAtOnce(t *testing.T) {
 	onEachBackend(t, nil, func(t *testing.T, ts *testServer) {
 		id := ts.mustUser("alice")
 		p := ts.mustLogin("alice")
-		if err := ts.app.auth.Deactivate(context.Background(), id); err != nil {
+		if err := ts.app.Auth().Deactivate(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
 		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, "")
@@ -500,7 +500,7 @@ func TestSlidingTokens(t *testing.T) {
 	r := ts.postJSON("/api/token/sliding/", map[string]any{"username": "alice", "password": testPassword})
 	wantResponse(t, r, 200, "")
 	tok := r.str(t, "token")
-	c, err := ts.app.tokens.Parse(tok, "sliding")
+	c, err := ts.app.Tokens().Parse(tok, "sliding")
 	if err != nil || c.RefreshExpiresAt.Sub(c.IssuedAt) != time.Hour || c.ExpiresAt.Sub(c.IssuedAt) != 5*time.Minute {
 		t.Fatalf("sliding claims %+v, %v", c, err)
 	}
@@ -511,7 +511,7 @@ func TestSlidingTokens(t *testing.T) {
 	r = ts.postJSON("/api/token/sliding/refresh/", map[string]any{"token": tok})
 	wantResponse(t, r, 200, "")
 	next := r.str(t, "token")
-	nc, _ := ts.app.tokens.Parse(next, "sliding")
+	nc, _ := ts.app.Tokens().Parse(next, "sliding")
 	if nc == nil || nc.ID != c.ID || !nc.RefreshExpiresAt.Equal(c.RefreshExpiresAt) || !nc.ExpiresAt.After(c.ExpiresAt) {
 		t.Fatalf("refreshed sliding token %+v, want same jti and refresh_exp, later exp", nc)
 	}

@@ -257,7 +257,7 @@ func TestRevocationSurvivesRedisFailures(t *testing.T) {
 	}
 	a, b := newTestServer(t, env), newTestServer(t, env)
 	a.mustUser("alice")
-	synced := func(ts *testServer) func() bool { return ts.app.revocations.Synced }
+	synced := func(ts *testServer) func() bool { return ts.app.Revocations().Synced }
 	eventually(t, 5*time.Second, "b synced", synced(b))
 	me := func(ts *testServer, p pair) int { return ts.do("GET", "/api/me/", "", "", bearer(p.access)...).status }
 
@@ -293,7 +293,7 @@ func TestRevocationSurvivesRedisFailures(t *testing.T) {
 	wantResponse(t, a.postJSON("/api/logout/", map[string]any{"refresh": after.refresh}, bearer(after.access)...), 205, "")
 	eventually(t, time.Second, "b refuses a token revoked after the restart", func() bool { return me(b, after) == 401 })
 
-	if err := b.app.shared.client.FlushAll(context.Background()).Err(); err != nil {
+	if err := b.app.Redis().FlushAll(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []pair{before, during, after} {

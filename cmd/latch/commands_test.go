@@ -55,7 +55,7 @@ func TestCommands(t *testing.T) {
 	}
 	r := loginWith("a long enough secret")
 	wantResponse(t, r, 200, "")
-	if c, err := ts.app.tokens.Parse(r.str(t, "access"), "access"); err != nil || c.Extra["role"] != "admin" {
+	if c, err := ts.app.Tokens().Parse(r.str(t, "access"), "access"); err != nil || c.Extra["role"] != "admin" {
 		t.Fatalf("role claim: %v %v", c, err)
 	}
 	a := pair{r.str(t, "access"), r.str(t, "refresh")}
@@ -75,7 +75,7 @@ func TestCommands(t *testing.T) {
 
 	r = loginWith("another fine secret")
 	b := pair{r.str(t, "access"), r.str(t, "refresh")}
-	list, err := ts.app.store.ActiveSessions(context.Background(), 1, ts.clock.Now())
+	list, err := ts.app.Store().ActiveSessions(context.Background(), 1, ts.clock.Now())
 	if err != nil || len(list) == 0 {
 		t.Fatal(list, err)
 	}

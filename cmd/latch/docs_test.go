@@ -236,7 +236,7 @@ func TestDocsMatchResponses(t *testing.T) {
 		t.Errorf("sessions: %s", r.body)
 	}
 	c.check(ts, 401, "GET", "/api/sessions/", "", "")
-	otherClaims, err := ts.app.tokens.Parse(other.access, "access")
+	otherClaims, err := ts.app.Tokens().Parse(other.access, "access")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func testEnumerationTiming(t *testing.T, hashProcess string) {
 	// The real default argon2id cost (19 MiB, 2 passes), not the harness's
 	// cheap one: the difference to detect is one hash.
 	ts := newTestServer(t, map[string]string{"LATCH_ARGON2_MEMORY": "19456", "LATCH_ARGON2_ITERATIONS": "2", "LATCH_HASH_PROCESS": hashProcess})
-	if hashProcess == "on" && ts.app.hashProcess == nil {
+	if hashProcess == "on" && ts.app.HashProcess() == nil {
 		t.Fatalf("the hash worker did not start; latch logged:\n%s", ts.warnings.String())
 	}
 	hasher, err := password.NewHasher(password.Params{Memory: 19456, Iterations: 2})

@@ -30,6 +30,7 @@ import (
 	"github.com/latch-auth/latch/internal/clocktest"
 	"github.com/latch-auth/latch/internal/config"
 	"github.com/latch-auth/latch/postgres"
+	"github.com/latch-auth/latch/server"
 )
 
 // testServer is latch assembled from LATCH_* settings, as `latch serve`
@@ -37,7 +38,7 @@ import (
 type testServer struct {
 	t      *testing.T
 	URL    string
-	app    *app
+	app    *server.Server
 	clock  *clocktest.Clock
 	secret string
 	// warnings holds what latch logged at warn level and above, for
@@ -101,16 +102,18 @@ func newTestServer(t *testing.T, env map[string]string) *testServer {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(&ts.warnings, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := newApp(ctx, cfg, log, ts.clock.Now)
+	sc := serverConfig(cfg, log)
+	sc.Now, sc.Registry = ts.clock.Now, prometheus.NewRegistry()
+	if cfg.HashProcess {
+		sc.HashProcess = []string{"hash-worker"}
+	}
+	a, err := server.New(ctx, sc)
 	if err != nil {
 		cancel()
-		t.Fatalf("newApp: %v", err)
+		t.Fatalf("server.New: %v", err)
 	}
-	go a.revocations.Run(ctx)
-	h, err := a.handler(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
+	go a.Run(ctx)
+	h := a.Handler()
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
@@ -188,7 +191,7 @@ const testPassword = "correct horse battery staple"
 // mustUser creates an active user.
 func (ts *testServer) mustUser(username string) int64 {
 	ts.t.Helper()
-	u, err := ts.app.auth.CreateUser(context.Background(), username, testPassword, username+"@example.com", "user")
+	u, err := ts.app.Auth().CreateUser(context.Background(), username, testPassword, username+"@example.com", "user")
 	if err != nil {
 		ts.t.Fatalf("create user %s: %v", username, err)
 	}

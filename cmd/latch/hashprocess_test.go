@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 // right password) until the next one starts it again.
 func TestHashProcess(t *testing.T) {
 	ts := newTestServer(t, map[string]string{"LATCH_HASH_PROCESS": "on"})
-	proc := ts.app.hashProcess
+	proc := ts.app.HashProcess()
 	if proc == nil {
 		t.Fatalf("latch hashes in process: the worker did not start; latch logged:\n%s", ts.warnings.String())
 	}

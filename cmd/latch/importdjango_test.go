@@ -210,7 +210,7 @@ const djangoBodyNoAccount = `{"detail":"No active account found with the given c
 func checkDjangoUsers(t *testing.T, ts *testServer, made djangoMade, pw djangoPasswords) {
 	t.Helper()
 	ctx := t.Context()
-	store := ts.app.store
+	store := ts.app.Store()
 
 	// Stored as imported, before any login.
 	wantRoles := map[string]string{"admin": "admin", "alice": "user", "sam": "staff", "ivan": "user", "uma": "user", "bob": "user", "carol": "user"}
@@ -324,7 +324,7 @@ func TestImportDjango(t *testing.T) {
 		// Again, with the server running: everyone is skipped, and
 		// nobody's upgraded hash goes back to the Django one.
 		importDjangoOK(t, vars, dbURL, fmt.Sprintf("imported 0, skipped %d (existing), unusable passwords 0", n), secrets...)
-		u, err := ts.app.store.UserByUsername(t.Context(), "alice")
+		u, err := ts.app.Store().UserByUsername(t.Context(), "alice")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -349,7 +349,7 @@ func TestImportDjango(t *testing.T) {
 		importDjangoOK(t, vars, dbURL, fmt.Sprintf("imported %d, skipped 1 (existing), unusable passwords 1", n-1), secrets...)
 
 		ts := newTestServer(t, map[string]string{"LATCH_DATA_DIR": dataDir, "LATCH_SIGNING_KEY": ""})
-		u, err := ts.app.store.UserByUsername(t.Context(), "alice")
+		u, err := ts.app.Store().UserByUsername(t.Context(), "alice")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -491,66 +491,5 @@ func TestImportDjangoErrors(t *testing.T) {
 				t.Errorf("latch.db exists after a failed import (stat: %v)", err)
 			}
 		})
-	}
-}
-
-// The mapping from Django's rows, without Django.
-func TestImportDjangoMapping(t *testing.T) {
-	for _, tc := range []struct {
-		user                     djangoUser
-		role                     string
-		usable, verifiable       bool
-		lastLogin, joined, input string
-	}{
-		{user: djangoUser{IsSuperuser: true, IsStaff: true, Password: "pbkdf2_sha256$600000$salt$hash"}, role: "admin", usable: true, verifiable: true},
-		{user: djangoUser{IsSuperuser: true, Password: "argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdHNhbHQ$aGFzaA"}, role: "admin", usable: true, verifiable: true},
-		{user: djangoUser{IsStaff: true, Password: "bcrypt_sha256$$2b$12$abc"}, role: "staff", usable: true, verifiable: true},
-		{user: djangoUser{Password: "!unusableXYZ"}, role: "user"},
-		{user: djangoUser{Password: ""}, role: "user"},
-		{user: djangoUser{Password: "md5$salt$0123456789abcdef0123456789abcdef"}, role: "user", usable: true},
-		{user: djangoUser{Password: "0123456789abcdef0123456789abcdef"}, role: "user", usable: true},
-		{user: djangoUser{Password: "scrypt$16384$salt$8$1$hash"}, role: "user", usable: true},
-	} {
-		u := tc.user
-		if got := u.role(); got != tc.role {
-			t.Errorf("role of %+v = %q, want %q", u, got, tc.role)
-		}
-		if got := djangoUsable(u.Password); got != tc.usable {
-			t.Errorf("djangoUsable(%q) = %v, want %v", u.Password, got, tc.usable)
-		}
-		if got := djangoUsable(u.Password) && djangoVerifiable(u.Password); got != tc.verifiable {
-			t.Errorf("verifiable(%q) = %v, want %v", u.Password, got, tc.verifiable)
-		}
-	}
-
-	utc := func(s string) time.Time {
-		tm, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tm
-	}
-	for _, tc := range []struct {
-		in   any
-		want time.Time
-	}{
-		{nil, time.Time{}},
-		{"", time.Time{}},
-		{"2021-02-03 04:05:06.123456", utc("2021-02-03T04:05:06.123456Z")},
-		{"2021-02-03 04:05:06", utc("2021-02-03T04:05:06Z")},
-		{[]byte("2021-02-03T04:05:06"), utc("2021-02-03T04:05:06Z")},
-		{"2021-02-03 04:05:06.5+02:00", utc("2021-02-03T02:05:06.5Z")},
-		{utc("2021-02-03T04:05:06Z").In(time.FixedZone("x", 3600)), utc("2021-02-03T04:05:06Z")},
-	} {
-		got, err := djangoTime(tc.in)
-		if err != nil || !got.Equal(tc.want) || got.Location() != time.UTC {
-			t.Errorf("djangoTime(%v) = %v, %v; want %v in UTC", tc.in, got, err, tc.want)
-		}
-	}
-	if _, err := djangoTime("yesterday"); err == nil {
-		t.Errorf("djangoTime(yesterday) succeeded")
-	}
-	if _, err := djangoTime(int64(5)); err == nil {
-		t.Errorf("djangoTime(int64) succeeded")
 	}
 }

@@ -25,20 +25,20 @@ func TestOrdersCache(t *testing.T) {
 		wantResponse(t, ts.do("GET", "/api/orders/", "", "", bearer(next.access)...), 200, want)
 		wantResponse(t, ts.do("GET", "/api/orders", "", "", bearer(next.access)...), 200, "")
 
-		c, err := ts.app.tokens.Parse(next.access, "access")
+		c, err := ts.app.Tokens().Parse(next.access, "access")
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		if _, ok, _ := ts.app.auth.Cache().Get(ctx, c.SessionID, "orders"); !ok {
+		if _, ok, _ := ts.app.Auth().Cache().Get(ctx, c.SessionID, "orders"); !ok {
 			t.Fatal("orders not cached before logout")
 		}
 		wantResponse(t, ts.postJSON("/api/logout/", map[string]any{"refresh": next.refresh}, bearer(next.access)...), 205, "")
-		if _, ok, err := ts.app.auth.Cache().Get(ctx, c.SessionID, "orders"); ok || err != nil {
+		if _, ok, err := ts.app.Auth().Cache().Get(ctx, c.SessionID, "orders"); ok || err != nil {
 			t.Fatalf("cache entry survived logout (ok %v, err %v)", ok, err)
 		}
-		if ts.app.shared.client != nil {
-			keys, err := ts.app.shared.client.Keys(ctx, redis.CacheIndexKey(c.SessionID)+"*").Result()
+		if ts.app.Redis() != nil {
+			keys, err := ts.app.Redis().Keys(ctx, redis.CacheIndexKey(c.SessionID)+"*").Result()
 			if err != nil || len(keys) != 0 {
 				t.Fatalf("Redis keys left for the session after logout: %v (%v)", keys, err)
 			}

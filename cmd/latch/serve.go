@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
-	"net/http"
-	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -18,65 +16,66 @@ import (
 	"github.com/latch-auth/latch/internal/config"
 	"github.com/latch-auth/latch/password"
 	"github.com/latch-auth/latch/postgres"
-	"github.com/latch-auth/latch/ratelimit"
+	"github.com/latch-auth/latch/server"
 	"github.com/latch-auth/latch/sqlite"
 )
 
 func serve(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) error {
 	log := newLogger(cfg, env.Stderr)
-	a, err := newApp(ctx, cfg, log, nil)
-	if err != nil {
-		return err
+	sc := serverConfig(cfg, log)
+	if cfg.HashProcess {
+		sc.HashProcess = []string{"hash-worker"}
 	}
-	defer a.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	api, err := a.handler(reg)
+	sc.Registry = reg
+	s, err := server.New(ctx, sc)
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go a.revocations.Run(ctx)
-	go a.housekeeping(ctx)
-
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(env.Stdout, "latch %s listening on %s\n", version, base)
 	fmt.Fprintf(env.Stdout, "  create a user:  latch createuser alice   (password on stdin)\n")
 	fmt.Fprintf(env.Stdout, "  log in:         curl -X POST %s/api/token/ -d username=alice -d password=…\n", base)
 	fmt.Fprintf(env.Stdout, "  health:         %s/healthz   metrics: %s/metrics\n", base, base)
 	log.Info("serving", "addr", ln.Addr().String(), "database", databaseKind(cfg), "state", stateKind(cfg))
+	return s.Serve(ctx, ln)
+}
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+// serverConfig is cfg for server.New, with seed 000's example application
+// mounted at /api/orders/, as latch serve offers it.
+func serverConfig(cfg *config.Config, log *slog.Logger) server.Config {
+	sc := cfg.Server()
+	sc.Logger = log
+	sc.Routes = func(s *server.Server) []httpapi.Route {
+		return []httpapi.Route{orders.Route(s.Auth(), ordersStore(s.Store()))}
 	}
-	log.Info("shutting down")
-	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-	defer stop()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
+	return sc
+}
+
+// ordersStore keeps the example's orders in latch's database.
+func ordersStore(st server.Store) orders.Store {
+	if db, ok := st.(*postgres.DB); ok {
+		return orders.PostgresStore{Pool: db.Pool()}
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	return orders.SQLiteStore{DB: st.(*sqlite.DB).SQL()}
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
 	}
-	return nil
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 func databaseKind(cfg *config.Config) string {
@@ -93,107 +92,15 @@ func stateKind(cfg *config.Config) string {
 	return "in-process"
 }
 
-// handler is latch's HTTP API over a.
-func (a *app) handler(reg *prometheus.Registry) (http.Handler, error) {
-	anon, err := a.limiter(a.cfg.ThrottleAnon, "anon")
-	if err != nil {
-		return nil, fmt.Errorf("throttle-anon: %w", err)
-	}
-	user, err := a.limiter(a.cfg.ThrottleUser, "user")
-	if err != nil {
-		return nil, fmt.Errorf("throttle-user: %w", err)
-	}
-	return httpapi.New(httpapi.Options{
-		Cookies: httpapi.CookieOptions{
-			Mode:     a.cfg.CookieMode,
-			Insecure: !a.cfg.CookieSecure,
-			SameSite: sameSite(a.cfg.CookieSameSite),
-		},
-		Routes:         []httpapi.Route{orders.Route(a.auth, a.orders())},
-		Sliding:        a.cfg.SlidingTokens,
-		AnonLimiter:    anon,
-		UserLimiter:    user,
-		Auth:           a.auth,
-		Tokens:         a.tokens,
-		HeaderTypes:    a.cfg.AuthHeaderTypes,
-		MaxBodyBytes:   a.cfg.MaxBodyBytes,
-		SimpleJWT55:    a.cfg.WireFormat == "5.5",
-		TrustedProxies: a.cfg.TrustedProxies,
-		Ready:          a.ready,
-		Registry:       reg,
-		Logger:         a.log,
-	})
-}
-
-// orders is seed 000's example application's store, on latch's database.
-func (a *app) orders() orders.Store {
-	if db, ok := a.store.(*postgres.DB); ok {
-		return orders.PostgresStore{Pool: db.Pool()}
-	}
-	return orders.SQLiteStore{DB: a.store.(*sqlite.DB).SQL()}
-}
-
-func sameSite(v string) http.SameSite {
-	if strings.EqualFold(v, "strict") {
-		return http.SameSiteStrictMode
-	}
-	return http.SameSiteLaxMode
-}
-
-// limiter builds the throttle of one scope; nil when off.
-func (a *app) limiter(spec string, scope string) (ratelimit.Limiter, error) {
-	rate, on, err := ratelimit.ParseRate(spec)
-	if err != nil || !on {
-		return nil, err
-	}
-	if scope == "anon" {
-		return a.shared.anonLimiter(rate, a.now)
-	}
-	return a.shared.userLimiter(rate, a.now, a.log), nil
-}
-
-// ready is the readiness probe: the database answers and the revocation
-// index is current.
-func (a *app) ready(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := a.store.Ping(ctx); err != nil {
-		return fmt.Errorf("database: %w", err)
-	}
-	if !a.revocations.Synced() {
-		return errors.New("revocation index not synced")
-	}
-	return nil
-}
-
-// housekeeping purges expired sessions and refresh records hourly, as
-// SimpleJWT's flushexpiredtokens.
-func (a *app) housekeeping(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		n, err := a.store.PurgeExpired(ctx, time.Now())
-		if err != nil && ctx.Err() == nil {
-			a.log.Warn("purge expired sessions", "err", err)
-		} else if n > 0 {
-			a.log.Info("purged expired sessions and refresh records", "rows", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// hashWorker is the process newHasher starts: it hashes with the argon2
-// parameters and as many jobs at once as its flags say, until its input
-// ends. Signals are the server's business: the worker has its own process
-// group and ends with its input.
+// hashWorker is the process server.Config.HashProcess starts: it hashes
+// with the argon2 parameters and as many jobs at once as its flags say,
+// until its input ends. Signals are the server's business: the worker has
+// its own process group and ends with its input.
 func hashWorker(_ context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) error {
-	hasher, err := password.NewHasher(hasherParams(cfg))
+	sc := cfg.Server()
+	hasher, err := password.NewHasher(server.HasherParams(sc))
 	if err != nil {
 		return err
 	}
-	return password.ServeProcess(env.Stdin, env.Stdout, hasher, hashWorkers(cfg))
+	return password.ServeProcess(env.Stdin, env.Stdout, hasher, server.HashWorkers(sc))
 }

@@ -65,7 +65,7 @@ func TestThrottleAcrossInstances(t *testing.T) {
 // pairFor logs in through the service, bypassing the HTTP throttle.
 func pairFor(t *testing.T, ts *testServer, username string) pair {
 	t.Helper()
-	p, err := ts.app.auth.Login(t.Context(), username, testPassword, authClient())
+	p, err := ts.app.Auth().Login(t.Context(), username, testPassword, authClient())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/latch-auth/latch/ratelimit"
+	"github.com/latch-auth/latch/server"
 )
 
 // Config is the whole server configuration.
@@ -424,4 +426,60 @@ func Usage() string {
 		fmt.Fprintf(&b, "  %-34s --%s (default %q)\n      %s\n", Env(s.name), s.name, s.def, s.help)
 	}
 	return b.String()
+}
+
+// Server returns the assembly's configuration: the same settings in
+// server.Config's terms (where a zero value is the default, a setting
+// turned off is spelled negative or inverted).
+func (c *Config) Server() server.Config {
+	sc := server.Config{
+		DataDir:                     c.DataDir,
+		DatabaseURL:                 c.DatabaseURL,
+		RedisURL:                    c.RedisURL,
+		SigningKey:                  c.SigningKey,
+		VerifyingKeys:               c.VerifyingKeys,
+		Algorithm:                   c.Algorithm,
+		Audience:                    c.Audience,
+		Issuer:                      c.Issuer,
+		Leeway:                      c.Leeway,
+		UserIDClaim:                 c.UserIDClaim,
+		CustomClaims:                append([]string{}, c.CustomClaims...),
+		AuthHeaderTypes:             c.AuthHeaderTypes,
+		SimpleJWT55:                 c.WireFormat == "5.5",
+		AccessTokenLifetime:         c.AccessTokenLifetime,
+		RefreshTokenLifetime:        c.RefreshTokenLifetime,
+		SlidingTokenLifetime:        c.SlidingTokenLifetime,
+		SlidingTokenRefreshLifetime: c.SlidingTokenRefreshLifetime,
+		SessionMaxLifetime:          c.SessionMaxLifetime,
+		SessionIdleTimeout:          c.SessionIdleTimeout,
+		DisableRotation:             !c.RotateRefreshTokens,
+		KeepRotatedTokens:           !c.BlacklistAfterRotation,
+		RefreshReuseInterval:        c.RefreshReuseInterval,
+		RefreshOnly:                 c.Revocation == "refresh-only",
+		SkipLastLogin:               !c.UpdateLastLogin,
+		LoginFailures:               c.LoginFailures,
+		ThrottleAnon:                c.ThrottleAnon,
+		ThrottleUser:                c.ThrottleUser,
+		TrustedProxies:              c.TrustedProxies,
+		CookieMode:                  c.CookieMode,
+		InsecureCookies:             !c.CookieSecure,
+		CookieSameSite:              http.SameSiteLaxMode,
+		SlidingTokens:               c.SlidingTokens,
+		OpaqueTokens:                c.TokenFormat == "opaque",
+		MaxBodyBytes:                c.MaxBodyBytes,
+		PasswordMinLength:           c.PasswordMinLength,
+		HashWorkers:                 c.HashWorkers,
+		Argon2Memory:                c.Argon2Memory,
+		Argon2Iterations:            c.Argon2Iterations,
+	}
+	if sc.RefreshReuseInterval == 0 {
+		sc.RefreshReuseInterval = -1 // 0 disables it here
+	}
+	if sc.LoginFailures == 0 {
+		sc.LoginFailures = -1 // off
+	}
+	if strings.EqualFold(c.CookieSameSite, "strict") {
+		sc.CookieSameSite = http.SameSiteStrictMode
+	}
+	return sc
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -9,14 +9,9 @@ import (
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/memory"
-	"github.com/latch-auth/latch/postgres"
 	"github.com/latch-auth/latch/ratelimit"
 	"github.com/latch-auth/latch/redis"
 )
-
-func openPostgres(ctx context.Context, url string) (store, error) {
-	return postgres.Open(ctx, url)
-}
 
 // shared is the state instances share: Redis when LATCH_REDIS_URL is set,
 // otherwise this process's memory.

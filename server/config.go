@@ -1,0 +1,178 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/latch-auth/latch/httpapi"
+)
+
+// Config is what New assembles latch from. Every zero value is the
+// documented default, which is SimpleJWT's behaviour with latch's
+// additions (sessions, immediate revocation): Config{} runs on SQLite in
+// ./latch-data with in-process state and a generated signing key.
+type Config struct {
+	// DataDir holds the SQLite file and generated keys; default ./latch-data.
+	DataDir string
+	// DatabaseURL is postgres://… or sqlite:///path; default SQLite in DataDir.
+	DatabaseURL string
+	// RedisURL shares revocations, caches and rate limits between instances
+	// (several comma-separated addresses: Redis Cluster); default in-process.
+	RedisURL string
+
+	// SigningKey is an HS secret or a PEM private key; default a key
+	// generated on first start and kept in DataDir.
+	SigningKey string
+	// VerifyingKeys are extra keys accepted during a rotation (PEM public
+	// keys, or HS secrets one per line).
+	VerifyingKeys string
+	// Algorithm is HS256 (default), HS384, HS512, ES256, EdDSA or RS256.
+	Algorithm        string
+	Audience, Issuer string        // aud and iss, written and required when set
+	Leeway           time.Duration // clock skew allowed
+	UserIDClaim      string        // default user_id
+	// CustomClaims are user fields copied into tokens (username, role,
+	// email); nil: username and role; empty but not nil: none.
+	CustomClaims    []string
+	AuthHeaderTypes []string // accepted Authorization schemes; default Bearer
+	SimpleJWT55     bool     // SimpleJWT 5.5's wording and string user_id
+
+	AccessTokenLifetime         time.Duration // default 15m
+	RefreshTokenLifetime        time.Duration // default 14 days
+	SlidingTokenLifetime        time.Duration // default 5m
+	SlidingTokenRefreshLifetime time.Duration // default 1 day
+	SessionMaxLifetime          time.Duration // absolute; default 30 days
+	SessionIdleTimeout          time.Duration // default none
+	DisableRotation             bool          // refresh hands out no new refresh token
+	// KeepRotatedTokens leaves a rotated refresh token valid
+	// (SimpleJWT's BLACKLIST_AFTER_ROTATION=False).
+	KeepRotatedTokens bool
+	// RefreshReuseInterval is the grace for concurrent refreshes of one
+	// token; default 10s, negative: none.
+	RefreshReuseInterval time.Duration
+	// RefreshOnly checks only refresh tokens against revocations, as
+	// SimpleJWT does; by default access tokens die with their session.
+	RefreshOnly   bool
+	SkipLastLogin bool // do not record last_login at login
+
+	// LoginFailures is how many failed logins of one account (from any IP)
+	// pass before back-off; default 10, negative: no limit.
+	LoginFailures int
+	// ThrottleAnon and ThrottleUser are rates (N/second|minute|hour|day)
+	// per client IP and per user, or "off"; default 20/min and 1000/hour.
+	ThrottleAnon, ThrottleUser string
+	TrustedProxies             []netip.Prefix // whose X-Forwarded-For is believed
+
+	CookieMode      bool          // token endpoints use the refresh cookie
+	InsecureCookies bool          // cookies without Secure, for local http
+	CookieSameSite  http.SameSite // default Lax
+	SlidingTokens   bool          // serve the sliding-token endpoints
+	OpaqueTokens    bool          // hand out random handles instead of JWTs
+
+	MaxBodyBytes      int64 // default 64 KiB
+	PasswordMinLength int   // default 8
+	// HashWorkers is how many passwords are hashed at once; default one
+	// per core but one, at least one.
+	HashWorkers                    int
+	Argon2Memory, Argon2Iterations int // KiB and passes; default OWASP's 19 MiB, 2
+	// HashProcess, when set, are the arguments with which the running
+	// executable hashes passwords in a child process (see
+	// password.ServeProcess); latch serve uses "hash-worker". Default: in
+	// this process.
+	HashProcess []string
+
+	// Routes returns the application's own authenticated routes, served
+	// with latch's conventions (httpapi.Route); nil: none.
+	Routes func(s *Server) []httpapi.Route
+
+	Logger   *slog.Logger         // default: discard
+	Registry *prometheus.Registry // metrics, served at /metrics; default a new one
+	Now      func() time.Time     // default time.Now
+}
+
+// withDefaults returns c with every zero value replaced by its default.
+func (c Config) withDefaults() Config {
+	or := func(s *string, def string) {
+		if *s == "" {
+			*s = def
+		}
+	}
+	ord := func(d *time.Duration, def time.Duration) {
+		if *d == 0 {
+			*d = def
+		}
+	}
+	or(&c.DataDir, "./latch-data")
+	or(&c.Algorithm, "HS256")
+	or(&c.UserIDClaim, "user_id")
+	or(&c.ThrottleAnon, "20/min")
+	or(&c.ThrottleUser, "1000/hour")
+	if c.CustomClaims == nil {
+		c.CustomClaims = []string{"username", "role"}
+	}
+	if len(c.AuthHeaderTypes) == 0 {
+		c.AuthHeaderTypes = []string{"Bearer"}
+	}
+	ord(&c.AccessTokenLifetime, 15*time.Minute)
+	ord(&c.RefreshTokenLifetime, 14*24*time.Hour)
+	ord(&c.SlidingTokenLifetime, 5*time.Minute)
+	ord(&c.SlidingTokenRefreshLifetime, 24*time.Hour)
+	ord(&c.SessionMaxLifetime, 30*24*time.Hour)
+	ord(&c.RefreshReuseInterval, 10*time.Second)
+	if c.RefreshReuseInterval < 0 {
+		c.RefreshReuseInterval = 0
+	}
+	if c.LoginFailures == 0 {
+		c.LoginFailures = 10
+	}
+	if c.LoginFailures < 0 {
+		c.LoginFailures = 0
+	}
+	if c.CookieSameSite == 0 || c.CookieSameSite == http.SameSiteDefaultMode {
+		c.CookieSameSite = http.SameSiteLaxMode
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 64 << 10
+	}
+	if c.PasswordMinLength <= 0 {
+		c.PasswordMinLength = 8
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// sqlitePath returns the SQLite file to use, or "" when DatabaseURL names
+// PostgreSQL.
+func (c *Config) sqlitePath() (string, error) {
+	switch {
+	case c.DatabaseURL == "":
+		return filepath.Join(c.DataDir, "latch.db"), nil
+	case strings.HasPrefix(c.DatabaseURL, "sqlite://"):
+		p := strings.TrimPrefix(c.DatabaseURL, "sqlite://")
+		if p == "" {
+			return "", errors.New("database URL: sqlite:// needs a path, as sqlite:///var/lib/latch/latch.db")
+		}
+		return p, nil
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+		return "", nil
+	}
+	return "", errors.New("database URL: want postgres://… or sqlite:///path")
+}
+
+// keySetPath is where generated keys are kept.
+func (c *Config) keySetPath() string { return filepath.Join(c.DataDir, "keys.json") }
