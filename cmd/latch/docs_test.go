@@ -15,6 +15,7 @@ import (
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/pb33f/libopenapi-validator/schema_validation"
+	"github.com/pb33f/libopenapi/datamodel/high/base"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 	"github.com/pb33f/libopenapi/orderedmap"
 )
@@ -142,9 +143,6 @@ func (c *contract) checkAs(ts *testServer, wantStatus int, method, path, docAs, 
 // document's reusable response of that name.
 func (c *contract) checkComponent(r response, wantStatus int, name string) {
 	c.t.Helper()
-	if r.status != wantStatus {
-		c.t.Errorf("got %d %s, want %d", r.status, r.body, wantStatus)
-	}
 	doc := c.model.Components.Responses.GetOrZero(name)
 	if doc == nil {
 		c.t.Fatalf("components.responses.%s not documented", name)
@@ -158,11 +156,7 @@ func (c *contract) checkComponent(r response, wantStatus int, name string) {
 	if mt == nil {
 		c.t.Fatalf("%d response: content type %q not documented for %s", r.status, r.header.Get("Content-Type"), name)
 	}
-	if ok, errs := schema_validation.NewSchemaValidator().ValidateSchemaString(mt.Schema.Schema(), r.body); !ok {
-		for _, e := range errs {
-			c.t.Errorf("%d %s does not match components.responses.%s: %s", r.status, r.body, name, e.Reason)
-		}
-	}
+	c.checkBody(r, wantStatus, mt.Schema.Schema(), "components.responses."+name)
 }
 
 // checkSchema validates a response that the document describes in words,
@@ -170,16 +164,23 @@ func (c *contract) checkComponent(r response, wantStatus int, name string) {
 // AccessToken), against components.schemas.<name>.
 func (c *contract) checkSchema(r response, wantStatus int, name string) {
 	c.t.Helper()
-	if r.status != wantStatus {
-		c.t.Errorf("got %d %s, want %d", r.status, r.body, wantStatus)
-	}
 	s := c.model.Components.Schemas.GetOrZero(name)
 	if s == nil {
 		c.t.Fatalf("components.schemas.%s not documented", name)
 	}
-	if ok, errs := schema_validation.NewSchemaValidator().ValidateSchemaString(s.Schema(), r.body); !ok {
+	c.checkBody(r, wantStatus, s.Schema(), "components.schemas."+name)
+}
+
+// checkBody wants r's status and validates its body against schema, the
+// document's at where.
+func (c *contract) checkBody(r response, wantStatus int, schema *base.Schema, where string) {
+	c.t.Helper()
+	if r.status != wantStatus {
+		c.t.Errorf("got %d %s, want %d", r.status, r.body, wantStatus)
+	}
+	if ok, errs := schema_validation.NewSchemaValidator().ValidateSchemaString(schema, r.body); !ok {
 		for _, e := range errs {
-			c.t.Errorf("%d %s does not match components.schemas.%s: %s", r.status, r.body, name, e.Reason)
+			c.t.Errorf("%d %s does not match %s: %s", r.status, r.body, where, e.Reason)
 		}
 	}
 }
