@@ -120,11 +120,11 @@ describe('latch in a browser', { skip }, () => {
     assert.match(res.headers()['content-security-policy'] ?? '', /script-src 'self'/);
     await page.locator('.information-container .title').filter({ hasText: 'latch' }).waitFor();
     assert.match(await page.locator('.information-container .title').innerText(), /OAS 3\.1/);
-    await page.locator('#operations-tokens-tokenObtain').waitFor();
+    await page.locator('#operations-tokens-obtainToken').waitFor();
     await page.screenshot({ path: path.join(artifacts, 'swagger-ui-top.png') });
 
     // POST /api/token/: expand, Try it out, fill the body, Execute.
-    const login = page.locator('#operations-tokens-tokenObtain');
+    const login = page.locator('#operations-tokens-obtainToken');
     await login.locator('.opblock-summary').first().click();
     await login.getByRole('button', { name: 'Try it out' }).click();
     const body = login.locator('textarea.body-param__text');
@@ -145,7 +145,7 @@ describe('latch in a browser', { skip }, () => {
     await modal.waitFor({ state: 'detached' });
 
     // GET /api/me/: expand, Try it out, Execute.
-    const me = page.locator('#operations-account-me');
+    const me = page.locator('#operations-account-getMe');
     await me.locator('.opblock-summary').first().click();
     await me.getByRole('button', { name: 'Try it out' }).click();
     await me.getByRole('button', { name: 'Execute' }).click();
@@ -163,7 +163,7 @@ describe('latch in a browser', { skip }, () => {
 
     // persistAuthorization: the token survives a reload.
     await page.reload();
-    await page.locator('#operations-account-me').waitFor();
+    await page.locator('#operations-account-getMe').waitFor();
     assert.match(await page.locator('.scheme-container button.authorize').getAttribute('class'), /locked/);
 
     assert.deepEqual(problems, []);
