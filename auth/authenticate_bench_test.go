@@ -19,7 +19,7 @@ func newTestService(tb testing.TB, hasher auth.PasswordHasher, cacheSize int) *a
 		}
 		opts.VerifiedCacheSize = cacheSize
 	}).Service
-	if _, err := svc.CreateUser(context.Background(), "alice", "correct horse battery", "alice@example.com", "user"); err != nil {
+	if _, err := svc.CreateUser(context.Background(), auth.NewUser{Username: "alice", Password: "correct horse battery", Email: "alice@example.com"}); err != nil {
 		tb.Fatal(err)
 	}
 	return svc

@@ -301,12 +301,22 @@ func validEmail(email string) []string {
 // *ValidationError for a taken or invalid username, a weak password or a
 // bad email.
 func (s *Service) Signup(ctx context.Context, username, pw, email string) (*latch.User, error) {
-	return s.CreateUser(ctx, username, pw, email, s.opts.DefaultRole)
+	return s.CreateUser(ctx, NewUser{Username: username, Password: pw, Email: email})
+}
+
+// NewUser is an account to create.
+type NewUser struct {
+	Username, Password string
+	Email              string // optional
+	Role               string // default Options.DefaultRole
 }
 
 // CreateUser is Signup with a chosen role (latch createuser).
-func (s *Service) CreateUser(ctx context.Context, username, pw, email, role string) (*latch.User, error) {
-	username = NormalizeUsername(username)
+func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*latch.User, error) {
+	username, pw, email, role := NormalizeUsername(nu.Username), nu.Password, nu.Email, nu.Role
+	if role == "" {
+		role = s.opts.DefaultRole
+	}
 	verr := &ValidationError{}
 	verr.add("username", validUsername(username)...)
 	verr.add("password", password.Validate(pw, username, s.opts.MinPasswordLength)...)

@@ -114,7 +114,7 @@ func startLatch() (*latchServer, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := svc.CreateUser(ctx, "alice", testPassword, "alice@example.com", "user"); err != nil {
+	if _, err := svc.CreateUser(ctx, auth.NewUser{Username: "alice", Password: testPassword, Email: "alice@example.com"}); err != nil {
 		return fail(err)
 	}
 	api, err := httpapi.New(httpapi.Options{Auth: svc, Tokens: engine, Routes: []httpapi.Route{orders.Route(svc, orders.SQLiteStore{DB: db.SQL()})}})

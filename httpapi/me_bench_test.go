@@ -29,7 +29,7 @@ func bareMe(w http.ResponseWriter, _ *http.Request) {
 func BenchmarkMe(b *testing.B) {
 	s := newFuzzServer(b)
 	ctx := context.Background()
-	if _, err := s.opts.Auth.CreateUser(ctx, "alice", "correct horse battery", "alice@example.com", "user"); err != nil {
+	if _, err := s.opts.Auth.CreateUser(ctx, auth.NewUser{Username: "alice", Password: "correct horse battery", Email: "alice@example.com"}); err != nil {
 		b.Fatal(err)
 	}
 	pair, err := s.opts.Auth.Login(ctx, "alice", "correct horse battery", auth.Client{UserAgent: "bench", IP: "127.0.0.1"})

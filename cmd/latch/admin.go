@@ -78,7 +78,7 @@ func createUser(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagS
 		return err
 	}
 	return withApp(ctx, env, cfg, func(a *server.Server) error {
-		u, err := a.Auth().CreateUser(ctx, username, pw, flagValue(fs, "email"), flagValue(fs, "role"))
+		u, err := a.Auth().CreateUser(ctx, auth.NewUser{Username: username, Password: pw, Email: flagValue(fs, "email"), Role: flagValue(fs, "role")})
 		if err != nil {
 			return err
 		}

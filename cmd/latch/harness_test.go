@@ -191,7 +191,7 @@ const testPassword = "correct horse battery staple"
 // mustUser creates an active user.
 func (ts *testServer) mustUser(username string) int64 {
 	ts.t.Helper()
-	u, err := ts.app.Auth().CreateUser(context.Background(), username, testPassword, username+"@example.com", "user")
+	u, err := ts.app.Auth().CreateUser(context.Background(), auth.NewUser{Username: username, Password: testPassword, Email: username + "@example.com"})
 	if err != nil {
 		ts.t.Fatalf("create user %s: %v", username, err)
 	}
