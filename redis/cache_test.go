@@ -1,7 +1,6 @@
 package redis_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -9,60 +8,6 @@ import (
 
 	"github.com/latch-auth/latch/redis"
 )
-
-func TestCacheGetSetDelete(t *testing.T) {
-	t.Parallel()
-	forEachTarget(t, func(t *testing.T, tg target) {
-		c := redis.NewCache(mustOpen(t, tg), redis.CacheOptions{})
-		ctx := context.Background()
-		sid := "sid-" + unique()
-		mustGet := func(key string, want []byte) {
-			t.Helper()
-			got, ok, err := c.Get(ctx, sid, key)
-			if err != nil {
-				t.Fatalf("Get(%q): %v", key, err)
-			}
-			if want == nil {
-				if ok || got != nil {
-					t.Fatalf("Get(%q) = %q, %v; want nil, false", key, got, ok)
-				}
-				return
-			}
-			if !ok || !bytes.Equal(got, want) {
-				t.Fatalf("Get(%q) = %q, %v; want %q, true", key, got, ok, want)
-			}
-		}
-		mustGet("orders", nil)
-		steps := []struct {
-			name  string
-			key   string
-			value []byte
-		}{
-			{"plain", "orders", []byte(`{"data":[1,2]}`)},
-			{"overwrite", "orders", []byte(`{"data":[3]}`)},
-			{"empty value", "empty", []byte{}},
-			{"binary", "bin", []byte{0, 0xff, '\n'}},
-			{"separators in the key", "a:{b}:c", []byte("x")},
-		}
-		for _, st := range steps {
-			if err := c.Set(ctx, sid, st.key, st.value, time.Minute); err != nil {
-				t.Fatalf("%s: Set: %v", st.name, err)
-			}
-			mustGet(st.key, st.value)
-		}
-		if err := c.Delete(ctx, sid, "orders"); err != nil {
-			t.Fatal(err)
-		}
-		mustGet("orders", nil)
-		mustGet("a:{b}:c", []byte("x"))
-		if err := c.Delete(ctx, sid, "never-set"); err != nil {
-			t.Fatalf("Delete of an absent key: %v", err)
-		}
-		if err := c.Set(ctx, sid, "k", []byte("v"), -time.Second); err == nil {
-			t.Error("Set with a negative ttl succeeded")
-		}
-	})
-}
 
 func TestCacheTTL(t *testing.T) {
 	t.Parallel()
