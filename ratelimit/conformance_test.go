@@ -13,5 +13,7 @@ func TestMemoryConformance(t *testing.T) {
 }
 
 func TestMemoryGuardConformance(t *testing.T) {
-	storetest.TestGuard(t, func(_ *testing.T, p ratelimit.GuardPolicy) ratelimit.Guard { return ratelimit.NewMemoryGuard(p, time.Now) })
+	storetest.TestGuard(t, func(_ *testing.T, p ratelimit.GuardPolicy) ratelimit.Guard {
+		return ratelimit.NewMemoryGuard(p, time.Now)
+	})
 }
