@@ -25,6 +25,7 @@ import (
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/auth"
+	"github.com/latch-auth/latch/internal/ratelog"
 	"github.com/latch-auth/latch/ratelimit"
 	"github.com/latch-auth/latch/token"
 )
@@ -83,6 +84,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// An outage fails every request alike: log it once a second per store.
+	opts.Logger = slog.New(ratelog.New(opts.Logger.Handler(), 0, nil))
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}

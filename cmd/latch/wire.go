@@ -17,6 +17,7 @@ import (
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/internal/ratelog"
 	"github.com/latch-auth/latch/password"
 	"github.com/latch-auth/latch/revocation"
 	"github.com/latch-auth/latch/sqlite"
@@ -61,10 +62,12 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 		level = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	// A store outage makes every flow log the same failure: once a second.
+	return slog.New(ratelog.New(h, 0, nil))
 }
 
 // openStore opens the configured database and applies migrations.
