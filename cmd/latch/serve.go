@@ -136,7 +136,7 @@ func (a *app) limiter(spec string, scope string) (ratelimit.Limiter, error) {
 		return nil, err
 	}
 	if scope == "anon" {
-		return a.shared.anonLimiter(rate, a.now)
+		return a.shared.anonLimiter(rate, a.now, a.log)
 	}
 	return a.shared.userLimiter(rate, a.now, a.log), nil
 }

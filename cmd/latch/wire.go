@@ -132,7 +132,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func(
 	opts.Logger = log
 	opts.Now = now
 	opts.Cache = a.shared.cache
-	if g := a.shared.guard(cfg.LoginFailures, now); g != nil {
+	if g := a.shared.guard(cfg.LoginFailures, now, log); g != nil {
 		opts.Guard = g // a nil *Guard in the interface would not be nil
 	}
 	opts.Opaque = cfg.TokenFormat == "opaque"
