@@ -126,10 +126,15 @@ func (m *Manager) catchUp(ctx context.Context, full bool) error {
 }
 
 // Run keeps the index current until ctx ends: the bus's
-// subscription, the periodic catch-up and pruning.
+// subscription, the periodic catch-up and pruning. It returns once all of
+// them have stopped.
 func (m *Manager) Run(ctx context.Context) error {
+	// The subscription ends before Run returns: the caller closes the
+	// Redis client and the database after Run.
+	var sub sync.WaitGroup
+	defer sub.Wait()
 	if m.opts.Bus != nil {
-		go func() {
+		sub.Go(func() {
 			for ctx.Err() == nil {
 				err := m.opts.Bus.Subscribe(ctx, listener{m})
 				if ctx.Err() != nil {
@@ -142,7 +147,7 @@ func (m *Manager) Run(ctx context.Context) error {
 				case <-time.After(500 * time.Millisecond):
 				}
 			}
-		}()
+		})
 	}
 	tick := time.NewTicker(m.opts.CatchUp)
 	defer tick.Stop()

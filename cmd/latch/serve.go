@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/latch-auth/latch/httpapi"
 	"github.com/latch-auth/latch/internal/config"
@@ -45,10 +46,19 @@ func serve(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) er
 		MaxHeaderBytes:    64 << 10,
 	}
 
+	// Shutdown runs in order: the HTTP server drains, then the background
+	// work (revocation sync, purge) stops and is waited for, and only then
+	// do the stores close (a.Close, deferred above).
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go a.revocations.Run(ctx)
-	go a.housekeeping(ctx)
+	bg, bgCtx := errgroup.WithContext(ctx)
+	bg.Go(func() error { return a.revocations.Run(bgCtx) })
+	bg.Go(func() error { a.housekeeping(bgCtx); return nil })
+	defer func() {
+		cancel()
+		if err := bg.Wait(); err != nil {
+			log.Warn("background work", "err", err)
+		}
+	}()
 
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(env.Stdout, "latch %s listening on %s\n", version, base)
