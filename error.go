@@ -15,8 +15,28 @@ var (
 	ErrTokenSpent         = errors.New("refresh token already spent")
 	ErrTokenReused        = errors.New("refresh token reused")
 	ErrSessionRevoked     = errors.New("session revoked")
-	ErrUnavailable        = errors.New("revocation state unavailable")
+	// ErrUnavailable: a store (the database, Redis) or the revocation
+	// state could not be reached, so the request was not served; retrying
+	// later may succeed. Stores return an *UnavailableError, which is it.
+	ErrUnavailable = errors.New("temporarily unavailable")
 )
+
+// UnavailableError is a store's failure to reach its server (connection
+// refused or lost, timeout, server shutting down): nothing about the
+// request was wrong. errors.Is(err, ErrUnavailable) is true for it. Store
+// names the backend ("postgres", "redis", "sqlite"), so that repeated
+// failures of one kind are logged once.
+type UnavailableError struct {
+	Store string
+	Err   error
+}
+
+func (e *UnavailableError) Error() string { return e.Store + " unavailable: " + e.Err.Error() }
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrUnavailable) true for an *UnavailableError.
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
 
 // SpentError is returned by SessionStore.Rotate when the presented token was
 // already spent. It carries the record so the caller can tell a duplicate

@@ -7,25 +7,50 @@ import (
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/password"
+	"github.com/latch-auth/latch/token"
 )
 
 // ErrInvalidRefresh is Logout's answer to a refresh token that is invalid,
 // spent, or not the caller's.
 var ErrInvalidRefresh = errors.New("invalid token")
 
+// tokenProblems are the errors that make a refresh token one Logout
+// refuses; anything else (a store that could not answer) is returned as
+// it is, so that a logout that was not recorded is never a 400 the
+// client would not retry.
+var tokenProblems = []error{
+	token.ErrInvalid, token.ErrExpired, token.ErrWrongType, token.ErrNoType, token.ErrNoID, token.ErrNoExp,
+	token.ErrNoRefreshExp, token.ErrRefreshExpired, ErrNoUserID,
+	latch.ErrNotFound, latch.ErrSessionRevoked, latch.ErrTokenSpent, latch.ErrTokenReused, latch.ErrUserInactive,
+}
+
+// invalidRefresh wraps err with ErrInvalidRefresh when it is about the
+// token, and returns any other error untouched.
+func invalidRefresh(err error) error {
+	if errors.Is(err, latch.ErrUnavailable) {
+		return err
+	}
+	for _, target := range tokenProblems {
+		if errors.Is(err, target) {
+			return fmt.Errorf("%w: %w", ErrInvalidRefresh, err)
+		}
+	}
+	return err
+}
+
 // Logout revokes, at once, the caller's session and the session of the
 // refresh token it presents (normally the same one).
 func (s *Service) Logout(ctx context.Context, p *Principal, raw string) error {
 	c, u, err := s.parseRefresh(ctx, raw)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidRefresh, err)
+		return invalidRefresh(err)
 	}
 	if u.ID != p.UserID {
 		return ErrInvalidRefresh
 	}
 	rec, sess, err := s.refreshRecord(ctx, c, u)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidRefresh, err)
+		return invalidRefresh(err)
 	}
 	if !sess.Active(s.opts.Now()) {
 		return fmt.Errorf("%w: %w", ErrInvalidRefresh, latch.ErrSessionRevoked)

@@ -138,6 +138,11 @@ func (s *Server) toAPIError(err error) *apiError {
 	if errors.As(err, &ae) {
 		return ae
 	}
+	if errors.Is(err, latch.ErrUnavailable) {
+		// First: a store that could not answer says nothing about the
+		// request, whatever else the error wraps (SPEC §11).
+		return errUnavailable(err)
+	}
 	var verr *auth.ValidationError
 	var throttled *auth.ThrottledError
 	switch {
@@ -167,11 +172,15 @@ func (s *Server) toAPIError(err error) *apiError {
 		// The client went away (its request's context ended) before the
 		// answer: nobody reads this response, and it is not a server error.
 		return &apiError{status: statusClientClosedRequest, body: detail("Client closed the request."), err: err}
-	case errors.Is(err, latch.ErrUnavailable):
-		return &apiError{status: http.StatusServiceUnavailable, body: detail("Service temporarily unavailable, try again later."),
-			header: http.Header{"Retry-After": {"1"}}, err: err}
 	}
 	return &apiError{status: http.StatusInternalServerError, body: detail("A server error occurred."), err: err}
+}
+
+// errUnavailable is the answer to a store (database, Redis) or the
+// revocation state that could not be reached: the client may retry.
+func errUnavailable(err error) *apiError {
+	return &apiError{status: http.StatusServiceUnavailable, body: detail("Service temporarily unavailable, try again later."),
+		header: http.Header{"Retry-After": {"1"}}, err: err}
 }
 
 // authError is the response to a failed authentication on a protected
@@ -181,6 +190,8 @@ func (s *Server) authError(err error) *apiError {
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, latch.ErrUnavailable):
+		return errUnavailable(err)
 	case errors.Is(err, auth.ErrNoUserID):
 		return &apiError{status: http.StatusUnauthorized, body: detailBody{Detail: auth.ErrNoUserID.Error(), Code: "token_not_valid"}, err: err}
 	case errors.Is(err, latch.ErrNotFound):
@@ -252,8 +263,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, ae *apiError
 		w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
 	}
 	level := slog.LevelDebug
-	if ae.status >= 500 && ae.status != http.StatusServiceUnavailable {
-		level = slog.LevelError // a 503 is load shedding (or an outage logged where detected), not a bug
+	switch {
+	case errors.Is(ae.err, latch.ErrUnavailable):
+		// An outage: logged, once a second per store (see New's
+		// logger), not once per request.
+		level = slog.LevelError
+	case ae.status >= 500 && ae.status != http.StatusServiceUnavailable:
+		level = slog.LevelError // other 503s are load shedding, not a bug
 	}
 	s.opts.Logger.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "status", ae.status, "err", ae.err)
 	writeJSON(w, ae.status, ae.body)

@@ -307,7 +307,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opts.Ready(r.Context()); err != nil {
-		return &apiError{status: http.StatusServiceUnavailable, body: map[string]string{"status": "unavailable"}, err: err}
+		return &apiError{status: http.StatusServiceUnavailable, body: map[string]string{"status": "unavailable"},
+			header: http.Header{"Retry-After": {"1"}}, err: err}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/latch-auth/latch/auth"
+	"github.com/latch-auth/latch/internal/ratelog"
 	"github.com/latch-auth/latch/ratelimit"
 	"github.com/latch-auth/latch/token"
 )
@@ -96,6 +97,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// An outage fails every request alike: log it once a second per store.
+	opts.Logger = slog.New(ratelog.New(opts.Logger.Handler(), 0, nil))
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}

@@ -36,7 +36,7 @@ var migrations embed.FS
 
 // DB is a PostgreSQL database holding latch's tables.
 type DB struct {
-	pool   *pgxpool.Pool
+	pool   conns
 	schema string // where the tables live: current_schema() of every connection
 	// logLock is the advisory lock that orders appends to the schema's
 	// revocation log (see logRevocation).
@@ -75,7 +75,7 @@ func open(ctx context.Context, cfg *pgxpool.Config, create string) (*DB, error) 
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: conns{pool}}
 	if err := db.init(ctx, create); err != nil {
 		pool.Close()
 		return nil, err
@@ -114,7 +114,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgres: migrations: %w", err)
 	}
-	sqlDB := stdlib.OpenDBFromPool(db.pool)
+	sqlDB := stdlib.OpenDBFromPool(db.pool.Pool)
 	defer sqlDB.Close() // leaves the pool open
 	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithSessionLocker(locker))
 	if err != nil {
@@ -136,7 +136,7 @@ func lockID(purpose, schema string) int64 {
 
 // Pool returns the connection pool, for an application that keeps tables
 // of its own in the same schema (examples/orders).
-func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+func (db *DB) Pool() *pgxpool.Pool { return db.pool.Pool }
 
 // Ping checks the database answers, for readiness probes.
 func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
@@ -195,8 +195,9 @@ func retry(ctx context.Context, fn func() error) error {
 
 // inTx runs fn in a transaction, committed when fn returns nil and retried
 // on serialization failures and deadlocks: fn must be safe to run again.
+// A lost connection comes out as a *latch.UnavailableError.
 func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return retry(ctx, func() error { return pgx.BeginFunc(ctx, db.pool, fn) })
+	return classify(retry(ctx, func() error { return pgx.BeginFunc(ctx, db.pool.Pool, fn) }))
 }
 
 // Times are timestamptz (microseconds); NULL is the zero time. They are

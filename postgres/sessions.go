@@ -282,24 +282,29 @@ func (db *DB) ActiveSessions(ctx context.Context, userID int64, now time.Time) (
 
 // PurgeExpired implements latch.SessionStore.
 func (db *DB) PurgeExpired(ctx context.Context, cutoff time.Time) (int64, error) {
+	// In batches of purgeBatch rows, each statement its own transaction,
+	// so that a purge of many rows never holds locks (or a long
+	// transaction) that logins and refreshes would wait behind. Refresh
+	// tokens first: the sessions' deletes would cascade to them uncounted.
+	const purgeBatch = 1000
 	var total int64
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		total = 0
-		for _, q := range []string{
-			`DELETE FROM refresh_tokens WHERE expires_at < $1`,
-			`DELETE FROM sessions WHERE expires_at < $1`,
-			`DELETE FROM opaque_tokens WHERE expires_at < $1`,
-		} {
-			tag, err := tx.Exec(ctx, q, cutoff)
-			if err != nil {
+	for _, t := range []struct{ table, key string }{{"refresh_tokens", "hash"}, {"sessions", "id"}, {"opaque_tokens", "hash"}} {
+		q := `DELETE FROM ` + t.table + ` WHERE ` + t.key + ` IN (SELECT ` + t.key + ` FROM ` + t.table + ` WHERE expires_at < $1 LIMIT $2)`
+		for {
+			var n int64
+			err := retry(ctx, func() error {
+				tag, err := db.pool.Exec(ctx, q, cutoff, purgeBatch)
+				n = tag.RowsAffected()
 				return err
+			})
+			if err != nil {
+				return total, fmt.Errorf("purge %s: %w", t.table, err)
 			}
-			total += tag.RowsAffected()
+			total += n
+			if n < purgeBatch {
+				break
+			}
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("purge: %w", err)
 	}
 	return total, nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -24,11 +25,22 @@ import (
 //     from the first URL that has them; a Cluster has only database 0.
 //
 // Errors never contain the password.
+//
+// The client fails fast when Redis is away: dial, read and write timeouts
+// of 250 ms, one dial attempt and one quick retry (unless the URL sets
+// them),
+// and a circuit breaker that, after three failures in a row, fails
+// commands at once until a PING, sent in the background every second,
+// gets an answer.
+// Every such failure is a *latch.UnavailableError (errors.Is
+// latch.ErrUnavailable), with ErrCircuitOpen as the cause when Redis was
+// not tried.
 func Open(ctx context.Context, rawURL string) (goredis.UniversalClient, error) {
 	client, err := newClient(rawURL)
 	if err != nil {
 		return nil, err
 	}
+	client.AddHook(newBreaker(func(ctx context.Context) error { return client.Ping(ctx).Err() }))
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("redis: ping %s: %w", redact(rawURL), err)
@@ -50,7 +62,7 @@ func newClient(rawURL string) (goredis.UniversalClient, error) {
 			if _, _, err := net.SplitHostPort(p); err != nil {
 				return nil, errors.New("redis: the Redis URL is neither a redis:// URL nor host:port")
 			}
-			return goredis.NewClient(&goredis.Options{Addr: p}), nil
+			return goredis.NewClient(failFast(&goredis.Options{Addr: p})), nil
 		}
 		u, err := parseURL(p, 0)
 		if err != nil {
@@ -61,13 +73,13 @@ func newClient(rawURL string) (goredis.UniversalClient, error) {
 			if err != nil {
 				return nil, sanitize(err, 0)
 			}
-			return goredis.NewClusterClient(opts), nil
+			return goredis.NewClusterClient(failFastCluster(opts)), nil
 		}
 		opts, err := goredis.ParseURL(p)
 		if err != nil {
 			return nil, sanitize(err, 0)
 		}
-		return goredis.NewClient(opts), nil
+		return goredis.NewClient(failFast(opts)), nil
 	}
 
 	cluster := &goredis.ClusterOptions{}
@@ -97,13 +109,40 @@ func newClient(rawURL string) (goredis.UniversalClient, error) {
 			cluster.Username, cluster.Password, cluster.TLSConfig = opts.Username, opts.Password, opts.TLSConfig
 		}
 	}
-	return goredis.NewUniversalClient(&goredis.UniversalOptions{
-		Addrs:         cluster.Addrs,
-		Username:      cluster.Username,
-		Password:      cluster.Password,
-		TLSConfig:     cluster.TLSConfig,
-		IsClusterMode: true,
-	}), nil
+	return goredis.NewClusterClient(failFastCluster(&goredis.ClusterOptions{
+		Addrs:     cluster.Addrs,
+		Username:  cluster.Username,
+		Password:  cluster.Password,
+		TLSConfig: cluster.TLSConfig,
+	})), nil
+}
+
+// failFast sets Open's fail-fast defaults where o has none.
+func failFast(o *goredis.Options) *goredis.Options {
+	setFailFast(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MinRetryBackoff, &o.MaxRetryBackoff, &o.MaxRetries, &o.DialerRetries)
+	return o
+}
+
+func failFastCluster(o *goredis.ClusterOptions) *goredis.ClusterOptions {
+	setFailFast(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MinRetryBackoff, &o.MaxRetryBackoff, &o.MaxRetries, &o.DialerRetries)
+	return o
+}
+
+func setFailFast(dial, read, write, pool, minBackoff, maxBackoff *time.Duration, retries, dialAttempts *int) {
+	for _, d := range []struct {
+		p *time.Duration
+		v time.Duration
+	}{{dial, dialTimeout}, {read, ioTimeout}, {write, ioTimeout}, {pool, ioTimeout}, {minBackoff, minRetryBackoff}, {maxBackoff, maxRetryBackoff}} {
+		if *d.p == 0 {
+			*d.p = d.v
+		}
+	}
+	if *retries == 0 {
+		*retries = maxRetries
+	}
+	if *dialAttempts == 0 {
+		*dialAttempts = 1
+	}
 }
 
 // parseURL parses one URL of the list (index 0 when there is only one)

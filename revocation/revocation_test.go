@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,5 +205,39 @@ func TestManagerCatchUp(t *testing.T) {
 			t.Fatal("catch-up did not pick up a revocation made in the database")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// slowBus is a bus whose Subscribe, like a real one, takes a moment to
+// wind down after its context ends.
+type slowBus struct{ returned atomic.Bool }
+
+func (*slowBus) Publish(context.Context, latch.Revocation) error { return nil }
+func (b *slowBus) Subscribe(ctx context.Context, l latch.RevocationListener) error {
+	l.Connected()
+	<-ctx.Done()
+	time.Sleep(50 * time.Millisecond)
+	l.Disconnected()
+	b.returned.Store(true)
+	return ctx.Err()
+}
+
+// TestManagerRunWaitsForSubscription: Run returns only once its
+// subscription has ended, so that the caller can close the stores and the
+// Redis client after it.
+func TestManagerRunWaitsForSubscription(t *testing.T) {
+	bus := &slowBus{}
+	m, err := NewManager(Options{Source: newStore(t), Bus: bus, Window: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	<-done
+	if !bus.returned.Load() {
+		t.Fatal("Run returned while its subscription was still running")
 	}
 }

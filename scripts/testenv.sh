@@ -9,6 +9,7 @@
 #       - one PostgreSQL server            -> LATCH_TEST_POSTGRES_URL
 #       - a 3-master Redis Cluster         -> LATCH_TEST_REDIS_CLUSTER_ADDRS
 #   * exports LATCH_TEST_PYTHON (a python3 that has PyJWT/Django/DRF/SimpleJWT),
+#     and LATCH_TEST_PG_BIN (the directory of initdb and pg_ctl),
 #   * runs CMD, stops every instance it started (by pid, also on failure or
 #     interrupt) and exits with CMD's status.
 #
@@ -422,6 +423,8 @@ else
 fi
 
 export LATCH_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_MAIN_PORT/0"
+# Tests that stop and restart a PostgreSQL of their own start it from here.
+export LATCH_TEST_PG_BIN="$PG_BIN"
 export LATCH_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
 if [[ $PY_OK == 1 ]]; then
 	export LATCH_TEST_PYTHON=/usr/bin/python3

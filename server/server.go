@@ -110,7 +110,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	opts.Logger = cfg.Logger
 	opts.Now = cfg.Now
 	opts.Cache = s.shared.cache
-	if g := s.shared.guard(cfg.LoginFailures, cfg.Now); g != nil {
+	if g := s.shared.guard(cfg.LoginFailures, cfg.Now, cfg.Logger); g != nil {
 		opts.Guard = g // a nil *Guard in the interface would not be nil
 	}
 	opts.Opaque = cfg.OpaqueTokens
@@ -267,7 +267,7 @@ func (s *Server) limiter(spec string, scope string) (ratelimit.Limiter, error) {
 		return nil, err
 	}
 	if scope == "anon" {
-		return s.shared.anonLimiter(rate, s.cfg.Now)
+		return s.shared.anonLimiter(rate, s.cfg.Now, s.cfg.Logger)
 	}
 	return s.shared.userLimiter(rate, s.cfg.Now, s.cfg.Logger), nil
 }

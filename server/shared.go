@@ -40,11 +40,19 @@ func openShared(ctx context.Context, redisURL string, now func() time.Time) (*sh
 
 // anonLimiter is the throttle of the anonymous scope: in Redis, so that
 // the rate holds exactly across instances (logins are not the hot path).
-func (s *shared) anonLimiter(rate ratelimit.Rate, now func() time.Time) (ratelimit.Limiter, error) {
+// While Redis is away each instance counts in process instead.
+func (s *shared) anonLimiter(rate ratelimit.Rate, now func() time.Time, log *slog.Logger) (ratelimit.Limiter, error) {
+	local := ratelimit.NewMemory(rate, now)
 	if s.client == nil {
-		return ratelimit.NewMemory(rate, now), nil
+		return local, nil
 	}
-	return redis.NewLimiter(s.client, rate)
+	l, err := redis.NewLimiter(s.client, rate)
+	if err != nil {
+		return nil, err
+	}
+	return &ratelimit.Fallback{Primary: l, Secondary: local, OnError: func(err error) {
+		log.Warn("anonymous throttle: Redis unavailable, counting in this process", "err", err)
+	}}, nil
 }
 
 // userLimiter is the per-user throttle, on every authenticated request:
@@ -64,8 +72,8 @@ func (s *shared) userLimiter(rate ratelimit.Rate, now func() time.Time, log *slo
 }
 
 // guard limits failed logins per account across instances; nil when
-// free is 0 (off).
-func (s *shared) guard(free int, now func() time.Time) ratelimit.Guard {
+// free is 0 (off). While Redis is away each instance counts in process.
+func (s *shared) guard(free int, now func() time.Time, log *slog.Logger) ratelimit.Guard {
 	policy := ratelimit.GuardPolicy{Free: free}
 	switch {
 	case free == 0:
@@ -73,7 +81,13 @@ func (s *shared) guard(free int, now func() time.Time) ratelimit.Guard {
 	case s.client == nil:
 		return ratelimit.NewMemoryGuard(policy, now)
 	}
-	return redis.NewGuard(s.client, policy)
+	return &ratelimit.FallbackGuard{
+		Primary:   redis.NewGuard(s.client, policy),
+		Secondary: ratelimit.NewMemoryGuard(policy, now),
+		OnError: func(err error) {
+			log.Warn("failed-login guard: Redis unavailable, counting in this process", "err", err)
+		},
+	}
 }
 
 func (s *shared) Close() error {

@@ -283,23 +283,25 @@ func (db *DB) ActiveSessions(ctx context.Context, userID int64, now time.Time) (
 
 // PurgeExpired implements latch.SessionStore.
 func (db *DB) PurgeExpired(ctx context.Context, cutoff time.Time) (int64, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("purge: %w", err)
-	}
-	defer tx.Rollback()
+	// In batches of purgeBatch rows, each statement its own transaction:
+	// a purge of many rows must not hold SQLite's only writer (which every
+	// login and refresh waits for) for long. Refresh tokens first: the
+	// sessions' deletes would cascade to them uncounted.
+	const purgeBatch = 1000
 	var total int64
-	for _, q := range []string{
-		`DELETE FROM refresh_tokens WHERE expires_at < ?`,
-		`DELETE FROM sessions WHERE expires_at < ?`,
-		`DELETE FROM opaque_tokens WHERE expires_at < ?`,
-	} {
-		res, err := tx.ExecContext(ctx, q, cutoff.UnixMicro())
-		if err != nil {
-			return 0, fmt.Errorf("purge: %w", err)
+	for _, table := range []string{"refresh_tokens", "sessions", "opaque_tokens"} {
+		q := `DELETE FROM ` + table + ` WHERE rowid IN (SELECT rowid FROM ` + table + ` WHERE expires_at < ? LIMIT ?)`
+		for {
+			res, err := db.write.ExecContext(ctx, q, cutoff.UnixMicro(), purgeBatch)
+			if err != nil {
+				return total, fmt.Errorf("purge %s: %w", table, err)
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			if n < purgeBatch {
+				break
+			}
 		}
-		n, _ := res.RowsAffected()
-		total += n
 	}
-	return total, tx.Commit()
+	return total, nil
 }

@@ -52,6 +52,12 @@ type latchProcess struct {
 // until it is ready.
 func startLatch(t *testing.T, env map[string]string) *latchProcess {
 	t.Helper()
+	return startLatchLogged(t, env, io.Discard)
+}
+
+// startLatchLogged is startLatch with latch's log (stderr) written to w.
+func startLatchLogged(t *testing.T, env map[string]string, w io.Writer) *latchProcess {
+	t.Helper()
 	bin, err := buildLatch()
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +71,7 @@ func startLatch(t *testing.T, env map[string]string) *latchProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = io.Discard
+	cmd.Stderr = w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

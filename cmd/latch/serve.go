@@ -14,6 +14,7 @@ import (
 	"github.com/latch-auth/latch/examples/orders"
 	"github.com/latch-auth/latch/httpapi"
 	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/internal/ratelog"
 	"github.com/latch-auth/latch/password"
 	"github.com/latch-auth/latch/postgres"
 	"github.com/latch-auth/latch/server"
@@ -72,10 +73,12 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 		level = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	// A store outage makes every flow log the same failure: once a second.
+	return slog.New(ratelog.New(h, 0, nil))
 }
 
 func databaseKind(cfg *config.Config) string {

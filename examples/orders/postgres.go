@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/latch-auth/latch/postgres"
 )
 
 // PostgresStore reads the orders table of latch's PostgreSQL database
@@ -41,7 +43,7 @@ func (s PostgresStore) Orders(ctx context.Context, userID int64) ([]Order, error
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("orders: %w", err)
+		return nil, fmt.Errorf("orders: %w", postgres.Classify(err))
 	}
 	return out, nil
 }
