@@ -51,6 +51,9 @@ type Options struct {
 	// Routes are the application's own authenticated endpoints, served
 	// with latch's conventions (see Route).
 	Routes []Route
+	// Omit leaves out route groups an embedding application serves itself
+	// or not at all; zero serves every group.
+	Omit Group
 	// Cookies configure cookie mode (the /api/cookie/ endpoints are always
 	// served).
 	Cookies CookieOptions
@@ -61,6 +64,20 @@ type Options struct {
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
 }
+
+// Group is a set of latch's routes besides the token and session API,
+// for Options.Omit.
+type Group uint
+
+const (
+	// GroupOps is /healthz, /readyz and /metrics.
+	GroupOps Group = 1 << iota
+	// GroupDocs is the OpenAPI document and Swagger UI (/api/schema/,
+	// /api/docs/).
+	GroupDocs
+	// GroupDemo is the demo page (/demo/).
+	GroupDemo
+)
 
 // Route is an authenticated endpoint of the application that embeds latch,
 // served as latch serves its own: with and without the trailing slash,
@@ -169,15 +186,21 @@ func (s *Server) routes() {
 	s.route("/api/sessions/", methods{"GET": s.authed(s.sessions)})
 	s.route("/api/sessions/{id}/", methods{"DELETE": s.authed(s.deleteSession)})
 	s.route("/.well-known/jwks.json", methods{"GET": s.jwks})
-	s.route("/healthz", methods{"GET": s.healthz})
-	s.route("/readyz", methods{"GET": s.readyz})
-	metricsHandler := promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{Registry: s.opts.Registry})
-	s.route("/metrics", methods{"GET": func(w http.ResponseWriter, r *http.Request) error {
-		metricsHandler.ServeHTTP(w, r)
-		return nil
-	}})
-	s.docRoutes()
-	s.demoRoutes()
+	if s.opts.Omit&GroupOps == 0 {
+		s.route("/healthz", methods{"GET": s.healthz})
+		s.route("/readyz", methods{"GET": s.readyz})
+		metricsHandler := promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{Registry: s.opts.Registry})
+		s.route("/metrics", methods{"GET": func(w http.ResponseWriter, r *http.Request) error {
+			metricsHandler.ServeHTTP(w, r)
+			return nil
+		}})
+	}
+	if s.opts.Omit&GroupDocs == 0 {
+		s.docRoutes()
+	}
+	if s.opts.Omit&GroupDemo == 0 {
+		s.demoRoutes()
+	}
 	s.mux.Handle("/", s.adapt("other", methods{}))
 }
 

@@ -91,6 +91,8 @@ type Config struct {
 	// Routes returns the application's own authenticated routes, served
 	// with latch's conventions (httpapi.Route); nil: none.
 	Routes func(s *Server) []httpapi.Route
+	// Omit leaves out route groups (ops, docs, demo) of Handler.
+	Omit httpapi.Group
 
 	Logger   *slog.Logger         // default: discard
 	Registry *prometheus.Registry // metrics, served at /metrics; default a new one

@@ -253,6 +253,7 @@ func (s *Server) newAPI() (*httpapi.Server, error) {
 		Ready:          s.ready,
 		Registry:       s.cfg.Registry,
 		Logger:         s.cfg.Logger,
+		Omit:           s.cfg.Omit,
 	}
 	if s.cfg.Routes != nil {
 		opts.Routes = s.cfg.Routes(s)
