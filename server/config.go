@@ -82,6 +82,10 @@ type Config struct {
 	// per core but one, at least one.
 	HashWorkers                    int
 	Argon2Memory, Argon2Iterations int // KiB and passes; default OWASP's 19 MiB, 2
+	// KeepKeys leaves the data dir's key file as it is: with no SigningKey
+	// and no key file, tokens are signed with a key of this process's own
+	// (for commands that sign none, such as latch revoke).
+	KeepKeys bool
 	// HashProcess, when set, are the arguments with which the running
 	// executable hashes passwords in a child process (see
 	// password.ServeProcess); latch serve uses "hash-worker". Default: in

@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -46,5 +48,21 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if d.Logger == nil || d.Registry == nil || d.Now == nil {
 		t.Error("Logger, Registry and Now must default")
+	}
+}
+
+// KeepKeys writes no key file into the data dir.
+func TestKeepKeys(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		dir := t.TempDir()
+		s, err := New(t.Context(), Config{DataDir: dir, KeepKeys: keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		_, err = os.Stat(filepath.Join(dir, "keys.json"))
+		if exists := err == nil; exists == keep {
+			t.Errorf("KeepKeys %v: key file exists %v", keep, exists)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -341,6 +342,15 @@ func newEngine(cfg Config) (*token.Engine, error) {
 			return nil, fmt.Errorf("signing key: %w", err)
 		}
 		opts.SigningKey = k
+	} else if set, err := token.LoadKeySet(cfg.keySetPath()); cfg.KeepKeys && err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("key set: %w", err)
+		}
+		if opts.SigningKey, err = token.GenerateKey(cfg.Algorithm); err != nil {
+			return nil, err
+		}
+	} else if cfg.KeepKeys {
+		opts.SigningKey, opts.VerificationKeys = set.Signing, set.Verification
 	} else {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data dir: %w", err)

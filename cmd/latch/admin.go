@@ -29,7 +29,9 @@ func migrate(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) 
 // withApp runs fn with latch assembled, logging to stderr; a command
 // hashes once at most, in this process.
 func withApp(ctx context.Context, env Env, cfg *config.Config, fn func(a *server.Server) error) error {
-	a, err := server.New(ctx, serverConfig(cfg, newLogger(cfg, env.Stderr)))
+	sc := serverConfig(cfg, newLogger(cfg, env.Stderr))
+	sc.KeepKeys = true // no command here signs a token: the data dir gets no key file
+	a, err := server.New(ctx, sc)
 	if err != nil {
 		return err
 	}

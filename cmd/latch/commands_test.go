@@ -43,13 +43,17 @@ func TestCommands(t *testing.T) {
 	if code, _, errOut := runCommand(t, env, "short\n", "createuser", "bob"); code == 0 || !strings.Contains(errOut, "too short") {
 		t.Errorf("weak password accepted: %d %q", code, errOut)
 	}
-	info, err := os.Stat(filepath.Join(dir, "keys.json"))
-	if err != nil || info.Mode().Perm() != 0o600 {
-		t.Fatalf("generated key file: %v, mode %v; want 0600", err, info.Mode())
+	// Commands sign no token: they leave the data dir without a key file.
+	if _, err := os.Stat(filepath.Join(dir, "keys.json")); err == nil {
+		t.Fatal("createuser wrote a key file")
 	}
 
-	// Sessions opened by a server on the same data dir.
+	// Sessions opened by a server on the same data dir, which generates the key.
 	ts := newTestServer(t, map[string]string{"LATCH_DATA_DIR": dir, "LATCH_SIGNING_KEY": ""})
+	info, err := os.Stat(filepath.Join(dir, "keys.json"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("generated key file: %v; want mode 0600", err)
+	}
 	loginWith := func(pw string) response {
 		return ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": pw})
 	}
