@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latch-auth/latch/internal/redistest"
 	"github.com/latch-auth/latch/internal/testenv"
 )
 
@@ -184,59 +184,6 @@ func TestThreeInstancesShareRevocations(t *testing.T) {
 	}
 }
 
-// privateRedis runs a redis-server this test can kill and restart.
-type privateRedis struct {
-	t    *testing.T
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func startPrivateRedis(t *testing.T) *privateRedis {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		testenv.Missing(t, "redis-server not installed")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	r := &privateRedis{t: t, port: port, dir: t.TempDir()}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *privateRedis) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
-
-func (r *privateRedis) start() {
-	r.t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir)
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", r.port)); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	r.t.Fatal("private redis did not start")
-}
-
-func (r *privateRedis) stop() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		r.cmd.Process.Kill()
-		r.cmd.Wait()
-		r.cmd = nil
-	}
-}
-
 // eventually polls cond until it holds or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
@@ -255,10 +202,10 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 // the message, and revocations made while Redis is down still take effect.
 func TestRevocationSurvivesRedisFailures(t *testing.T) {
 	pg, _ := needServices(t)
-	redis := startPrivateRedis(t)
+	redis := redistest.Start(t)
 	env := map[string]string{
 		"LATCH_DATABASE_URL": freshSchemaURL(t, pg),
-		"LATCH_REDIS_URL":    redis.url(),
+		"LATCH_REDIS_URL":    redis.URL(),
 		"LATCH_SIGNING_KEY":  randomSecret(),
 	}
 	a, b := newTestServer(t, env), newTestServer(t, env)
@@ -278,7 +225,7 @@ func TestRevocationSurvivesRedisFailures(t *testing.T) {
 	wantResponse(t, a.postJSON("/api/logout/", map[string]any{"refresh": before.refresh}, bearer(before.access)...), 205, "")
 	eventually(t, time.Second, "b refuses a token revoked while Redis is up", func() bool { return me(b, before) == 401 })
 
-	redis.stop()
+	redis.Stop()
 	wantResponse(t, a.postJSON("/api/logout/", map[string]any{"refresh": during.refresh}, bearer(during.access)...), 205, "")
 	d := eventually(t, 5*time.Second, "b refuses a token revoked while Redis is down", func() bool { return me(b, during) == 401 })
 	t.Logf("with Redis down, b refused the revoked token after %v (bus health check / database catch-up)", d)
@@ -289,7 +236,7 @@ func TestRevocationSurvivesRedisFailures(t *testing.T) {
 		t.Fatalf("with Redis down, b refuses a valid token: %d (it can ask the database)", got)
 	}
 
-	redis.start() // empty: nothing of the past is in Redis
+	redis.Start() // empty: nothing of the past is in Redis
 	eventually(t, 10*time.Second, "b resubscribed and caught up", synced(b))
 	for _, p := range []pair{before, during} {
 		if got := me(b, p); got != 401 {

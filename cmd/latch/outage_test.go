@@ -17,6 +17,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/latch-auth/latch/internal/testenv"
+
+	"github.com/latch-auth/latch/internal/redistest"
 )
 
 // privatePostgres is a PostgreSQL server of one test, which it can stop
@@ -72,10 +76,7 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 	t.Helper()
 	bin := pgBinDir()
 	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PostgreSQL server binaries (initdb, pg_ctl) not found; set LATCH_TEST_PG_BIN (scripts/testenv.sh does)")
-		}
-		t.Skip("PostgreSQL server binaries not found: run under scripts/testenv.sh")
+		testenv.Missing(t, "PostgreSQL server binaries (initdb, pg_ctl) not found; set LATCH_TEST_PG_BIN (scripts/testenv.sh does)")
 	}
 	// Not t.TempDir: as root, the postgres user must reach the directory.
 	dir, err := os.MkdirTemp("", "latch-pg-")
@@ -274,7 +275,7 @@ func (q *queue) refuse(p pair) {
 type outageRig struct {
 	t      *testing.T
 	pg     *privatePostgres
-	redis  *privateRedis
+	redis  *redistest.Server
 	latch  *latchProcess
 	log    *lockedBuffer
 	c      *client
@@ -296,10 +297,10 @@ func newOutageRig(t *testing.T) *outageRig {
 	if testing.Short() {
 		t.Skip("starts its own PostgreSQL and Redis")
 	}
-	r := &outageRig{t: t, pg: startPrivatePostgres(t), redis: startPrivateRedis(t), log: &lockedBuffer{}}
+	r := &outageRig{t: t, pg: startPrivatePostgres(t), redis: redistest.Start(t), log: &lockedBuffer{}}
 	r.latch = startLatchLogged(t, map[string]string{
 		"LATCH_DATABASE_URL":      r.pg.url(),
-		"LATCH_REDIS_URL":         r.redis.url(),
+		"LATCH_REDIS_URL":         r.redis.URL(),
 		"LATCH_SIGNING_KEY":       randomSecret(),
 		"LATCH_THROTTLE_ANON":     "1000000/min", // the throttles run (on Redis) but never refuse
 		"LATCH_THROTTLE_USER":     "1000000/hour",
@@ -347,24 +348,30 @@ func (r *outageRig) loginWith(user, password string) pair {
 	return pair{a.field("access"), a.field("refresh")}
 }
 
+// loginOp logs alice in.
+func (r *outageRig) loginOp() answer {
+	return r.c.post("login", "/api/token/", map[string]any{"username": "alice", "password": testPassword})
+}
+
+// refreshOp refreshes r.refresh, keeping the rotated tokens.
+func (r *outageRig) refreshOp() answer {
+	_, refresh := r.refresh.get()
+	a := r.c.post("refresh", "/api/token/refresh/", map[string]any{"refresh": refresh})
+	if a.status == 200 {
+		r.refresh.set(a.field("access"), a.field("refresh"))
+	}
+	return a
+}
+
 // ops are the requests of the traffic, each judged by check.
 func (r *outageRig) ops() []func() answer {
 	c := r.c
 	return []func() answer{
-		func() answer {
-			return c.post("login", "/api/token/", map[string]any{"username": "alice", "password": testPassword})
-		},
+		r.loginOp,
 		func() answer {
 			return c.post("cookie login", "/api/cookie/login/", map[string]any{"username": "alice", "password": testPassword})
 		},
-		func() answer {
-			_, refresh := r.refresh.get()
-			a := c.post("refresh", "/api/token/refresh/", map[string]any{"refresh": refresh})
-			if a.status == 200 {
-				r.refresh.set(a.field("access"), a.field("refresh"))
-			}
-			return a
-		},
+		r.refreshOp,
 		func() answer {
 			access, _ := r.me.get()
 			return c.post("verify", "/api/token/verify/", map[string]any{"token": access})
@@ -618,17 +625,8 @@ func TestRedisOutage(t *testing.T) {
 	c := r.c
 	access, _ := r.me.get()
 	timed := []func() answer{
-		func() answer {
-			return c.post("login", "/api/token/", map[string]any{"username": "alice", "password": testPassword})
-		},
-		func() answer {
-			_, refresh := r.refresh.get()
-			a := c.post("refresh", "/api/token/refresh/", map[string]any{"refresh": refresh})
-			if a.status == 200 {
-				r.refresh.set(a.field("access"), a.field("refresh"))
-			}
-			return a
-		},
+		r.loginOp,
+		r.refreshOp,
 		func() answer { return c.call("me", "GET", "/api/me/", "", "", bearer(access)...) },
 		func() answer { return c.call("orders", "GET", "/api/orders/", "", "", bearer(access)...) },
 		func() answer { return c.post("verify", "/api/token/verify/", map[string]any{"token": access}) },
@@ -654,7 +652,7 @@ func TestRedisOutage(t *testing.T) {
 	measure("warm-up", 5)
 	before := measure("Redis up", rounds)
 
-	r.redis.stop()
+	r.redis.Stop()
 	during := measure("Redis down", rounds)
 	for _, op := range timed {
 		name := op().op
@@ -687,7 +685,7 @@ func TestRedisOutage(t *testing.T) {
 		}
 	}
 
-	r.redis.start() // empty
+	r.redis.Start() // empty
 	eventually(t, 15*time.Second, "latch ready again (revocation index synced through Redis)", func() bool {
 		return c.call("readyz", "GET", "/readyz", "", "", nil...).status == 200
 	})

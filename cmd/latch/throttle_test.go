@@ -3,6 +3,8 @@ package main
 import (
 	"strconv"
 	"testing"
+
+	"github.com/latch-auth/latch/internal/redistest"
 )
 
 // TestThrottleAcrossInstances: two instances sharing Redis together admit
@@ -10,10 +12,10 @@ import (
 // than the rate plus the batched limiter's documented bound.
 func TestThrottleAcrossInstances(t *testing.T) {
 	pg, _ := needServices(t)
-	redis := startPrivateRedis(t)
+	redis := redistest.Start(t)
 	env := map[string]string{
 		"LATCH_DATABASE_URL":  freshSchemaURL(t, pg),
-		"LATCH_REDIS_URL":     redis.url(),
+		"LATCH_REDIS_URL":     redis.URL(),
 		"LATCH_SIGNING_KEY":   randomSecret(),
 		"LATCH_THROTTLE_ANON": "10/min",
 		"LATCH_THROTTLE_USER": "20/hour",
