@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// upstream is a backend behind latch's gateway: it echoes what it was
+// sent, streams, and speaks a minimal Upgrade protocol.
+func newUpstream(t *testing.T) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h := map[string]string{}
+		for k := range r.Header {
+			h[strings.ToLower(k)] = strings.Join(r.Header[k], ",")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Upstream", "yes")
+		json.NewEncoder(w).Encode(map[string]any{"path": r.URL.RequestURI(), "method": r.Method, "headers": h})
+	})
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first\n")
+		http.NewResponseController(w).Flush()
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "second\n")
+	})
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" || r.Header.Get("X-Latch-User-Id") == "" {
+			http.Error(w, "want an authenticated upgrade", http.StatusBadRequest)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		brw.Flush()
+		io.Copy(conn, brw) // echo until the client closes
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// upstreamSaw is what the echo upstream reports.
+type upstreamSaw struct {
+	Path    string            `json:"path"`
+	Headers map[string]string `json:"headers"`
+}
+
+func decodeSaw(t *testing.T, r response) upstreamSaw {
+	t.Helper()
+	var s upstreamSaw
+	if err := json.Unmarshal([]byte(r.body), &s); err != nil || r.header.Get("X-Upstream") != "yes" {
+		t.Fatalf("not the upstream's answer: %d %s", r.status, r.body)
+	}
+	return s
+}
+
+func gatewayEnv(up string) map[string]string {
+	return map[string]string{"LATCH_UPSTREAM": up, "LATCH_UPSTREAM_PUBLIC": "/public/,/static/"}
+}
+
+const notProvided = `{"detail":"Authentication credentials were not provided."}`
+
+func TestGatewayAuthenticates(t *testing.T) {
+	up := newUpstream(t)
+	ts := newTestServer(t, gatewayEnv(up.URL))
+	id := ts.mustUser("alice")
+	p := ts.mustLogin("alice")
+	forged := []string{"X-Latch-User-Id", "999", "x-latch-role", "admin", "X_Latch_Username", "root", "X-LATCH-EXTRA", "1"}
+
+	tests := []struct {
+		name   string
+		path   string
+		header []string
+		status int
+		body   string // exact, for latch's own answers
+	}{
+		{"no token", "/shop/orders/", nil, 401, notProvided},
+		{"forged headers, no token", "/shop/orders/", forged, 401, notProvided},
+		{"garbage token", "/shop/orders/", bearer("garbage"), 401, ""},
+		{"valid token", "/shop/orders/?page=2", append(bearer(p.access), forged...), 200, ""},
+		{"public prefix, no token", "/public/logo.png", forged, 200, ""},
+		{"latch's own route", "/api/me/", bearer(p.access), 200, ""},
+		{"latch's health", "/healthz", nil, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ts.do("GET", tt.path, "", "", tt.header...)
+			wantResponse(t, r, tt.status, tt.body)
+			if r.status == 401 && r.header.Get("WWW-Authenticate") != `Bearer realm="api"` {
+				t.Errorf("WWW-Authenticate = %q", r.header.Get("WWW-Authenticate"))
+			}
+			if r.status != 200 || r.header.Get("X-Upstream") == "" {
+				return
+			}
+			saw := decodeSaw(t, r)
+			if saw.Path != tt.path {
+				t.Errorf("upstream path got %q, want %q", saw.Path, tt.path)
+			}
+			want := map[string]string{}
+			if tt.name == "valid token" {
+				want = map[string]string{
+					"x-latch-user-id": fmt.Sprint(id), "x-latch-username": "alice", "x-latch-role": "user",
+					"x-latch-email": "alice@example.com", "x-latch-session-id": saw.Headers["x-latch-session-id"],
+				}
+				if saw.Headers["x-latch-session-id"] == "" {
+					t.Error("no X-Latch-Session-Id")
+				}
+			}
+			for k, v := range saw.Headers {
+				if strings.HasPrefix(strings.ReplaceAll(k, "_", "-"), "x-latch-") && want[k] != v {
+					t.Errorf("upstream got %s: %q, want %q", k, v, want[k])
+				}
+			}
+			for k, v := range want {
+				if saw.Headers[k] != v {
+					t.Errorf("upstream got %s: %q, want %q", k, saw.Headers[k], v)
+				}
+			}
+			if got := saw.Headers["x-forwarded-for"]; got != "127.0.0.1" {
+				t.Errorf("X-Forwarded-For got %q, want 127.0.0.1", got)
+			}
+			if saw.Headers["x-forwarded-host"] == "" || saw.Headers["x-forwarded-proto"] != "http" {
+				t.Errorf("X-Forwarded-Host/Proto missing: %v", saw.Headers)
+			}
+		})
+	}
+	if r := ts.do("GET", "/metrics", "", ""); !strings.Contains(r.body, `route="upstream"`) || !strings.Contains(r.body, `route="upstream_public"`) {
+		t.Errorf("metrics lack the gateway routes:\n%s", r.body)
+	}
+}
+
+func TestGatewayRevocationAndRefresh(t *testing.T) {
+	up := newUpstream(t)
+	onEachBackend(t, gatewayEnv(up.URL), func(t *testing.T, ts *testServer) {
+		ts.mustUser("bob")
+		p := ts.mustLogin("bob")
+		if r := ts.do("GET", "/shop/x", "", "", bearer(p.access)...); r.status != 200 {
+			t.Fatalf("before logout: %d %s", r.status, r.body)
+		}
+		r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
+		if r.status != 200 {
+			t.Fatalf("refresh: %d %s", r.status, r.body)
+		}
+		fresh := pair{r.str(t, "access"), r.str(t, "refresh")}
+		if r := ts.do("GET", "/shop/x", "", "", bearer(fresh.access)...); r.status != 200 {
+			t.Fatalf("refreshed access: %d %s", r.status, r.body)
+		}
+		if r := ts.postJSON("/api/logout/", map[string]any{"refresh": fresh.refresh}, bearer(fresh.access)...); r.status != http.StatusResetContent {
+			t.Fatalf("logout: %d %s", r.status, r.body)
+		}
+		for _, access := range []string{fresh.access, p.access} {
+			r := ts.do("GET", "/shop/x", "", "", bearer(access)...)
+			if r.status != 401 || r.header.Get("X-Upstream") != "" {
+				t.Fatalf("after logout: %d %s, want latch's 401", r.status, r.body)
+			}
+		}
+	})
+}
+
+func TestGatewayStreams(t *testing.T) {
+	up := newUpstream(t)
+	ts := newTestServer(t, gatewayEnv(up.URL))
+	ts.mustUser("carol")
+	p := ts.mustLogin("carol")
+	req, _ := http.NewRequest("GET", ts.URL+"/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+p.access)
+	start := time.Now()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	first, err := br.ReadString('\n')
+	firstAt := time.Since(start)
+	if err != nil || first != "first\n" {
+		t.Fatalf("first chunk: %q %v", first, err)
+	}
+	rest, _ := io.ReadAll(br)
+	total := time.Since(start)
+	if string(rest) != "second\n" {
+		t.Errorf("second chunk got %q", rest)
+	}
+	if firstAt >= 250*time.Millisecond || total < 300*time.Millisecond {
+		t.Errorf("first chunk after %v, whole stream %v: want the first before the upstream's 300ms pause ends", firstAt, total)
+	}
+}
+
+func TestGatewayUpgrade(t *testing.T) {
+	up := newUpstream(t)
+	ts := newTestServer(t, gatewayEnv(up.URL))
+	ts.mustUser("dave")
+	p := ts.mustLogin("dave")
+	u, _ := url.Parse(ts.URL)
+	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nAuthorization: Bearer %s\r\n\r\n", u.Host, p.access)
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		b, _ := io.ReadAll(res.Body)
+		t.Fatalf("got %d %s, want 101", res.StatusCode, b)
+	}
+	for _, msg := range []string{"hello\n", "again\n"} {
+		io.WriteString(conn, msg)
+		got, err := br.ReadString('\n')
+		if err != nil || got != msg {
+			t.Fatalf("echo got %q %v, want %q", got, err, msg)
+		}
+	}
+}
+
+func TestGatewayUpstreamDown(t *testing.T) {
+	up := newUpstream(t)
+	addr := up.URL
+	up.Close()
+	ts := newTestServer(t, gatewayEnv(addr))
+	ts.mustUser("erin")
+	p := ts.mustLogin("erin")
+	for _, path := range []string{"/shop/x", "/public/x"} {
+		r := ts.do("GET", path, "", "", bearer(p.access)...)
+		wantResponse(t, r, http.StatusBadGateway, `{"detail":"Bad gateway."}`)
+		if ct := r.header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type got %q", ct)
+		}
+	}
+}
