@@ -82,28 +82,38 @@ func TestGatewayAuthenticates(t *testing.T) {
 	forged := []string{"X-Latch-User-Id", "999", "x-latch-role", "admin", "X_Latch_Username", "root", "X-LATCH-EXTRA", "1"}
 
 	tests := []struct {
-		name   string
-		path   string
-		header []string
-		status int
-		body   string // exact, for latch's own answers
+		name     string
+		method   string
+		path     string
+		header   []string
+		status   int
+		body     string // exact, for latch's own answers
+		upstream bool   // the answer is the upstream's
+		identity bool   // the upstream got alice's X-Latch-* headers
 	}{
-		{"no token", "/shop/orders/", nil, 401, notProvided},
-		{"forged headers, no token", "/shop/orders/", forged, 401, notProvided},
-		{"garbage token", "/shop/orders/", bearer("garbage"), 401, ""},
-		{"valid token", "/shop/orders/?page=2", append(bearer(p.access), forged...), 200, ""},
-		{"public prefix, no token", "/public/logo.png", forged, 200, ""},
-		{"latch's own route", "/api/me/", bearer(p.access), 200, ""},
-		{"latch's health", "/healthz", nil, 200, ""},
+		{"no token", "GET", "/shop/orders/", nil, 401, notProvided, false, false},
+		{"forged headers, no token", "GET", "/shop/orders/", forged, 401, notProvided, false, false},
+		{"garbage token", "GET", "/shop/orders/", bearer("garbage"), 401, "", false, false},
+		{"refresh token as access", "GET", "/shop/orders/", bearer(p.refresh), 401, "", false, false},
+		{"valid token", "GET", "/shop/orders/?page=2", append(bearer(p.access), forged...), 200, "", true, true},
+		{"valid token, POST", "POST", "/shop/orders/", append(bearer(p.access), forged...), 200, "", true, true},
+		{"public prefix, no token", "GET", "/public/logo.png", forged, 200, "", true, false},
+		{"public prefix, valid token", "GET", "/static/app.js", append(bearer(p.access), forged...), 200, "", true, false},
+		{"latch's own route", "GET", "/api/me/", bearer(p.access), 200, "", false, false},
+		{"latch's own route, no token", "GET", "/api/me/", nil, 401, notProvided, false, false},
+		{"latch's health", "GET", "/healthz", nil, 200, "", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := ts.do("GET", tt.path, "", "", tt.header...)
+			r := ts.do(tt.method, tt.path, "application/json", `{"n":1}`, tt.header...)
 			wantResponse(t, r, tt.status, tt.body)
 			if r.status == 401 && r.header.Get("WWW-Authenticate") != `Bearer realm="api"` {
 				t.Errorf("WWW-Authenticate = %q", r.header.Get("WWW-Authenticate"))
 			}
-			if r.status != 200 || r.header.Get("X-Upstream") == "" {
+			if got := r.header.Get("X-Upstream") != ""; got != tt.upstream {
+				t.Fatalf("answered by the upstream: got %v, want %v (%d %s)", got, tt.upstream, r.status, r.body)
+			}
+			if !tt.upstream {
 				return
 			}
 			saw := decodeSaw(t, r)
@@ -111,7 +121,7 @@ func TestGatewayAuthenticates(t *testing.T) {
 				t.Errorf("upstream path got %q, want %q", saw.Path, tt.path)
 			}
 			want := map[string]string{}
-			if tt.name == "valid token" {
+			if tt.identity {
 				want = map[string]string{
 					"x-latch-user-id": fmt.Sprint(id), "x-latch-username": "alice", "x-latch-role": "user",
 					"x-latch-email": "alice@example.com", "x-latch-session-id": saw.Headers["x-latch-session-id"],
@@ -244,5 +254,36 @@ func TestGatewayUpstreamDown(t *testing.T) {
 		if ct := r.header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("Content-Type got %q", ct)
 		}
+	}
+}
+
+func TestGatewayForwardedHeaders(t *testing.T) {
+	up := newUpstream(t)
+	tests := []struct {
+		name    string
+		trusted string
+		want    map[string]string
+	}{
+		{"untrusted peer", "", map[string]string{"x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "http"}},
+		{"trusted peer", "127.0.0.1/32", map[string]string{"x-forwarded-for": "203.0.113.7, 127.0.0.1",
+			"x-forwarded-proto": "https", "x-forwarded-host": "shop.example.com"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := gatewayEnv(up.URL)
+			env["LATCH_TRUSTED_PROXIES"] = tt.trusted
+			ts := newTestServer(t, env)
+			r := ts.do("GET", "/public/x", "", "", "X-Forwarded-For", "203.0.113.7",
+				"X-Forwarded-Proto", "https", "X-Forwarded-Host", "shop.example.com")
+			saw := decodeSaw(t, r)
+			for k, v := range tt.want {
+				if saw.Headers[k] != v {
+					t.Errorf("%s got %q, want %q", k, saw.Headers[k], v)
+				}
+			}
+			if tt.trusted == "" && saw.Headers["x-forwarded-host"] == "shop.example.com" {
+				t.Error("an untrusted peer's X-Forwarded-Host was believed")
+			}
+		})
 	}
 }
