@@ -22,8 +22,8 @@
 #     think time per connection).
 #  3. go test -bench over BENCH_GO_PKGS (Authenticate, BenchmarkMe, token
 #     and password benchmarks).
-#  4. gateway: wrk against GET /shop/ping of an upstream (internal/benchproxy)
-#       - plain          a plain httputil.ReverseProxy to it (internal/benchproxy)
+#  4. gateway: wrk against GET /shop/ping of an upstream (internal/benchserver -proxy)
+#       - plain          a plain httputil.ReverseProxy to it (internal/benchserver -proxy)
 #       - latch-gateway  `latch serve` (SQLite) with LATCH_UPSTREAM at the same
 #                        upstream, the request carrying a valid access token
 #     in BENCH_ROUNDS rounds, the two taking turns in BENCH_SLICE slices;
@@ -156,10 +156,8 @@ log "building latch and the bare server"
 mkdir -p "$WORK/bin"
 go build -o "$WORK/bin/latch" ./cmd/latch
 go build -o "$WORK/bin/benchserver" ./internal/benchserver
-go build -o "$WORK/bin/benchproxy" ./internal/benchproxy
 LATCH=$WORK/bin/latch
 BARE=$WORK/bin/benchserver
-PLAIN_PROXY=$WORK/bin/benchproxy
 
 PASSWORD='correct horse battery staple'
 ME_BODY='{"id":1,"username":"alice","role":"user","email":"alice@example.com"}'
@@ -534,14 +532,14 @@ fi
 PING_BODY='{"ok":true,"service":"upstream"}'
 if want gateway; then
 	say ""
-	say "-- 4. gateway: GET /shop/ping proxied to one upstream (internal/benchproxy), wrk -t$BENCH_THREADS -c$BENCH_CONNS,"
+	say "-- 4. gateway: GET /shop/ping proxied to one upstream (internal/benchserver -proxy), wrk -t$BENCH_THREADS -c$BENCH_CONNS,"
 	say "   $BENCH_ROUNDS rounds of ${DUR_S}s per proxy in ${SLICE_S}s slices (order reversed every other slice), warm-up $BENCH_WARMUP each;"
 	say "   plain: httputil.ReverseProxy with latch's upstream transport; latch-gateway: latch serve (SQLite),"
 	say "   LATCH_UPSTREAM at the same upstream, a valid access token on every request; ratio latch-gateway/plain in rps"
-	start_server plain-proxy "$PLAIN_PROXY" -addr 127.0.0.1:0 -upstream-addr 127.0.0.1:0 || die "benchproxy did not start"
+	start_server plain-proxy "$BARE" -addr 127.0.0.1:0 -proxy || die "benchserver -proxy did not start"
 	plain_url=$SERVER_URL plain_pid=$SERVER_PID
 	upstream_url=$(sed -n 's/.* upstream \(http:\/\/[^ ]*\).*/\1/p' "$OUT/plain-proxy.log" | head -n1)
-	[[ -n "$upstream_url" ]] || die "benchproxy printed no upstream address"
+	[[ -n "$upstream_url" ]] || die "benchserver -proxy printed no upstream address"
 	start_latch latch-gateway "$WORK/data-gateway" LATCH_UPSTREAM="$upstream_url"
 	gw_url=$SERVER_URL gw_pid=$SERVER_PID gw_tok=$TOKEN
 	for u in "$plain_url" "$gw_url"; do
