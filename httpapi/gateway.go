@@ -47,7 +47,14 @@ func NewUpstreamTransport() *http.Transport {
 	}
 }
 
-type callerKey struct{}
+type proxiedKey struct{}
+
+// proxied is what the gateway's handler tells the proxy's hooks about one
+// request.
+type proxied struct {
+	caller *gatewayCaller // nil on a public path
+	header http.Header    // the response's headers, as latch set them
+}
 
 // gateway returns the catch-all handler of gateway mode.
 func (s *Server) gateway() http.Handler {
@@ -61,9 +68,21 @@ func (s *Server) gateway() http.Handler {
 			pr.SetURL(target)
 			stripIdentityHeaders(pr.Out.Header)
 			s.setForwarded(pr)
-			if p, ok := pr.In.Context().Value(callerKey{}).(*gatewayCaller); ok {
-				p.set(pr.Out.Header)
+			if p, ok := pr.In.Context().Value(proxiedKey{}).(*proxied); ok && p.caller != nil {
+				p.caller.set(pr.Out.Header)
 			}
+		},
+		ModifyResponse: func(res *http.Response) error {
+			// The upstream's own security headers replace latch's rather
+			// than doubling them.
+			if p, ok := res.Request.Context().Value(proxiedKey{}).(*proxied); ok {
+				for _, k := range []string{"X-Content-Type-Options", "Strict-Transport-Security"} {
+					if _, set := res.Header[k]; set {
+						delete(p.header, k)
+					}
+				}
+			}
+			return nil
 		},
 		Transport:     transport,
 		FlushInterval: -1, // streams pass through as they are written
@@ -96,6 +115,7 @@ func (s *Server) gateway() http.Handler {
 			}
 			observe(r.Method, rec.status, time.Since(start))
 		}()
+		px := &proxied{header: rec.Header()}
 		if !isPublic {
 			noStore(rec)
 			p, err := s.authenticate(r)
@@ -109,9 +129,9 @@ func (s *Server) gateway() http.Handler {
 				return
 			}
 			rec.Header().Del("Cache-Control") // the upstream says what may be cached
-			c := &gatewayCaller{userID: u.ID, username: u.Username, role: u.Role, email: u.Email, session: p.SessionID}
-			r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
+			px.caller = &gatewayCaller{userID: u.ID, username: u.Username, role: u.Role, email: u.Email, session: p.SessionID}
 		}
+		r = r.WithContext(context.WithValue(r.Context(), proxiedKey{}, px))
 		// Streams and WebSockets outlive the server's write timeout (and
 		// an upgraded connection its read timeout): the upstream and the
 		// transport's timeouts bound them instead.
