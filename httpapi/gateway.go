@@ -132,14 +132,10 @@ func (s *Server) gateway() http.Handler {
 			px.caller = &gatewayCaller{userID: u.ID, username: u.Username, role: u.Role, email: u.Email, session: p.SessionID}
 		}
 		r = r.WithContext(context.WithValue(r.Context(), proxiedKey{}, px))
-		// Streams and WebSockets outlive the server's write timeout (and
-		// an upgraded connection its read timeout): the upstream and the
-		// transport's timeouts bound them instead.
-		rc := http.NewResponseController(w)
-		rc.SetWriteDeadline(time.Time{})
-		if r.Header.Get("Upgrade") != "" {
-			rc.SetReadDeadline(time.Time{})
-		}
+		// Streams outlive the server's write timeout: the upstream and the
+		// transport's timeouts bound them instead. (An upgraded connection
+		// is hijacked, and net/http clears its deadlines then.)
+		http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		proxy.ServeHTTP(rec, r)
 	})
 }

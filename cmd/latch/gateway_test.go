@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -186,63 +187,119 @@ func TestGatewayRevocationAndRefresh(t *testing.T) {
 	})
 }
 
+// gatewayUnderTest is a latch in gateway mode with a user logged in:
+// behind httptest, or a real `latch serve` process (its http.Server has
+// the read and write timeouts that streams must outlive).
+type gatewayUnderTest struct {
+	name  string
+	start func(t *testing.T, upstream string) (base, access string)
+}
+
+var gatewaysUnderTest = []gatewayUnderTest{
+	{"httptest", func(t *testing.T, upstream string) (string, string) {
+		ts := newTestServer(t, gatewayEnv(upstream))
+		ts.mustUser("carol")
+		return ts.URL, ts.mustLogin("carol").access
+	}},
+	{"100ms server timeouts", func(t *testing.T, upstream string) (string, string) {
+		ts := newTestServer(t, gatewayEnv(upstream))
+		ts.mustUser("carol")
+		srv := httptest.NewUnstartedServer(ts.app.Handler())
+		srv.Config.ReadTimeout, srv.Config.WriteTimeout = 100*time.Millisecond, 100*time.Millisecond
+		srv.Start()
+		t.Cleanup(srv.Close)
+		return srv.URL, ts.mustLogin("carol").access
+	}},
+	{"latch serve", func(t *testing.T, upstream string) (string, string) {
+		env := gatewayEnv(upstream)
+		env["LATCH_THROTTLE_ANON"], env["LATCH_COOKIE_SECURE"] = "off", "false"
+		maps.Copy(env, fastHashing)
+		lp := startLatch(t, env)
+		form := url.Values{"username": {"carol"}, "password": {testPassword}}
+		for _, path := range []string{"/api/signup/", "/api/token/"} {
+			res, err := http.PostForm(lp.URL+path, form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			json.NewDecoder(res.Body).Decode(&m)
+			res.Body.Close()
+			if access, ok := m["access"].(string); ok {
+				return lp.URL, access
+			}
+			if res.StatusCode != http.StatusCreated {
+				t.Fatalf("%s: %d %v", path, res.StatusCode, m)
+			}
+		}
+		t.Fatal("no access token")
+		return "", ""
+	}},
+}
+
 func TestGatewayStreams(t *testing.T) {
 	up := newUpstream(t)
-	ts := newTestServer(t, gatewayEnv(up.URL))
-	ts.mustUser("carol")
-	p := ts.mustLogin("carol")
-	req, _ := http.NewRequest("GET", ts.URL+"/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+p.access)
-	start := time.Now()
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	br := bufio.NewReader(res.Body)
-	first, err := br.ReadString('\n')
-	firstAt := time.Since(start)
-	if err != nil || first != "first\n" {
-		t.Fatalf("first chunk: %q %v", first, err)
-	}
-	rest, _ := io.ReadAll(br)
-	total := time.Since(start)
-	if string(rest) != "second\n" {
-		t.Errorf("second chunk got %q", rest)
-	}
-	if firstAt >= 250*time.Millisecond || total < 300*time.Millisecond {
-		t.Errorf("first chunk after %v, whole stream %v: want the first before the upstream's 300ms pause ends", firstAt, total)
+	for _, gw := range gatewaysUnderTest {
+		t.Run(gw.name, func(t *testing.T) {
+			base, access := gw.start(t, up.URL)
+			req, _ := http.NewRequest("GET", base+"/stream", nil)
+			req.Header.Set("Authorization", "Bearer "+access)
+			start := time.Now()
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			br := bufio.NewReader(res.Body)
+			first, err := br.ReadString('\n')
+			firstAt := time.Since(start)
+			if err != nil || first != "first\n" {
+				t.Fatalf("first chunk: %q %v", first, err)
+			}
+			rest, _ := io.ReadAll(br)
+			total := time.Since(start)
+			if string(rest) != "second\n" {
+				t.Errorf("second chunk got %q", rest)
+			}
+			if firstAt >= 250*time.Millisecond || total < 300*time.Millisecond {
+				t.Errorf("first chunk after %v, whole stream %v: want the first before the upstream's 300ms pause ends", firstAt, total)
+			}
+		})
 	}
 }
 
 func TestGatewayUpgrade(t *testing.T) {
 	up := newUpstream(t)
-	ts := newTestServer(t, gatewayEnv(up.URL))
-	ts.mustUser("dave")
-	p := ts.mustLogin("dave")
-	u, _ := url.Parse(ts.URL)
-	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nAuthorization: Bearer %s\r\n\r\n", u.Host, p.access)
-	br := bufio.NewReader(conn)
-	res, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.StatusCode != http.StatusSwitchingProtocols {
-		b, _ := io.ReadAll(res.Body)
-		t.Fatalf("got %d %s, want 101", res.StatusCode, b)
-	}
-	for _, msg := range []string{"hello\n", "again\n"} {
-		io.WriteString(conn, msg)
-		got, err := br.ReadString('\n')
-		if err != nil || got != msg {
-			t.Fatalf("echo got %q %v, want %q", got, err, msg)
-		}
+	for _, gw := range gatewaysUnderTest {
+		t.Run(gw.name, func(t *testing.T) {
+			base, access := gw.start(t, up.URL)
+			u, _ := url.Parse(base)
+			conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nAuthorization: Bearer %s\r\n\r\n", u.Host, access)
+			br := bufio.NewReader(conn)
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode != http.StatusSwitchingProtocols {
+				b, _ := io.ReadAll(res.Body)
+				t.Fatalf("got %d %s, want 101", res.StatusCode, b)
+			}
+			for i, msg := range []string{"hello\n", "again\n"} {
+				if i > 0 {
+					time.Sleep(200 * time.Millisecond) // past the server's read and write timeouts
+				}
+				io.WriteString(conn, msg)
+				got, err := br.ReadString('\n')
+				if err != nil || got != msg {
+					t.Fatalf("echo got %q %v, want %q", got, err, msg)
+				}
+			}
+		})
 	}
 }
 
