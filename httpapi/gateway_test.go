@@ -1,8 +1,12 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 )
@@ -49,5 +53,39 @@ func TestParseUpstream(t *testing.T) {
 		if got := err == nil; got != tt.ok {
 			t.Errorf("ParseUpstream(%q) ok got %v, want %v (%v)", tt.raw, got, tt.ok, err)
 		}
+	}
+}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "i/o timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+
+func TestUpstreamError(t *testing.T) {
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name   string
+		ctx    context.Context
+		err    error
+		status int
+		body   string
+	}{
+		{"refused", context.Background(), errors.New("dial tcp 10.0.0.7:8001: connection refused"), 502, `{"detail":"Bad gateway."}`},
+		{"timeout", context.Background(), fmt.Errorf("wrapped: %w", timeoutError{}), 504, `{"detail":"Gateway timeout."}`},
+		{"client gone", canceled, context.Canceled, statusClientClosedRequest, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/x", nil).WithContext(tt.ctx)
+			ae := upstreamError(r, tt.err)
+			if ae.status != tt.status {
+				t.Errorf("status got %d, want %d", ae.status, tt.status)
+			}
+			if b, _ := marshal(ae.body); tt.body != "" && string(b) != tt.body {
+				t.Errorf("body got %s, want %s", b, tt.body)
+			}
+		})
 	}
 }

@@ -381,3 +381,12 @@ func TestGatewayOpaqueTokens(t *testing.T) {
 		t.Fatalf("after logout: %d %s, want 401", r.status, r.body)
 	}
 }
+
+func TestGatewayUpstreamPath(t *testing.T) {
+	up := newUpstream(t)
+	ts := newTestServer(t, gatewayEnv(up.URL+"/v1"))
+	r := ts.do("GET", "/public/a%20b?q=1", "", "")
+	if got, want := decodeSaw(t, r).Path, "/v1/public/a%20b?q=1"; got != want {
+		t.Errorf("upstream path got %q, want %q", got, want)
+	}
+}
