@@ -58,6 +58,10 @@ func startDjangoShop(t *testing.T) string {
 	return ""
 }
 
+// djangoShopUser is not ASCII: the X-Latch-* headers carry UTF-8, which
+// WSGI hands over as Latin-1.
+const djangoShopUser = "zoë"
+
 // TestDjangoBehindGateway is seed 000 as its users would run it: Django's
 // views behind `latch serve` in gateway mode, with latch's logout taking
 // effect on the very next request.
@@ -94,12 +98,12 @@ func TestDjangoBehindGateway(t *testing.T) {
 	if code, m := call("POST", "/api/signup/", "", map[string]any{"username": "mallory", "password": testPassword}); code != 201 {
 		t.Fatalf("signup mallory: %d %v", code, m)
 	}
-	if code, m := call("POST", "/api/signup/", "", map[string]any{"username": "alice", "password": testPassword, "email": "alice@example.com"}); code != 201 {
-		t.Fatalf("signup alice: %d %v", code, m)
+	if code, m := call("POST", "/api/signup/", "", map[string]any{"username": djangoShopUser, "password": testPassword, "email": "alice@example.com"}); code != 201 {
+		t.Fatalf("signup %s: %d %v", djangoShopUser, code, m)
 	}
 	login := func() pair {
 		t.Helper()
-		code, m := call("POST", "/api/token/", "", map[string]any{"username": "alice", "password": testPassword})
+		code, m := call("POST", "/api/token/", "", map[string]any{"username": djangoShopUser, "password": testPassword})
 		if code != 200 {
 			t.Fatalf("login: %d %v", code, m)
 		}
@@ -108,7 +112,7 @@ func TestDjangoBehindGateway(t *testing.T) {
 	p := login()
 
 	code, me := call("GET", "/shop/me/", p.access, nil)
-	if code != 200 || me["username"] != "alice" || me["email"] != "alice@example.com" || me["session_id"] == "" || me["id"] == float64(1) {
+	if code != 200 || me["username"] != djangoShopUser || me["email"] != "alice@example.com" || me["session_id"] == "" || me["id"] == float64(1) {
 		t.Fatalf("Django's /shop/me/: %d %v", code, me)
 	}
 	steps := []struct {
@@ -148,8 +152,8 @@ func TestDjangoBehindGateway(t *testing.T) {
 			continue
 		}
 		data, _ := m["data"].([]any)
-		if m["cached"] != st.wantCached || len(data) != 2 || fmt.Sprint(data[0].(map[string]any)["user"]) != "alice" {
-			t.Fatalf("%s: got %v, want cached %v and alice's two orders", st.name, m, st.wantCached)
+		if m["cached"] != st.wantCached || len(data) != 2 || fmt.Sprint(data[0].(map[string]any)["user"]) != djangoShopUser {
+			t.Fatalf("%s: got %v, want cached %v and two orders of %s", st.name, m, st.wantCached, djangoShopUser)
 		}
 	}
 	// A new login is a new session: nothing of the old one is served.

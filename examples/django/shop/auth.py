@@ -5,6 +5,16 @@ from django.conf import settings
 from rest_framework import authentication
 
 
+def header(meta, name):
+    """A header latch sent, as text: WSGI hands headers over decoded as
+    Latin-1 (PEP 3333); latch writes UTF-8."""
+    value = meta.get(name, "")
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
 class GatewayUser:
     """The caller as latch describes it; no database row behind it."""
 
@@ -13,10 +23,10 @@ class GatewayUser:
 
     def __init__(self, meta):
         self.id = self.pk = int(meta["HTTP_X_LATCH_USER_ID"])
-        self.username = meta.get("HTTP_X_LATCH_USERNAME", "")
-        self.role = meta.get("HTTP_X_LATCH_ROLE", "")
-        self.email = meta.get("HTTP_X_LATCH_EMAIL", "")
-        self.session_id = meta.get("HTTP_X_LATCH_SESSION_ID", "")
+        self.username = header(meta, "HTTP_X_LATCH_USERNAME")
+        self.role = header(meta, "HTTP_X_LATCH_ROLE")
+        self.email = header(meta, "HTTP_X_LATCH_EMAIL")
+        self.session_id = header(meta, "HTTP_X_LATCH_SESSION_ID")
 
     def __str__(self):
         return self.username
