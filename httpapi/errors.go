@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 
@@ -273,4 +274,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, ae *apiError
 	}
 	s.opts.Logger.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "status", ae.status, "err", ae.err)
 	writeJSON(w, ae.status, ae.body)
+}
+
+// upstreamError is the answer to a request that gateway mode could not
+// proxy: 502, or 504 when the upstream was too slow to answer. The body
+// never names the upstream; the log does.
+func upstreamError(r *http.Request, err error) *apiError {
+	var ne net.Error
+	switch {
+	case r.Context().Err() != nil:
+		return &apiError{status: statusClientClosedRequest, body: detail("Client closed the request."), err: err}
+	case errors.As(err, &ne) && ne.Timeout():
+		return &apiError{status: http.StatusGatewayTimeout, body: detail("Gateway timeout."), err: err}
+	}
+	return &apiError{status: http.StatusBadGateway, body: detail("Bad gateway."), err: err}
 }

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +58,16 @@ type Options struct {
 	// Cookies configure cookie mode (the /api/cookie/ endpoints are always
 	// served).
 	Cookies CookieOptions
+	// Upstream turns on gateway mode: every request that none of latch's
+	// routes serves is proxied there with the caller's X-Latch-* headers,
+	// only with a valid access token (see gateway.go). nil: such requests
+	// get 404.
+	Upstream *url.URL
+	// UpstreamPublic are path prefixes proxied without a token.
+	UpstreamPublic []string
+	// UpstreamTransport carries proxied requests; nil:
+	// NewUpstreamTransport().
+	UpstreamTransport http.RoundTripper
 	// Ready reports whether the stores answer, for /readyz.
 	Ready func(ctx context.Context) error
 	// Registry receives latch's metrics and is served at /metrics; nil:
@@ -201,7 +212,11 @@ func (s *Server) routes() {
 	if s.opts.Omit&GroupDemo == 0 {
 		s.demoRoutes()
 	}
-	s.mux.Handle("/", s.adapt("other", methods{}))
+	if s.opts.Upstream != nil {
+		s.mux.Handle("/", s.gateway())
+	} else {
+		s.mux.Handle("/", s.adapt("other", methods{}))
+	}
 }
 
 // route registers path with and without its trailing slash: Django answers

@@ -97,6 +97,12 @@ type Config struct {
 	Routes func(s *Server) []httpapi.Route
 	// Omit leaves out route groups (ops, docs, demo) of Handler.
 	Omit httpapi.Group
+	// Upstream (http://host:port) turns on gateway mode: requests no
+	// route of latch serves are proxied there with the caller's X-Latch-*
+	// headers, only with a valid access token; UpstreamPublic are path
+	// prefixes proxied without one. Default: no gateway (404).
+	Upstream       string
+	UpstreamPublic []string
 
 	Logger   *slog.Logger         // default: discard
 	Registry *prometheus.Registry // metrics, served at /metrics; default a new one

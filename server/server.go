@@ -259,6 +259,12 @@ func (s *Server) newAPI() (*httpapi.Server, error) {
 	if s.cfg.Routes != nil {
 		opts.Routes = s.cfg.Routes(s)
 	}
+	if s.cfg.Upstream != "" {
+		if opts.Upstream, err = httpapi.ParseUpstream(s.cfg.Upstream); err != nil {
+			return nil, fmt.Errorf("upstream: %w", err)
+		}
+		opts.UpstreamPublic = s.cfg.UpstreamPublic
+	}
 	return httpapi.New(opts)
 }
 

@@ -75,16 +75,7 @@ func startLatchLogged(t *testing.T, env map[string]string, w io.Writer) *latchPr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-		}
-	})
+	t.Cleanup(func() { interrupt(cmd) })
 	lines := bufio.NewScanner(stdout)
 	for lines.Scan() {
 		if _, addr, ok := strings.Cut(lines.Text(), "listening on "); ok {
@@ -96,6 +87,20 @@ func startLatchLogged(t *testing.T, env map[string]string, w io.Writer) *latchPr
 	}
 	t.Fatal("latch serve exited before listening")
 	return nil
+}
+
+// interrupt stops a child process started by a test: SIGINT, as a user's
+// Ctrl-C, and SIGKILL if it has not exited 10 s later.
+func interrupt(cmd *exec.Cmd) {
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
 }
 
 func waitReady(t *testing.T, base string) {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latch-auth/latch/httpapi"
 	"github.com/latch-auth/latch/ratelimit"
 	"github.com/latch-auth/latch/server"
 )
@@ -56,6 +57,8 @@ type Config struct {
 	ThrottleAnon   string
 	ThrottleUser   string
 	TrustedProxies []netip.Prefix
+	Upstream       string   // gateway mode's upstream URL; empty: off
+	UpstreamPublic []string // path prefixes proxied without a token
 
 	CookieMode     bool
 	CookieSecure   bool
@@ -186,6 +189,24 @@ var settings = []setting{
 				p = netip.PrefixFrom(a, a.BitLen())
 			}
 			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		}
+		return nil
+	}},
+	{"upstream", "", "gateway mode: proxy every request latch does not serve itself to this http://host:port, only with a valid access token, adding X-Latch-* identity headers", func(c *Config, v string) error {
+		c.Upstream = strings.TrimSpace(v)
+		if c.Upstream == "" {
+			return nil
+		}
+		_, err := httpapi.ParseUpstream(c.Upstream)
+		return err
+	}},
+	{"upstream-public", "", "gateway mode: comma-separated path prefixes proxied without a token (X-Latch-* headers are still stripped)", func(c *Config, v string) error {
+		c.UpstreamPublic = nil
+		for _, f := range splitList(v) {
+			if !strings.HasPrefix(f, "/") {
+				return fmt.Errorf("not a path prefix: %q", f)
+			}
+			c.UpstreamPublic = append(c.UpstreamPublic, f)
 		}
 		return nil
 	}},
@@ -461,6 +482,8 @@ func (c *Config) Server() server.Config {
 		ThrottleAnon:                c.ThrottleAnon,
 		ThrottleUser:                c.ThrottleUser,
 		TrustedProxies:              c.TrustedProxies,
+		Upstream:                    c.Upstream,
+		UpstreamPublic:              c.UpstreamPublic,
 		CookieMode:                  c.CookieMode,
 		InsecureCookies:             !c.CookieSecure,
 		CookieSameSite:              http.SameSiteLaxMode,

@@ -92,6 +92,8 @@ func TestValidate(t *testing.T) {
 		{"bad proxy", map[string]string{"LATCH_TRUSTED_PROXIES": "nowhere"}, "CIDR"},
 		{"bad claim", map[string]string{"LATCH_CUSTOM_CLAIMS": "password"}, "custom-claims"},
 		{"zero lifetime", map[string]string{"LATCH_ACCESS_TOKEN_LIFETIME": "0"}, "lifetimes"},
+		{"bad upstream", map[string]string{"LATCH_UPSTREAM": "localhost:8080"}, "LATCH_UPSTREAM: want http"},
+		{"bad upstream prefix", map[string]string{"LATCH_UPSTREAM_PUBLIC": "public/"}, "UPSTREAM_PUBLIC"},
 		{"bad database", map[string]string{"LATCH_DATABASE_URL": "mysql://x"}, ""},
 	}
 	for _, tt := range tests {

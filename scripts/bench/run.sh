@@ -22,6 +22,13 @@
 #     think time per connection).
 #  3. go test -bench over BENCH_GO_PKGS (Authenticate, BenchmarkMe, token
 #     and password benchmarks).
+#  4. gateway: wrk against GET /shop/ping of an upstream (internal/benchserver -proxy)
+#       - plain          a plain httputil.ReverseProxy to it (internal/benchserver -proxy)
+#       - latch-gateway  `latch serve` (SQLite) with LATCH_UPSTREAM at the same
+#                        upstream, the request carrying a valid access token
+#     in BENCH_ROUNDS rounds, the two taking turns in BENCH_SLICE slices;
+#     ratios latch-gateway/plain per round and their median. Target (SPEC
+#     §8): latch-gateway >= 0.90 x plain.
 #
 # Everything it starts (servers, wrk, and through testenv.sh PostgreSQL and
 # Redis) is stopped by pid at the end, also on failure or interrupt.
@@ -40,7 +47,7 @@
 #   BENCH_DELAY_MS=5        think time of the paced latency runs (0: skip them)
 #   BENCH_LAT_ROUNDS=3      alternated idle/flood rounds of each latency mode
 #   BENCH_HASH_WORKERS=N    LATCH_HASH_WORKERS of the flooded server (default: latch's)
-#   BENCH_SCENARIOS="sqlite pgredis flood gobench"   what to run
+#   BENCH_SCENARIOS="sqlite pgredis flood gateway gobench"   what to run
 #   BENCH_GO_PKGS="./auth/ ./token/ ./httpapi/ ./password/"   BENCHTIME=1s
 #   BENCH_OUT=DIR           keep the raw outputs and logs there
 #   BENCH_STRICT=1          exit 1 when a target is missed
@@ -62,7 +69,7 @@ BENCH_FLOOD_CONNS=${BENCH_FLOOD_CONNS:-32}
 export BENCH_FLOOD_DELAY_MS=${BENCH_FLOOD_DELAY_MS:-100}
 BENCH_DELAY_MS=${BENCH_DELAY_MS:-5}
 BENCH_LAT_ROUNDS=${BENCH_LAT_ROUNDS:-3}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-sqlite pgredis flood gobench}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-sqlite pgredis flood gateway gobench}
 BENCH_GO_PKGS=${BENCH_GO_PKGS:-./auth/ ./token/ ./httpapi/ ./password/}
 BENCHTIME=${BENCHTIME:-1s}
 
@@ -235,14 +242,15 @@ check_me() {
 	[[ "$body" == "$ME_BODY" ]] || die "$1: GET /api/me/ answered $body, want $ME_BODY"
 }
 
-# wrk_me OUTFILE URL TOKEN CONNS DURATION [wrk args...]: GET /api/me/;
-# prints the WRK line (also saved with wrk's full output in OUTFILE).
+# wrk_me OUTFILE URL TOKEN CONNS DURATION [wrk args...]: GET /api/me/ (or
+# WRK_PATH); prints the WRK line (also saved with wrk's full output in
+# OUTFILE).
 wrk_me() {
 	local out=$1 url=$2 tok=$3 conns=$4 dur=$5 threads=$BENCH_THREADS line
 	shift 5
 	((threads > conns)) && threads=$conns
 	BENCH_PACE_MS=$PACE_MS wrk -t"$threads" -c"$conns" -d"$dur" --timeout 5s -s "$here/report.lua" "$@" \
-		-H "Authorization: Bearer $tok" "$url/api/me/" >"$out" 2>&1 || {
+		-H "Authorization: Bearer $tok" "$url${WRK_PATH:-/api/me/}" >"$out" 2>&1 || {
 		cat "$out" >&2
 		die "wrk failed"
 	}
@@ -516,6 +524,63 @@ if want flood; then
 	say "   (LATCH_HASH_WORKERS=${BENCH_HASH_WORKERS:-the default: cores - 1, at least 1}; argon2id m=19 MiB per hash)"
 	say "latch logged $(($(wc -l <"$OUT/latch-flood.log") - log_lines0)) lines during the floods ($(grep -c 'hashing pool busy' "$OUT/latch-flood.log" || true) of them 'hashing pool busy')"
 	stop "$fpid_srv"
+fi
+
+# ---------------------------------------------------------------------------
+# 4. gateway: latch's gateway against a plain httputil.ReverseProxy
+# ---------------------------------------------------------------------------
+PING_BODY='{"ok":true,"service":"upstream"}'
+if want gateway; then
+	say ""
+	say "-- 4. gateway: GET /shop/ping proxied to one upstream (internal/benchserver -proxy), wrk -t$BENCH_THREADS -c$BENCH_CONNS,"
+	say "   $BENCH_ROUNDS rounds of ${DUR_S}s per proxy in ${SLICE_S}s slices (order reversed every other slice), warm-up $BENCH_WARMUP each;"
+	say "   plain: httputil.ReverseProxy with latch's upstream transport; latch-gateway: latch serve (SQLite),"
+	say "   LATCH_UPSTREAM at the same upstream, a valid access token on every request; ratio latch-gateway/plain in rps"
+	start_server plain-proxy "$BARE" -addr 127.0.0.1:0 -proxy || die "benchserver -proxy did not start"
+	plain_url=$SERVER_URL plain_pid=$SERVER_PID
+	upstream_url=$(sed -n 's/.* upstream \(http:\/\/[^ ]*\).*/\1/p' "$OUT/plain-proxy.log" | head -n1)
+	[[ -n "$upstream_url" ]] || die "benchserver -proxy printed no upstream address"
+	start_latch latch-gateway "$WORK/data-gateway" LATCH_UPSTREAM="$upstream_url"
+	gw_url=$SERVER_URL gw_pid=$SERVER_PID gw_tok=$TOKEN
+	for u in "$plain_url" "$gw_url"; do
+		body=$(curl -sS --fail-with-body -H "Authorization: Bearer $gw_tok" "$u/shop/ping") ||
+			die "GET $u/shop/ping failed: $body"
+		[[ "$body" == "$PING_BODY" ]] || die "GET $u/shop/ping answered $body, want $PING_BODY"
+	done
+	export WRK_PATH=/shop/ping
+	declare -A GURL=([plain]=$plain_url [latch-gateway]=$gw_url)
+	GNAMES=(plain latch-gateway)
+	for n in "${GNAMES[@]}"; do
+		log "warm-up $n"
+		wrk_me "$OUT/warmup-$n.txt" "${GURL[$n]}" "$gw_tok" "$BENCH_CONNS" "$BENCH_WARMUP" >/dev/null
+	done
+	say "$(printf '%-5s %10s | %14s %6s' round plain latch-gateway ratio)"
+	GW_RATIOS=""
+	for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+		declare -A GREQ=() GSECS=()
+		for ((sl = 1; sl <= SLICES; sl++)); do
+			order=("${GNAMES[@]}")
+			(((r * SLICES + sl) % 2 == 0)) && order=(latch-gateway plain)
+			for n in "${order[@]}"; do
+				log "gateway round $r, slice $sl/$SLICES: $n"
+				line=$(wrk_me "$OUT/gateway-round$r-slice$sl-$n.txt" "${GURL[$n]}" "$gw_tok" "$BENCH_CONNS" "${SLICE_S}s")
+				GREQ[$n]=$((${GREQ[$n]:-0} + $(field requests "$line")))
+				GSECS[$n]=$(awk -v a="${GSECS[$n]:-0}" -v b="$(field secs "$line")" 'BEGIN { print a + b }')
+			done
+		done
+		rp=$(awk -v n="${GREQ[plain]}" -v s="${GSECS[plain]}" 'BEGIN { printf "%.1f", n / s }')
+		rg=$(awk -v n="${GREQ[latch-gateway]}" -v s="${GSECS[latch-gateway]}" 'BEGIN { printf "%.1f", n / s }')
+		q=$(ratio "$rg" "$rp")
+		GW_RATIOS+="$q "
+		say "$(printf '%-5s %10s | %14s %6s' "$r" "$rp" "$rg" "$q")"
+	done
+	unset WRK_PATH
+	m=$(tr ' ' '\n' <<<"$GW_RATIOS" | grep . | median)
+	verdict=$(awk -v m="$m" 'BEGIN { print (m >= 0.90) ? "meets" : "MISSES" }')
+	[[ $verdict == MISSES ]] && STRICT_FAIL=1
+	say "median ratio latch-gateway/plain: throughput $m ($verdict the target >= 0.90)"
+	stop "$gw_pid"
+	stop "$plain_pid"
 fi
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,392 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// upstream is a backend behind latch's gateway: it echoes what it was
+// sent, streams, and speaks a minimal Upgrade protocol.
+func newUpstream(t *testing.T) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h := map[string]string{}
+		for k := range r.Header {
+			h[strings.ToLower(k)] = strings.Join(r.Header[k], ",")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Upstream", "yes")
+		json.NewEncoder(w).Encode(map[string]any{"path": r.URL.RequestURI(), "method": r.Method, "headers": h})
+	})
+	mux.HandleFunc("/upload", func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		fmt.Fprintf(w, "%d %v", n, err)
+	})
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first\n")
+		http.NewResponseController(w).Flush()
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "second\n")
+	})
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" || r.Header.Get("X-Latch-User-Id") == "" {
+			http.Error(w, "want an authenticated upgrade", http.StatusBadRequest)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		brw.Flush()
+		io.Copy(conn, brw) // echo until the client closes
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// upstreamSaw is what the echo upstream reports.
+type upstreamSaw struct {
+	Path    string            `json:"path"`
+	Headers map[string]string `json:"headers"`
+}
+
+func decodeSaw(t *testing.T, r response) upstreamSaw {
+	t.Helper()
+	var s upstreamSaw
+	if err := json.Unmarshal([]byte(r.body), &s); err != nil || r.header.Get("X-Upstream") != "yes" {
+		t.Fatalf("not the upstream's answer: %d %s", r.status, r.body)
+	}
+	return s
+}
+
+func gatewayEnv(up string) map[string]string {
+	return map[string]string{"LATCH_UPSTREAM": up, "LATCH_UPSTREAM_PUBLIC": "/public/,/static/"}
+}
+
+const notProvided = `{"detail":"Authentication credentials were not provided."}`
+
+func TestGatewayAuthenticates(t *testing.T) {
+	up := newUpstream(t)
+	ts := newTestServer(t, gatewayEnv(up.URL))
+	id := ts.mustUser("alice")
+	p := ts.mustLogin("alice")
+	forged := []string{"X-Latch-User-Id", "999", "x-latch-role", "admin", "X_Latch_Username", "root", "X-LATCH-EXTRA", "1"}
+
+	tests := []struct {
+		name     string
+		method   string
+		path     string
+		header   []string
+		status   int
+		body     string // exact, for latch's own answers
+		upstream bool   // the answer is the upstream's
+		identity bool   // the upstream got alice's X-Latch-* headers
+	}{
+		{"no token", "GET", "/shop/orders/", nil, 401, notProvided, false, false},
+		{"forged headers, no token", "GET", "/shop/orders/", forged, 401, notProvided, false, false},
+		{"garbage token", "GET", "/shop/orders/", bearer("garbage"), 401, `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is invalid or expired"}]}`, false, false},
+		{"refresh token as access", "GET", "/shop/orders/", bearer(p.refresh), 401, "", false, false},
+		{"valid token", "GET", "/shop/orders/?page=2", append(bearer(p.access), forged...), 200, "", true, true},
+		{"valid token, POST", "POST", "/shop/orders/", append(bearer(p.access), forged...), 200, "", true, true},
+		{"public prefix, no token", "GET", "/public/logo.png", forged, 200, "", true, false},
+		{"public prefix, valid token", "GET", "/static/app.js", append(bearer(p.access), forged...), 200, "", true, false},
+		{"latch's own route", "GET", "/api/me/", bearer(p.access), 200, "", false, false},
+		{"latch's own route, no token", "GET", "/api/me/", nil, 401, notProvided, false, false},
+		{"latch's health", "GET", "/healthz", nil, 200, "", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ts.do(tt.method, tt.path, "application/json", `{"n":1}`, tt.header...)
+			wantResponse(t, r, tt.status, tt.body)
+			if r.status == 401 && r.header.Get("WWW-Authenticate") != `Bearer realm="api"` {
+				t.Errorf("WWW-Authenticate = %q", r.header.Get("WWW-Authenticate"))
+			}
+			if got := r.header.Get("X-Upstream") != ""; got != tt.upstream {
+				t.Fatalf("answered by the upstream: got %v, want %v (%d %s)", got, tt.upstream, r.status, r.body)
+			}
+			if !tt.upstream {
+				return
+			}
+			saw := decodeSaw(t, r)
+			if saw.Path != tt.path {
+				t.Errorf("upstream path got %q, want %q", saw.Path, tt.path)
+			}
+			want := map[string]string{}
+			if tt.identity {
+				want = map[string]string{
+					"x-latch-user-id": fmt.Sprint(id), "x-latch-username": "alice", "x-latch-role": "user",
+					"x-latch-email": "alice@example.com", "x-latch-session-id": saw.Headers["x-latch-session-id"],
+				}
+				if saw.Headers["x-latch-session-id"] == "" {
+					t.Error("no X-Latch-Session-Id")
+				}
+			}
+			for k, v := range saw.Headers {
+				if strings.HasPrefix(strings.ReplaceAll(k, "_", "-"), "x-latch-") && want[k] != v {
+					t.Errorf("upstream got %s: %q, want %q", k, v, want[k])
+				}
+			}
+			for k, v := range want {
+				if saw.Headers[k] != v {
+					t.Errorf("upstream got %s: %q, want %q", k, saw.Headers[k], v)
+				}
+			}
+			if got := saw.Headers["x-forwarded-for"]; got != "127.0.0.1" {
+				t.Errorf("X-Forwarded-For got %q, want 127.0.0.1", got)
+			}
+			if saw.Headers["x-forwarded-host"] == "" || saw.Headers["x-forwarded-proto"] != "http" {
+				t.Errorf("X-Forwarded-Host/Proto missing: %v", saw.Headers)
+			}
+		})
+	}
+	if r := ts.do("GET", "/metrics", "", ""); !strings.Contains(r.body, `route="upstream"`) || !strings.Contains(r.body, `route="upstream_public"`) {
+		t.Errorf("metrics lack the gateway routes:\n%s", r.body)
+	}
+}
+
+func TestGatewayRevocationAndRefresh(t *testing.T) {
+	up := newUpstream(t)
+	onEachBackend(t, gatewayEnv(up.URL), func(t *testing.T, ts *testServer) {
+		ts.mustUser("bob")
+		p := ts.mustLogin("bob")
+		if r := ts.do("GET", "/shop/x", "", "", bearer(p.access)...); r.status != 200 {
+			t.Fatalf("before logout: %d %s", r.status, r.body)
+		}
+		r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
+		if r.status != 200 {
+			t.Fatalf("refresh: %d %s", r.status, r.body)
+		}
+		fresh := pair{r.str(t, "access"), r.str(t, "refresh")}
+		if r := ts.do("GET", "/shop/x", "", "", bearer(fresh.access)...); r.status != 200 {
+			t.Fatalf("refreshed access: %d %s", r.status, r.body)
+		}
+		if r := ts.postJSON("/api/logout/", map[string]any{"refresh": fresh.refresh}, bearer(fresh.access)...); r.status != http.StatusResetContent {
+			t.Fatalf("logout: %d %s", r.status, r.body)
+		}
+		for _, access := range []string{fresh.access, p.access} {
+			r := ts.do("GET", "/shop/x", "", "", bearer(access)...)
+			if r.status != 401 || r.header.Get("X-Upstream") != "" {
+				t.Fatalf("after logout: %d %s, want latch's 401", r.status, r.body)
+			}
+		}
+	})
+}
+
+// gatewayUnderTest is a latch in gateway mode with a user logged in:
+// behind httptest, or a real `latch serve` process (its http.Server has
+// the read and write timeouts that streams must outlive).
+type gatewayUnderTest struct {
+	name  string
+	start func(t *testing.T, upstream string) (base, access string)
+}
+
+var gatewaysUnderTest = []gatewayUnderTest{
+	{"httptest", func(t *testing.T, upstream string) (string, string) {
+		ts := newTestServer(t, gatewayEnv(upstream))
+		ts.mustUser("carol")
+		return ts.URL, ts.mustLogin("carol").access
+	}},
+	{"100ms server timeouts", func(t *testing.T, upstream string) (string, string) {
+		ts := newTestServer(t, gatewayEnv(upstream))
+		ts.mustUser("carol")
+		srv := httptest.NewUnstartedServer(ts.app.Handler())
+		srv.Config.ReadTimeout, srv.Config.WriteTimeout = 100*time.Millisecond, 100*time.Millisecond
+		srv.Start()
+		t.Cleanup(srv.Close)
+		return srv.URL, ts.mustLogin("carol").access
+	}},
+	{"latch serve", func(t *testing.T, upstream string) (string, string) {
+		env := gatewayEnv(upstream)
+		env["LATCH_THROTTLE_ANON"], env["LATCH_COOKIE_SECURE"] = "off", "false"
+		maps.Copy(env, fastHashing)
+		lp := startLatch(t, env)
+		form := url.Values{"username": {"carol"}, "password": {testPassword}}
+		for _, path := range []string{"/api/signup/", "/api/token/"} {
+			res, err := http.PostForm(lp.URL+path, form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			json.NewDecoder(res.Body).Decode(&m)
+			res.Body.Close()
+			if access, ok := m["access"].(string); ok {
+				return lp.URL, access
+			}
+			if res.StatusCode != http.StatusCreated {
+				t.Fatalf("%s: %d %v", path, res.StatusCode, m)
+			}
+		}
+		t.Fatal("no access token")
+		return "", ""
+	}},
+}
+
+func TestGatewayStreams(t *testing.T) {
+	up := newUpstream(t)
+	for _, gw := range gatewaysUnderTest {
+		t.Run(gw.name, func(t *testing.T) {
+			base, access := gw.start(t, up.URL)
+			req, _ := http.NewRequest("GET", base+"/stream", nil)
+			req.Header.Set("Authorization", "Bearer "+access)
+			start := time.Now()
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			br := bufio.NewReader(res.Body)
+			first, err := br.ReadString('\n')
+			firstAt := time.Since(start)
+			if err != nil || first != "first\n" {
+				t.Fatalf("first chunk: %q %v", first, err)
+			}
+			rest, _ := io.ReadAll(br)
+			total := time.Since(start)
+			if string(rest) != "second\n" {
+				t.Errorf("second chunk got %q", rest)
+			}
+			if firstAt >= 250*time.Millisecond || total < 300*time.Millisecond {
+				t.Errorf("first chunk after %v, whole stream %v: want the first before the upstream's 300ms pause ends", firstAt, total)
+			}
+		})
+	}
+}
+
+func TestGatewayUpgrade(t *testing.T) {
+	up := newUpstream(t)
+	for _, gw := range gatewaysUnderTest {
+		t.Run(gw.name, func(t *testing.T) {
+			base, access := gw.start(t, up.URL)
+			u, _ := url.Parse(base)
+			conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nAuthorization: Bearer %s\r\n\r\n", u.Host, access)
+			br := bufio.NewReader(conn)
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode != http.StatusSwitchingProtocols {
+				b, _ := io.ReadAll(res.Body)
+				t.Fatalf("got %d %s, want 101", res.StatusCode, b)
+			}
+			for i, msg := range []string{"hello\n", "again\n"} {
+				if i > 0 {
+					time.Sleep(200 * time.Millisecond) // past the server's read and write timeouts
+				}
+				io.WriteString(conn, msg)
+				got, err := br.ReadString('\n')
+				if err != nil || got != msg {
+					t.Fatalf("echo got %q %v, want %q", got, err, msg)
+				}
+			}
+		})
+	}
+}
+
+func TestGatewayUpstreamDown(t *testing.T) {
+	up := newUpstream(t)
+	addr := up.URL
+	up.Close()
+	ts := newTestServer(t, gatewayEnv(addr))
+	ts.mustUser("erin")
+	p := ts.mustLogin("erin")
+	for _, path := range []string{"/shop/x", "/public/x"} {
+		r := ts.do("GET", path, "", "", bearer(p.access)...)
+		wantResponse(t, r, http.StatusBadGateway, `{"detail":"Bad gateway."}`)
+		if ct := r.header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type got %q", ct)
+		}
+	}
+}
+
+func TestGatewayForwardedHeaders(t *testing.T) {
+	up := newUpstream(t)
+	tests := []struct {
+		name    string
+		trusted string
+		want    map[string]string
+	}{
+		{"untrusted peer", "", map[string]string{"x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "http"}},
+		{"trusted peer", "127.0.0.1/32", map[string]string{"x-forwarded-for": "203.0.113.7, 127.0.0.1",
+			"x-forwarded-proto": "https", "x-forwarded-host": "shop.example.com"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := gatewayEnv(up.URL)
+			env["LATCH_TRUSTED_PROXIES"] = tt.trusted
+			ts := newTestServer(t, env)
+			r := ts.do("GET", "/public/x", "", "", "X-Forwarded-For", "203.0.113.7",
+				"X-Forwarded-Proto", "https", "X-Forwarded-Host", "shop.example.com")
+			saw := decodeSaw(t, r)
+			for k, v := range tt.want {
+				if saw.Headers[k] != v {
+					t.Errorf("%s got %q, want %q", k, saw.Headers[k], v)
+				}
+			}
+			if tt.trusted == "" && saw.Headers["x-forwarded-host"] == "shop.example.com" {
+				t.Error("an untrusted peer's X-Forwarded-Host was believed")
+			}
+		})
+	}
+}
+
+func TestGatewayLargeBody(t *testing.T) {
+	up := newUpstream(t)
+	ts := newTestServer(t, gatewayEnv(up.URL))
+	ts.mustUser("frank")
+	p := ts.mustLogin("frank")
+	body := strings.Repeat("x", 1<<20) // latch's own endpoints stop at 64 KiB; the upstream decides
+	r := ts.do("POST", "/upload", "application/octet-stream", body, bearer(p.access)...)
+	wantResponse(t, r, 200, fmt.Sprintf("%d <nil>", len(body)))
+	if got := r.header.Values("X-Content-Type-Options"); len(got) != 1 {
+		t.Errorf("X-Content-Type-Options got %q, want the upstream's alone", got)
+	}
+}
+
+func TestGatewayOpaqueTokens(t *testing.T) {
+	up := newUpstream(t)
+	env := gatewayEnv(up.URL)
+	env["LATCH_TOKEN_FORMAT"] = "opaque"
+	ts := newTestServer(t, env)
+	id := ts.mustUser("gina")
+	p := ts.mustLogin("gina")
+	r := ts.do("GET", "/shop/x", "", "", bearer(p.access)...)
+	if saw := decodeSaw(t, r); saw.Headers["x-latch-user-id"] != fmt.Sprint(id) {
+		t.Fatalf("upstream got X-Latch-User-Id %q, want %d", saw.Headers["x-latch-user-id"], id)
+	}
+	if r := ts.postJSON("/api/logout/", map[string]any{"refresh": p.refresh}, bearer(p.access)...); r.status != http.StatusResetContent {
+		t.Fatalf("logout: %d %s", r.status, r.body)
+	}
+	if r := ts.do("GET", "/shop/x", "", "", bearer(p.access)...); r.status != 401 {
+		t.Fatalf("after logout: %d %s, want 401", r.status, r.body)
+	}
+}
+
+func TestGatewayUpstreamPath(t *testing.T) {
+	up := newUpstream(t)
+	ts := newTestServer(t, gatewayEnv(up.URL+"/v1"))
+	r := ts.do("GET", "/public/a%20b?q=1", "", "")
+	if got, want := decodeSaw(t, r).Path, "/v1/public/a%20b?q=1"; got != want {
+		t.Errorf("upstream path got %q, want %q", got, want)
+	}
+}
