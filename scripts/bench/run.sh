@@ -47,7 +47,8 @@
 #   BENCH_DELAY_MS=5        think time of the paced latency runs (0: skip them)
 #   BENCH_LAT_ROUNDS=3      alternated idle/flood rounds of each latency mode
 #   BENCH_HASH_WORKERS=N    LATCH_HASH_WORKERS of the flooded server (default: latch's)
-#   BENCH_SCENARIOS="sqlite pgredis flood gateway gobench"   what to run
+#   BENCH_SCENARIOS="sqlite check pgredis flood gateway gobench"   what to run
+#                           (check: GET /api/auth/check/ of latch-sqlite in the throughput rounds)
 #   BENCH_GO_PKGS="./auth/ ./token/ ./httpapi/ ./password/"   BENCHTIME=1s
 #   BENCH_OUT=DIR           keep the raw outputs and logs there
 #   BENCH_STRICT=1          exit 1 when a target is missed
@@ -69,7 +70,7 @@ BENCH_FLOOD_CONNS=${BENCH_FLOOD_CONNS:-32}
 export BENCH_FLOOD_DELAY_MS=${BENCH_FLOOD_DELAY_MS:-100}
 BENCH_DELAY_MS=${BENCH_DELAY_MS:-5}
 BENCH_LAT_ROUNDS=${BENCH_LAT_ROUNDS:-3}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-sqlite pgredis flood gateway gobench}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-sqlite check pgredis flood gateway gobench}
 BENCH_GO_PKGS=${BENCH_GO_PKGS:-./auth/ ./token/ ./httpapi/ ./password/}
 BENCHTIME=${BENCHTIME:-1s}
 
@@ -321,16 +322,24 @@ say "latch: $(git describe --always --dirty 2>/dev/null || echo '?'); LATCH_THRO
 # ---------------------------------------------------------------------------
 declare -A URL TOK PID
 NAMES=()
-if want sqlite || want pgredis; then
+if want sqlite || want pgredis || want check; then
 	start_server bare "$BARE" -addr 127.0.0.1:0 || die "benchserver did not start"
 	URL[bare]=$SERVER_URL TOK[bare]=none PID[bare]=$SERVER_PID
 	check_me bare "$SERVER_URL" none
 	NAMES+=(bare)
 fi
-if want sqlite; then
+declare -A WPATH # the path wrk asks a name for; default /api/me/
+if want sqlite || want check; then
 	start_latch latch-sqlite "$WORK/data-sqlite"
 	URL[latch-sqlite]=$SERVER_URL TOK[latch-sqlite]=$TOKEN PID[latch-sqlite]=$SERVER_PID
-	NAMES+=(latch-sqlite)
+	want sqlite && NAMES+=(latch-sqlite)
+fi
+if want check; then
+	# Forward auth (SPEC §9) on the same server: GET /api/auth/check/ against
+	# the bare handler's /api/me/.
+	URL[latch-check]=${URL[latch-sqlite]} TOK[latch-check]=${TOK[latch-sqlite]} PID[latch-check]=${PID[latch-sqlite]}
+	WPATH[latch-check]=/api/auth/check/
+	NAMES+=(latch-check)
 fi
 PG_NOTE=""
 if want pgredis; then
@@ -365,14 +374,14 @@ for n in "${NAMES[@]:1}"; do
 done
 if [[ ${#NAMES[@]} -gt 1 ]]; then
 	say ""
-	say "-- 1. throughput: GET /api/me/, wrk -t$BENCH_THREADS -c$BENCH_CONNS, $BENCH_ROUNDS rounds of ${DUR_S}s per server (warm-up $BENCH_WARMUP each) --"
+	say "-- 1. throughput: GET /api/me/ (latch-check: GET /api/auth/check/ of latch-sqlite), wrk -t$BENCH_THREADS -c$BENCH_CONNS, $BENCH_ROUNDS rounds of ${DUR_S}s per server (warm-up $BENCH_WARMUP each) --"
 	say "   each round interleaves the servers in ${SLICE_S}s slices (order reversed every other slice), so that"
 	say "   a burst of load from other tenants of the machine hits every server of the round alike"
 	say "   rps: requests/s (wrk); cpu: the server's CPU time (user+sys, /proc/PID/stat) per request, in us;"
 	say "   ratios: latch/bare in rps, bare/latch in cpu (both: > 1 is better for latch), from the same round"
 	for n in "${NAMES[@]}"; do
 		log "warm-up $n"
-		wrk_me "$OUT/warmup-$n.txt" "${URL[$n]}" "${TOK[$n]}" "$BENCH_CONNS" "$BENCH_WARMUP" >/dev/null
+		WRK_PATH=${WPATH[$n]:-/api/me/} wrk_me "$OUT/warmup-$n.txt" "${URL[$n]}" "${TOK[$n]}" "$BENCH_CONNS" "$BENCH_WARMUP" >/dev/null
 	done
 	declare -A RPS CPU RATIOS CRATIOS
 	# Round trips to Redis and PostgreSQL while latch-pgredis serves /api/me/
@@ -395,7 +404,7 @@ if [[ ${#NAMES[@]} -gt 1 ]]; then
 			for n in "${order[@]}"; do
 				log "round $r, slice $sl/$SLICES: $n"
 				t0=$(cpu_ticks "${PID[$n]}")
-				line=$(wrk_me "$OUT/round$r-slice$sl-$n.txt" "${URL[$n]}" "${TOK[$n]}" "$BENCH_CONNS" "${SLICE_S}s")
+				line=$(WRK_PATH=${WPATH[$n]:-/api/me/} wrk_me "$OUT/round$r-slice$sl-$n.txt" "${URL[$n]}" "${TOK[$n]}" "$BENCH_CONNS" "${SLICE_S}s")
 				t1=$(cpu_ticks "${PID[$n]}")
 				REQ[$n]=$((${REQ[$n]:-0} + $(field requests "$line")))
 				SECS[$n]=$(awk -v a="${SECS[$n]:-0}" -v b="$(field secs "$line")" 'BEGIN { print a + b }')
