@@ -17,7 +17,7 @@ func (db *DB) PutHandle(ctx context.Context, hash, sessionID string, claims []by
 	if _, err := db.write.ExecContext(ctx,
 		`INSERT INTO opaque_tokens (hash, session_id, claims, expires_at) VALUES (?, ?, ?, ?)`,
 		hash, sessionID, string(claims), expires.UnixMicro()); err != nil {
-		return fmt.Errorf("put handle: %w", err)
+		return fmt.Errorf("put handle: %w", classify(err))
 	}
 	return nil
 }
@@ -31,7 +31,7 @@ func (db *DB) Handle(ctx context.Context, hash string, now time.Time) ([]byte, e
 		return nil, fmt.Errorf("handle: %w", latch.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("handle: %w", err)
+		return nil, fmt.Errorf("handle: %w", classify(err))
 	}
 	return []byte(claims), nil
 }
@@ -39,7 +39,7 @@ func (db *DB) Handle(ctx context.Context, hash string, now time.Time) ([]byte, e
 // DeleteSessionHandles implements latch.HandleStore.
 func (db *DB) DeleteSessionHandles(ctx context.Context, sessionID string) error {
 	if _, err := db.write.ExecContext(ctx, `DELETE FROM opaque_tokens WHERE session_id = ?`, sessionID); err != nil {
-		return fmt.Errorf("delete handles: %w", err)
+		return fmt.Errorf("delete handles: %w", classify(err))
 	}
 	return nil
 }

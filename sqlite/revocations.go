@@ -18,7 +18,7 @@ func logRevocation(ctx context.Context, tx *sql.Tx, r latch.RevocationRecord) er
 		`INSERT INTO revocations (session_id, user_id, version, keep_session, keep_from, revoked_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		r.SessionID, r.UserID, r.Version.Version, r.Version.KeepSession, r.Version.KeepFrom, r.At.UnixMicro())
 	if err != nil {
-		return fmt.Errorf("log revocation: %w", err)
+		return fmt.Errorf("log revocation: %w", classify(err))
 	}
 	return nil
 }
@@ -59,7 +59,7 @@ func (db *DB) PruneRevocations(ctx context.Context, cutoff time.Time, limit int)
 		`DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE revoked_at < ? ORDER BY seq LIMIT ?)`,
 		cutoff.UnixMicro(), limit)
 	if err != nil {
-		return 0, fmt.Errorf("prune revocations: %w", err)
+		return 0, fmt.Errorf("prune revocations: %w", classify(err))
 	}
 	n, _ := res.RowsAffected()
 	return n, nil

@@ -56,17 +56,17 @@ func scanSessions(rows *sql.Rows, err error) ([]latch.Session, error) {
 func (db *DB) CreateSession(ctx context.Context, s *latch.Session, first *latch.RefreshToken) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("create session: %w", err)
+		return fmt.Errorf("create session: %w", classify(err))
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at, revoke_reason)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '')`,
 		s.ID, s.UserID, s.CreatedAt.UnixMicro(), s.LastUsedAt.UnixMicro(), s.ExpiresAt.UnixMicro(), s.UserAgent, s.IP); err != nil {
-		return fmt.Errorf("create session: %w", err)
+		return fmt.Errorf("create session: %w", classify(err))
 	}
 	if err := insertToken(ctx, tx, first); err != nil {
-		return fmt.Errorf("create session: %w", err)
+		return fmt.Errorf("create session: %w", classify(err))
 	}
 	return tx.Commit()
 }
@@ -82,7 +82,7 @@ func insertToken(ctx context.Context, tx *sql.Tx, t *latch.RefreshToken) error {
 func (db *DB) Session(ctx context.Context, id string) (*latch.Session, error) {
 	s, err := scanSession(db.read.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = ?`, id))
 	if err != nil {
-		return nil, fmt.Errorf("session: %w", err)
+		return nil, fmt.Errorf("session: %w", classify(err))
 	}
 	return s, nil
 }
@@ -116,7 +116,7 @@ func tokenWithSession(ctx context.Context, q querier, hash string) (*latch.Refre
 func (db *DB) RefreshToken(ctx context.Context, hash string) (*latch.RefreshToken, *latch.Session, error) {
 	t, s, err := tokenWithSession(ctx, db.read, hash)
 	if err != nil {
-		return nil, nil, fmt.Errorf("refresh token: %w", err)
+		return nil, nil, fmt.Errorf("refresh token: %w", classify(err))
 	}
 	return t, s, nil
 }
@@ -140,7 +140,7 @@ func usable(ctx context.Context, tx *sql.Tx, hash string, now time.Time) (*latch
 func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, error) {
 	tx, err := db.write.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see _txlock): serialized with every other writer
 	if err != nil {
-		return nil, fmt.Errorf("rotate: %w", err)
+		return nil, fmt.Errorf("rotate: %w", classify(err))
 	}
 	defer tx.Rollback()
 	t, s, err := usable(ctx, tx, r.OldHash, r.Now)
@@ -154,12 +154,12 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, err
 			err = tx.Commit()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("rotate: revoke reused family: %w", err)
+			return nil, fmt.Errorf("rotate: revoke reused family: %w", classify(err))
 		}
 		return nil, fmt.Errorf("rotate: %w", &latch.ReuseError{Session: revoked})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("rotate: %w", err)
+		return nil, fmt.Errorf("rotate: %w", classify(err))
 	}
 	if r.Next.SessionID != s.ID {
 		return nil, fmt.Errorf("rotate: successor names session %q, token belongs to %q", r.Next.SessionID, s.ID)
@@ -170,20 +170,20 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, err
 			 WHERE hash = ? AND spent_at IS NULL`,
 			r.Now.UnixMicro(), r.NextJTI, r.Next.IssuedAt.UnixMicro(), r.Next.ExpiresAt.UnixMicro(), r.OldHash)
 		if err != nil {
-			return nil, fmt.Errorf("rotate: %w", err)
+			return nil, fmt.Errorf("rotate: %w", classify(err))
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return nil, fmt.Errorf("rotate: %w", latch.ErrTokenSpent)
 		}
 	}
 	if err := insertToken(ctx, tx, &r.Next); err != nil {
-		return nil, fmt.Errorf("rotate: %w", err)
+		return nil, fmt.Errorf("rotate: %w", classify(err))
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_used_at = ? WHERE id = ?`, r.Now.UnixMicro(), s.ID); err != nil {
-		return nil, fmt.Errorf("rotate: %w", err)
+		return nil, fmt.Errorf("rotate: %w", classify(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("rotate: %w", err)
+		return nil, fmt.Errorf("rotate: %w", classify(err))
 	}
 	s.LastUsedAt = stored(r.Now)
 	return s, nil
@@ -193,18 +193,18 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, err
 func (db *DB) Touch(ctx context.Context, hash string, now time.Time) (*latch.Session, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("touch: %w", err)
+		return nil, fmt.Errorf("touch: %w", classify(err))
 	}
 	defer tx.Rollback()
 	_, s, err := usable(ctx, tx, hash, now)
 	if err != nil {
-		return nil, fmt.Errorf("touch: %w", err)
+		return nil, fmt.Errorf("touch: %w", classify(err))
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_used_at = ? WHERE id = ?`, now.UnixMicro(), s.ID); err != nil {
-		return nil, fmt.Errorf("touch: %w", err)
+		return nil, fmt.Errorf("touch: %w", classify(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("touch: %w", err)
+		return nil, fmt.Errorf("touch: %w", classify(err))
 	}
 	s.LastUsedAt = stored(now)
 	return s, nil
@@ -214,7 +214,7 @@ func (db *DB) Touch(ctx context.Context, hash string, now time.Time) (*latch.Ses
 func (db *DB) RevokeSession(ctx context.Context, id, reason string, now time.Time) (*latch.Session, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("revoke session: %w", err)
+		return nil, fmt.Errorf("revoke session: %w", classify(err))
 	}
 	defer tx.Rollback()
 	s, err := revokeInTx(ctx, tx, id, reason, now)
@@ -222,7 +222,7 @@ func (db *DB) RevokeSession(ctx context.Context, id, reason string, now time.Tim
 		err = tx.Commit()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("revoke session: %w", err)
+		return nil, fmt.Errorf("revoke session: %w", classify(err))
 	}
 	return s, nil
 }

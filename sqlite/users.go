@@ -43,7 +43,7 @@ func (db *DB) CreateUser(ctx context.Context, u *latch.User) error {
 		return fmt.Errorf("create user: %w", latch.ErrUsernameTaken)
 	}
 	if err != nil {
-		return fmt.Errorf("create user: %w", err)
+		return fmt.Errorf("create user: %w", classify(err))
 	}
 	u.ID, err = res.LastInsertId()
 	return err
@@ -62,7 +62,7 @@ func (db *DB) UserByID(ctx context.Context, id int64) (*latch.User, error) {
 func (db *DB) UserByUsername(ctx context.Context, username string) (*latch.User, error) {
 	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = ?`, usernameKey(username)))
 	if err != nil {
-		return nil, fmt.Errorf("user by name: %w", err)
+		return nil, fmt.Errorf("user by name: %w", classify(err))
 	}
 	return u, nil
 }
