@@ -56,6 +56,9 @@ type Config struct {
 	ThrottleAnon   string
 	ThrottleUser   string
 	TrustedProxies []netip.Prefix
+	// IntrospectionClients are the id → secret pairs of
+	// LATCH_INTROSPECTION_CLIENTS.
+	IntrospectionClients map[string]string
 
 	CookieMode     bool
 	CookieSecure   bool
@@ -186,6 +189,23 @@ var settings = []setting{
 				p = netip.PrefixFrom(a, a.BitLen())
 			}
 			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		}
+		return nil
+	}},
+	{"introspection-clients", "", "id:secret pairs (comma-separated) allowed to call /api/token/introspect/ with HTTP Basic; unset: it answers 401", func(c *Config, v string) error {
+		c.IntrospectionClients = nil
+		for _, f := range strings.Split(v, ",") { // a secret may hold spaces
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			id, secret, ok := strings.Cut(f, ":")
+			if !ok || id == "" || secret == "" {
+				return errors.New("want id:secret pairs") // never echo a secret
+			}
+			if c.IntrospectionClients == nil {
+				c.IntrospectionClients = map[string]string{}
+			}
+			c.IntrospectionClients[id] = secret
 		}
 		return nil
 	}},
@@ -461,6 +481,7 @@ func (c *Config) Server() server.Config {
 		ThrottleAnon:                c.ThrottleAnon,
 		ThrottleUser:                c.ThrottleUser,
 		TrustedProxies:              c.TrustedProxies,
+		IntrospectionClients:        c.IntrospectionClients,
 		CookieMode:                  c.CookieMode,
 		InsecureCookies:             !c.CookieSecure,
 		CookieSameSite:              http.SameSiteLaxMode,
