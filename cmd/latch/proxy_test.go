@@ -203,3 +203,39 @@ func testProxies(t *testing.T, start func(t *testing.T, c proxyConfig)) {
 		})
 	})
 }
+
+// TestProxyDocsMatchTestdata: docs/proxies.md shows the configurations the
+// proxy tests run; every line that decides what the application sees
+// (auth_request, identity headers, header stripping) is in both.
+func TestProxyDocsMatchTestdata(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "proxies.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docLines := map[string]bool{}
+	for _, l := range strings.Split(string(doc), "\n") {
+		docLines[strings.TrimSpace(l)] = true
+	}
+	for _, name := range []string{"nginx.conf", "Caddyfile"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "proxies", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, l := range strings.Split(string(b), "\n") {
+			l = strings.TrimSpace(l)
+			if strings.HasPrefix(l, "#") || strings.Contains(l, "{{") ||
+				!(strings.Contains(l, "X-Latch") || strings.Contains(l, "auth_request") || strings.Contains(l, "error_page") ||
+					strings.Contains(l, "/api/auth/check/") || strings.Contains(l, "proxy_pass_request_body")) {
+				continue
+			}
+			n++
+			if !docLines[l] {
+				t.Errorf("%s: %q is not in docs/proxies.md", name, l)
+			}
+		}
+		if n < 5 {
+			t.Errorf("%s: only %d lines compared", name, n)
+		}
+	}
+}
