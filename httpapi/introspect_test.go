@@ -1,8 +1,17 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
+
+	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/auth"
+	"github.com/latch-auth/latch/internal/authtest"
 )
 
 func TestClientAuthCheck(t *testing.T) {
@@ -71,4 +80,41 @@ func FuzzParseBasic(f *testing.F) {
 			t.Fatalf("round trip: %q, %q -> %q, %q, %v", id, secret, id2, secret2, ok2)
 		}
 	})
+}
+
+// unsyncedIndex is a revocation index that cannot tell: not synced and
+// the database down.
+type unsyncedIndex struct{}
+
+func (unsyncedIndex) Check(context.Context, string, int64, int64) error { return latch.ErrUnavailable }
+func (unsyncedIndex) Announce(context.Context, latch.Revocation) error  { return latch.ErrUnavailable }
+
+// TestCannotTell: when the revocation index cannot answer, forward auth
+// and introspection of an access token are 503, never a yes or a no.
+func TestCannotTell(t *testing.T) {
+	env := authtest.New(t, func(o *auth.Options) { o.Revocations = unsyncedIndex{} })
+	s, err := New(Options{Auth: env.Service, Tokens: env.Tokens, IntrospectionClients: map[string]string{"api": "s3cret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := env.Service.CreateUser(ctx, auth.NewUser{Username: "alice", Password: "correct horse"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := env.Service.Login(ctx, "alice", "correct horse", auth.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := httptest.NewRequest("GET", "/api/auth/check/", nil)
+	check.Header.Set("Authorization", "Bearer "+p.Access)
+	intro := httptest.NewRequest("POST", "/api/token/introspect/", strings.NewReader(url.Values{"token": {p.Access}}.Encode()))
+	intro.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	intro.SetBasicAuth("api", "s3cret")
+	for _, r := range []*http.Request{check, intro} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, r)
+		if got, want := rec.Code, http.StatusServiceUnavailable; got != want || rec.Header().Get("Retry-After") == "" {
+			t.Errorf("%s: got %d %s, want %d with Retry-After", r.URL.Path, got, rec.Body, want)
+		}
+	}
 }
