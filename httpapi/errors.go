@@ -209,6 +209,20 @@ func (s *Server) authError(err error) *apiError {
 	return s.toAPIError(err)
 }
 
+// introspectionError maps the error of an introspected token: nil when
+// it only means the token is not active (RFC 7662's {"active":false} for
+// expired, revoked, spent, garbage or foreign tokens and gone or inactive
+// users); a response when latch could not tell (503) or nobody listens.
+func introspectionError(err error) *apiError {
+	switch {
+	case errors.Is(err, latch.ErrUnavailable):
+		return errUnavailable(err)
+	case errors.Is(err, context.Canceled):
+		return &apiError{status: statusClientClosedRequest, body: detail("Client closed the request."), err: err}
+	}
+	return nil
+}
+
 // marshal encodes v as DRF does: compact, non-ASCII kept, no HTML escaping.
 func marshal(v any) ([]byte, error) {
 	buf := buffers.Get().(*bytes.Buffer)
@@ -260,7 +274,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, ae *apiError
 	for k, v := range ae.header {
 		w.Header()[k] = v
 	}
-	if ae.status == http.StatusUnauthorized {
+	if ae.status == http.StatusUnauthorized && ae.header.Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
 	}
 	level := slog.LevelDebug

@@ -159,8 +159,12 @@ func TestOpenAPIDocumentIsConsistent(t *testing.T) {
 					t.Errorf("%s response documents no %s header", code, want)
 				}
 				content, _ := resp["content"].(map[string]any)
-				switch code {
-				case "204", "205":
+				switch {
+				case code == "200" && o.path == "/api/auth/check/": // forward auth: headers only
+					if content != nil {
+						t.Errorf("%s response has content", code)
+					}
+				case code == "204", code == "205":
 					if content != nil {
 						t.Errorf("%s response has content", code)
 					}
@@ -197,6 +201,12 @@ func registeredRoutes(t *testing.T, s *Server) []string {
 				rec := httptest.NewRecorder()
 				s.ServeHTTP(rec, httptest.NewRequest("OPTIONS", examplePath(pattern), nil))
 				allow := rec.Header().Get("Allow")
+				if pattern == "/api/auth/check/" {
+					// Forward auth answers every method alike, OPTIONS
+					// too; it is documented as GET.
+					routes = append(routes, "GET "+pattern)
+					continue
+				}
 				if rec.Code != http.StatusOK || allow == "" {
 					t.Fatalf("OPTIONS %s: %d, Allow %q", pattern, rec.Code, allow)
 				}

@@ -68,6 +68,9 @@ type Options struct {
 	// UpstreamTransport carries proxied requests; nil:
 	// NewUpstreamTransport().
 	UpstreamTransport http.RoundTripper
+	// IntrospectionClients are the HTTP Basic id → secret pairs allowed to
+	// call /api/token/introspect/; none: it answers 401 to everyone.
+	IntrospectionClients map[string]string
 	// Ready reports whether the stores answer, for /readyz.
 	Ready func(ctx context.Context) error
 	// Registry receives latch's metrics and is served at /metrics; nil:
@@ -109,6 +112,7 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	csrf    *http.CrossOriginProtection
+	clients *clientAuth // introspection callers
 }
 
 // New returns a Server with every route registered.
@@ -137,7 +141,8 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: m, csrf: http.NewCrossOriginProtection()}
+	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: m, csrf: http.NewCrossOriginProtection(),
+		clients: newClientAuth(opts.IntrospectionClients)}
 	s.routes()
 	return s, nil
 }
@@ -161,8 +166,11 @@ var (
 // handlerFunc is a handler that returns its error for the one renderer.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// methods maps HTTP methods to the handlers of one route.
+// methods maps HTTP methods to the handlers of one route; anyMethod
+// serves every method the map does not name.
 type methods map[string]handlerFunc
+
+const anyMethod = "*"
 
 func (s *Server) routes() {
 	if s.opts.Cookies.Mode {
@@ -185,6 +193,8 @@ func (s *Server) routes() {
 	s.route("/api/logout/", methods{"POST": s.authed(s.logout)})
 	s.route("/api/logout/all/", methods{"POST": s.authed(s.logoutAll)})
 	s.route("/api/me/", methods{"GET": s.authed(s.me)})
+	s.route("/api/auth/check/", methods{anyMethod: s.forwardAuth})
+	s.route("/api/token/introspect/", methods{"POST": s.introspect})
 	for _, rt := range s.opts.Routes {
 		s.route(rt.Path, methods{rt.Method: s.authed(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 			if err := rt.Handle(w, r, p); err != nil {
@@ -263,7 +273,11 @@ func (s *Server) adapt(route string, ms methods) http.Handler {
 			recorders.Put(rec)
 		}()
 		var err error
-		switch h, ok := ms[r.Method]; {
+		h, ok := ms[r.Method]
+		if !ok {
+			h, ok = ms[anyMethod]
+		}
+		switch {
 		case len(ms) == 0:
 			err = errNotFound
 		case ok:

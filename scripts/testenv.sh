@@ -3,6 +3,7 @@
 #
 # Runs CMD with private, throw-away test services:
 #   * installs what the tests need when missing (Debian packages: redis-server,
+#     nginx and caddy for the reverse-proxy tests (LATCH_TEST_NGINX, LATCH_TEST_CADDY),
 #     postgresql, gcc for -race, the Python packages used by interop tests),
 #   * starts on free loopback ports, in a temp dir:
 #       - one Redis server                 -> LATCH_TEST_REDIS_URL
@@ -86,6 +87,14 @@ fi
 py_ok() { /usr/bin/python3 -c "$PY_MODULES" >/dev/null 2>&1; }
 PY_OK=0
 if py_ok; then PY_OK=1; else need+=("${PY_PKGS[@]}"); fi
+# Real reverse proxies in front of latch's forward auth (cmd/latch/proxy_test.go).
+NGINX_BIN=/usr/sbin/nginx
+if [[ ! -x $NGINX_BIN ]]; then
+	need+=(nginx)
+fi
+if ! command -v caddy >/dev/null 2>&1; then
+	need+=(caddy)
+fi
 # go test -race needs cgo and a C toolchain.
 if ! command -v gcc >/dev/null 2>&1; then
 	need+=(gcc libc6-dev)
@@ -431,6 +440,8 @@ if [[ $PY_OK == 1 ]]; then
 else
 	unset LATCH_TEST_PYTHON
 fi
+[[ -x $NGINX_BIN ]] && export LATCH_TEST_NGINX="$NGINX_BIN"
+command -v caddy >/dev/null 2>&1 && export LATCH_TEST_CADDY="$(command -v caddy)"
 export LATCH_TESTENV_ACTIVE=1
 
 log "redis $LATCH_TEST_REDIS_URL"

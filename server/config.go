@@ -69,6 +69,9 @@ type Config struct {
 	// per client IP and per user, or "off"; default 20/min and 1000/hour.
 	ThrottleAnon, ThrottleUser string
 	TrustedProxies             []netip.Prefix // whose X-Forwarded-For is believed
+	// IntrospectionClients are the HTTP Basic id → secret pairs allowed to
+	// call /api/token/introspect/; none: it answers 401 to everyone.
+	IntrospectionClients map[string]string
 
 	CookieMode      bool          // token endpoints use the refresh cookie
 	InsecureCookies bool          // cookies without Secure, for local http

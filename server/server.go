@@ -256,6 +256,7 @@ func (s *Server) newAPI() (*httpapi.Server, error) {
 		Logger:         s.cfg.Logger,
 		Omit:           s.cfg.Omit,
 	}
+	opts.IntrospectionClients = s.cfg.IntrospectionClients
 	if s.cfg.Routes != nil {
 		opts.Routes = s.cfg.Routes(s)
 	}

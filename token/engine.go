@@ -145,6 +145,10 @@ func New(opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// UserIDAsString reports whether an integer user id is written as a JSON
+// string (Options.UserIDAsString).
+func (e *Engine) UserIDAsString() bool { return e.userIDAsString }
+
 // Algorithm returns the signing key's algorithm.
 func (e *Engine) Algorithm() string { return e.signing.Algorithm }
 

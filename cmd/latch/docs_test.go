@@ -189,7 +189,7 @@ func (c *contract) checkBody(r response, wantStatus int, schema *base.Schema, wh
 // success and error answers and validates each real response against
 // the document.
 func TestDocsMatchResponses(t *testing.T) {
-	ts := newTestServer(t, map[string]string{"LATCH_SLIDING_TOKENS": "on"})
+	ts := newTestServer(t, map[string]string{"LATCH_SLIDING_TOKENS": "on", "LATCH_INTROSPECTION_CLIENTS": introspectionClients})
 	c := newContract(t, ts)
 	const js, form = "application/json", "application/x-www-form-urlencoded"
 	creds := `{"username":"alice","password":"` + testPassword + `"}`
@@ -254,6 +254,16 @@ func TestDocsMatchResponses(t *testing.T) {
 		t.Errorf("second orders call not cached: %s", r.body)
 	}
 	c.check(ts, 401, "GET", "/api/orders/", "", "")
+
+	// latch in front of other backends.
+	c.check(ts, 200, "GET", "/api/auth/check/", "", "", bearer(p.access)...)
+	c.check(ts, 401, "GET", "/api/auth/check/", "", "")
+	c.check(ts, 401, "GET", "/api/auth/check/", "", "", bearer("garbage")...)
+	c.check(ts, 200, "POST", "/api/token/introspect/", form, url.Values{"token": {p.access}}.Encode(), introspectionAuth...)
+	c.check(ts, 200, "POST", "/api/token/introspect/", js, `{"token":"`+p.refresh+`","token_type_hint":"refresh_token"}`, introspectionAuth...)
+	c.check(ts, 200, "POST", "/api/token/introspect/", js, `{"token":"garbage"}`, introspectionAuth...)
+	c.check(ts, 400, "POST", "/api/token/introspect/", js, `{}`, introspectionAuth...)
+	c.check(ts, 401, "POST", "/api/token/introspect/", js, `{"token":"garbage"}`)
 
 	c.check(ts, 201, "POST", "/api/signup/", js, `{"username":"carol","password":"a fine long secret","email":"c@example.com"}`)
 	c.check(ts, 201, "POST", "/api/signup/", form, url.Values{"username": {"dave"}, "password": {"a fine long secret"}}.Encode())
@@ -417,6 +427,12 @@ func TestDocsListEveryRoute(t *testing.T) {
 		}
 		seen[route] = true
 		path := strings.NewReplacer("{id}", "x", "{file}", "docs.js").Replace(route)
+		if route == "/api/auth/check/" {
+			// Forward auth answers every method alike, OPTIONS too; it
+			// is documented as GET.
+			served = append(served, "GET "+route)
+			continue
+		}
 		r := ts.do("OPTIONS", path, "", "")
 		if r.status != 200 || r.header.Get("Allow") == "" {
 			t.Fatalf("OPTIONS %s: %d, Allow %q", path, r.status, r.header.Get("Allow"))

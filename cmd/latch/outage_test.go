@@ -386,6 +386,10 @@ func (r *outageRig) ops() []func() answer {
 		},
 		func() answer {
 			access, _ := r.me.get()
+			return c.call("check", "GET", "/api/auth/check/", "", "", bearer(access)...)
+		},
+		func() answer {
+			access, _ := r.me.get()
 			return c.call("orders", "GET", "/api/orders/", "", "", bearer(access)...)
 		},
 		func() answer {
@@ -431,6 +435,9 @@ func (r *outageRig) ops() []func() answer {
 		// could accept it.
 		func() answer {
 			return c.call("me (revoked)", "GET", "/api/me/", "", "", bearer(r.revoked.access)...)
+		},
+		func() answer {
+			return c.call("check (revoked)", "GET", "/api/auth/check/", "", "", bearer(r.revoked.access)...)
 		},
 		func() answer {
 			return c.post("verify (revoked)", "/api/token/verify/", map[string]any{"token": r.revoked.access})

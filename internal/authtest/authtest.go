@@ -25,7 +25,8 @@ type Env struct {
 // New assembles a Service from auth.DefaultOptions with a fresh SQLite
 // database, an HS256 key, cheap argon2id (what is tested is not the
 // hash's cost) and immediate revocation loaded from the database;
-// configure, if not nil, adjusts the options before the Service is made.
+// configure, if not nil, adjusts the options before the Service is made
+// (a Revocations it sets is kept).
 // Everything is closed when tb ends.
 func New(tb testing.TB, configure func(*auth.Options)) Env {
 	tb.Helper()
@@ -55,14 +56,16 @@ func New(tb testing.TB, configure func(*auth.Options)) Env {
 	if configure != nil {
 		configure(&opts)
 	}
-	revs, err := revocation.NewManager(revocation.Options{Source: db, Window: auth.RevocationWindow(opts)})
-	if err != nil {
-		tb.Fatal(err)
+	if opts.Revocations == nil { // configure may bring its own
+		revs, err := revocation.NewManager(revocation.Options{Source: db, Window: auth.RevocationWindow(opts)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := revs.Load(ctx); err != nil {
+			tb.Fatal(err)
+		}
+		opts.Revocations = revs
 	}
-	if err := revs.Load(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	opts.Revocations = revs
 	svc, err := auth.New(opts)
 	if err != nil {
 		tb.Fatal(err)

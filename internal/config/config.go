@@ -59,6 +59,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	Upstream       string   // gateway mode's upstream URL; empty: off
 	UpstreamPublic []string // path prefixes proxied without a token
+	// IntrospectionClients are the id → secret pairs of
+	// LATCH_INTROSPECTION_CLIENTS.
+	IntrospectionClients map[string]string
 
 	CookieMode     bool
 	CookieSecure   bool
@@ -207,6 +210,23 @@ var settings = []setting{
 				return fmt.Errorf("not a path prefix: %q", f)
 			}
 			c.UpstreamPublic = append(c.UpstreamPublic, f)
+		}
+		return nil
+	}},
+	{"introspection-clients", "", "id:secret pairs (comma-separated) allowed to call /api/token/introspect/ with HTTP Basic; unset: it answers 401", func(c *Config, v string) error {
+		c.IntrospectionClients = nil
+		for _, f := range strings.Split(v, ",") { // a secret may hold spaces
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			id, secret, ok := strings.Cut(f, ":")
+			if !ok || id == "" || secret == "" {
+				return errors.New("want id:secret pairs") // never echo a secret
+			}
+			if c.IntrospectionClients == nil {
+				c.IntrospectionClients = map[string]string{}
+			}
+			c.IntrospectionClients[id] = secret
 		}
 		return nil
 	}},
@@ -484,6 +504,7 @@ func (c *Config) Server() server.Config {
 		TrustedProxies:              c.TrustedProxies,
 		Upstream:                    c.Upstream,
 		UpstreamPublic:              c.UpstreamPublic,
+		IntrospectionClients:        c.IntrospectionClients,
 		CookieMode:                  c.CookieMode,
 		InsecureCookies:             !c.CookieSecure,
 		CookieSameSite:              http.SameSiteLaxMode,

@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,6 +96,8 @@ func TestValidate(t *testing.T) {
 		{"bad upstream", map[string]string{"LATCH_UPSTREAM": "localhost:8080"}, "LATCH_UPSTREAM: want http"},
 		{"bad upstream prefix", map[string]string{"LATCH_UPSTREAM_PUBLIC": "public/"}, "UPSTREAM_PUBLIC"},
 		{"bad database", map[string]string{"LATCH_DATABASE_URL": "mysql://x"}, ""},
+		{"introspection client without secret", map[string]string{"LATCH_INTROSPECTION_CLIENTS": "api:s3cret,other"}, "id:secret"},
+		{"introspection client without id", map[string]string{"LATCH_INTROSPECTION_CLIENTS": ":s3cret"}, "id:secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,5 +115,16 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("err %v, want one mentioning %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestIntrospectionClients(t *testing.T) {
+	c, err := build(t, nil, map[string]string{"LATCH_INTROSPECTION_CLIENTS": "api:s3:cret, other:a secret with spaces,"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := c.Server().IntrospectionClients, map[string]string{"api": "s3:cret", "other": "a secret with spaces"}
+	if !maps.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
 	}
 }
