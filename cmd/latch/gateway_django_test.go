@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latch-auth/latch/internal/testenv"
 )
 
 // startDjangoShop runs examples/django (seed 000's views) with Django's
@@ -67,10 +71,45 @@ const djangoShopUser = "zoë"
 // effect on the very next request.
 func TestDjangoBehindGateway(t *testing.T) {
 	shop := startDjangoShop(t)
-	lp := startLatch(t, map[string]string{
-		"LATCH_UPSTREAM": shop, "LATCH_THROTTLE_ANON": "off", "LATCH_THROTTLE_USER": "off", "LATCH_COOKIE_SECURE": "false",
+	lp := startLatch(t, djangoLatchEnv(map[string]string{"LATCH_UPSTREAM": shop}))
+	walkDjangoShop(t, lp.URL)
+}
+
+// TestDjangoBehindNginx: the same walk-through with the Django app behind
+// real nginx, which asks latch's forward auth (/api/auth/check/) with
+// auth_request, in the configuration docs/proxies.md shows.
+func TestDjangoBehindNginx(t *testing.T) {
+	bin := testenv.Getenv(t, "LATCH_TEST_NGINX")
+	shop := startDjangoShop(t)
+	lp := startLatch(t, djangoLatchEnv(nil))
+	c := proxyConfig{Dir: t.TempDir(), Host: "127.0.0.1", Latch: lp.URL, Upstream: shop}
+	c.Listen = c.Host + ":" + strconv.Itoa(freePort(t))
+	for _, d := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
+		os.Mkdir(filepath.Join(c.Dir, d), 0o700)
+	}
+	conf := writeProxyConfig(t, "nginx.conf", c)
+	startProxy(t, c.Dir, c.Listen, bin, "-e", filepath.Join(c.Dir, "error.log"), "-p", c.Dir, "-c", conf)
+	walkDjangoShop(t, "http://"+c.Listen)
+}
+
+// djangoLatchEnv is latch serve's environment for the Django tests, plus extra.
+func djangoLatchEnv(extra map[string]string) map[string]string {
+	env := map[string]string{
+		"LATCH_THROTTLE_ANON": "off", "LATCH_THROTTLE_USER": "off", "LATCH_COOKIE_SECURE": "false",
 		"LATCH_ARGON2_MEMORY": fastHashing["LATCH_ARGON2_MEMORY"], "LATCH_ARGON2_ITERATIONS": fastHashing["LATCH_ARGON2_ITERATIONS"],
-	})
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
+// walkDjangoShop is seed 000's walk-through against base, where latch's
+// endpoints and the Django shop are both reachable: signup, login,
+// /shop/me/, orders cached false then true, refresh, logout (401 at once),
+// a new session.
+func walkDjangoShop(t *testing.T, base string) {
+	t.Helper()
 	call := func(method, path, access string, body map[string]any) (int, map[string]any) {
 		t.Helper()
 		var rd *strings.Reader
@@ -80,7 +119,7 @@ func TestDjangoBehindGateway(t *testing.T) {
 		} else {
 			rd = strings.NewReader("")
 		}
-		req, _ := http.NewRequest(method, lp.URL+path, rd)
+		req, _ := http.NewRequest(method, base+path, rd)
 		req.Header.Set("Content-Type", "application/json")
 		if access != "" {
 			req.Header.Set("Authorization", "Bearer "+access)
