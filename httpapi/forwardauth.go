@@ -22,7 +22,7 @@ const (
 // request of every user from one address). In steady state it does no I/O:
 // the revocation index and the user cache answer.
 func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) error {
-	noStore(w)
+	private(w)
 	p, err := s.authenticate(r)
 	if err != nil {
 		return s.authError(err)

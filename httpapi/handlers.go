@@ -40,6 +40,11 @@ func noStore(w http.ResponseWriter) {
 	h["Pragma"] = headerNoCache
 }
 
+// private marks a response that carries the caller's data: Cache-Control
+// alone (HTTP/1.0's Pragma is for the token responses, as SimpleJWT's
+// frontends have them); one header less on every authenticated request.
+func private(w http.ResponseWriter) { w.Header()["Cache-Control"] = headerNoStore }
+
 var (
 	headerNoStore = []string{"no-store"}
 	headerNoCache = []string{"no-cache"}
