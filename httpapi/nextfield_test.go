@@ -31,6 +31,7 @@ func TestNextFieldWordScan(t *testing.T) {
 		}
 	}
 }
+
 var sinkF, sinkR string
 
 func BenchmarkNextField(b *testing.B) {
