@@ -140,8 +140,10 @@ describe('latch in a browser', { skip }, () => {
     await page.locator('.scheme-container button.authorize').click();
     const modal = page.locator('.modal-ux');
     await modal.locator('#auth-bearer-value').fill(loginBody.access);
-    await modal.getByRole('button', { name: 'Apply credentials' }).click();
-    await modal.getByRole('button', { name: 'Close', exact: true }).click();
+    // The bearer scheme's form (introspection clients have a Basic one).
+    const bearerForm = modal.locator('form').filter({ has: page.locator('#auth-bearer-value') });
+    await bearerForm.getByRole('button', { name: 'Apply credentials' }).click();
+    await modal.getByRole('button', { name: 'Close', exact: true }).first().click();
     await modal.waitFor({ state: 'detached' });
 
     // GET /api/me/: expand, Try it out, Execute.
