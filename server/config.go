@@ -171,9 +171,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// sqlitePath returns the SQLite file to use, or "" when DatabaseURL names
+// SQLitePath returns the SQLite file to use, or "" when DatabaseURL names
 // PostgreSQL.
-func (c *Config) sqlitePath() (string, error) {
+func (c *Config) SQLitePath() (string, error) {
 	switch {
 	case c.DatabaseURL == "":
 		return filepath.Join(c.DataDir, "latch.db"), nil

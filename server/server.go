@@ -319,7 +319,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 // for commands that need nothing else (latch migrate, flushexpired).
 func OpenStore(ctx context.Context, cfg Config) (Store, error) {
 	cfg = cfg.withDefaults()
-	path, err := cfg.sqlitePath()
+	path, err := cfg.SQLitePath()
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -443,21 +442,10 @@ func (c *Config) Validate() error {
 }
 
 // SQLitePath returns the SQLite file to use, or "" when DatabaseURL names
-// PostgreSQL.
+// PostgreSQL (server.Config.SQLitePath).
 func (c *Config) SQLitePath() (string, error) {
-	switch {
-	case c.DatabaseURL == "":
-		return filepath.Join(c.DataDir, "latch.db"), nil
-	case strings.HasPrefix(c.DatabaseURL, "sqlite://"):
-		p := strings.TrimPrefix(c.DatabaseURL, "sqlite://")
-		if p == "" {
-			return "", errors.New("database-url: sqlite:// needs a path, as sqlite:///var/lib/latch/latch.db")
-		}
-		return p, nil
-	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
-		return "", nil
-	}
-	return "", errors.New("database-url: want postgres://… or sqlite:///path")
+	sc := server.Config{DataDir: c.DataDir, DatabaseURL: c.DatabaseURL}
+	return sc.SQLitePath()
 }
 
 // Usage lists every setting with its variable and default, for --help.
