@@ -40,15 +40,9 @@ func (s *Service) Introspect(ctx context.Context, raw string) (*Introspection, e
 }
 
 func (s *Service) introspectRefresh(ctx context.Context, raw string) (*Introspection, error) {
-	c, u, err := s.parseRefresh(ctx, raw)
+	c, u, err := s.parseLiveRefresh(ctx, raw)
 	if err != nil {
 		return nil, err
-	}
-	if !u.IsActive {
-		return nil, latch.ErrUserInactive
-	}
-	if !latch.UserVersion(u).Allows(c.SessionID, c.Version) {
-		return nil, latch.ErrSessionRevoked
 	}
 	rec, sess, err := s.opts.Sessions.RefreshToken(ctx, hashJTI(c.ID))
 	switch {

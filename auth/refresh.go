@@ -76,20 +76,30 @@ func (s *Service) parseRefresh(ctx context.Context, raw string) (*token.Claims, 
 	return c, u, nil
 }
 
+// parseLiveRefresh is parseRefresh for a token that may still be used: its
+// user is active and its version not revoked.
+func (s *Service) parseLiveRefresh(ctx context.Context, raw string) (*token.Claims, *latch.User, error) {
+	c, u, err := s.parseRefresh(ctx, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !u.IsActive {
+		return nil, nil, latch.ErrUserInactive
+	}
+	if !latch.UserVersion(u).Allows(c.SessionID, c.Version) {
+		return nil, nil, latch.ErrSessionRevoked
+	}
+	return c, u, nil
+}
+
 // Refresh exchanges a refresh token for a new access token and, with
 // rotation on, a new refresh token. A refresh token presented again after
 // it was rotated revokes its whole session (latch.ErrTokenReused), unless
 // it comes within the reuse interval, which returns the same successor.
 func (s *Service) Refresh(ctx context.Context, raw string) (*Pair, error) {
-	c, u, err := s.parseRefresh(ctx, raw)
+	c, u, err := s.parseLiveRefresh(ctx, raw)
 	if err != nil {
 		return nil, err
-	}
-	if !u.IsActive {
-		return nil, latch.ErrUserInactive
-	}
-	if !latch.UserVersion(u).Allows(c.SessionID, c.Version) {
-		return nil, latch.ErrSessionRevoked
 	}
 	rec, sess, err := s.refreshRecord(ctx, c, u)
 	if err != nil {
