@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -14,6 +15,7 @@ import (
 	"github.com/latch-auth/latch/examples/orders"
 	"github.com/latch-auth/latch/httpapi"
 	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/internal/gcfloor"
 	"github.com/latch-auth/latch/internal/ratelog"
 	"github.com/latch-auth/latch/password"
 	"github.com/latch-auth/latch/postgres"
@@ -45,6 +47,11 @@ func serve(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) er
 	fmt.Fprintf(env.Stdout, "  log in:         curl -X POST %s/api/token/ -d username=alice -d password=…\n", base)
 	fmt.Fprintf(env.Stdout, "  health:         %s/healthz   metrics: %s/metrics\n", base, base)
 	log.Info("serving", "addr", ln.Addr().String(), "database", databaseKind(cfg), "state", stateKind(cfg))
+	if cfg.GCHeapFloor > 0 && !gcfloor.Overridden() {
+		gcCtx, stopGC := context.WithCancel(ctx)
+		defer stopGC()
+		go gcfloor.Run(gcCtx, uint64(cfg.GCHeapFloor)<<20, 500*time.Millisecond)
+	}
 	return s.Serve(ctx, ln)
 }
 

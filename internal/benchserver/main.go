@@ -4,16 +4,17 @@
 // and no logging, authentication or metrics. latch's throughput is
 // reported as a ratio of this server's, measured in the same run.
 //
-// With -proxy it is the floor of the gateway scenario instead: the same
-// server is the upstream (also answering GET /shop/ping) on a second free
-// port, and -addr serves a plain httputil.ReverseProxy to it with the
-// upstream transport of latch's gateway (httpapi.NewUpstreamTransport) and
-// nothing else. latch's gateway is pointed at the same upstream.
+// It also serves the gateway scenario: without flags it is the upstream
+// too (GET /shop/ping), and with -upstream URL it is the floor of that
+// scenario instead, a plain httputil.ReverseProxy to URL with the upstream
+// transport of latch's gateway (httpapi.NewUpstreamTransport) and nothing
+// else. The plain proxy runs in a process of its own, as latch's gateway
+// does: proxy and upstream in one Go runtime would share a scheduler that
+// latch's gateway and the upstream cannot, and flatter the floor.
 //
-// Usage: benchserver [-addr 127.0.0.1:0] [-proxy]
-// It prints "benchserver listening on http://HOST:PORT" (with -proxy,
-// followed by " upstream http://HOST:PORT") once it accepts connections,
-// and stops on SIGINT or SIGTERM.
+// Usage: benchserver [-addr 127.0.0.1:0] [-upstream http://HOST:PORT]
+// It prints "benchserver listening on http://HOST:PORT" once it accepts
+// connections, and stops on SIGINT or SIGTERM.
 package main
 
 import (
@@ -24,7 +25,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -48,9 +48,9 @@ func constant(body []byte) http.HandlerFunc {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (port 0: a free port)")
-	proxy := flag.Bool("proxy", false, "serve a plain reverse proxy on -addr to this server on a second free port")
+	upstream := flag.String("upstream", "", "serve a plain reverse proxy to this URL instead")
 	flag.Parse()
-	if err := run(*addr, *proxy); err != nil {
+	if err := run(*addr, *upstream); err != nil {
 		fmt.Fprintln(os.Stderr, "benchserver:", err)
 		os.Exit(1)
 	}
@@ -68,24 +68,14 @@ func newServer(h http.Handler) *http.Server {
 	}
 }
 
-func run(addr string, proxy bool) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/me/", constant(meBody))
-	mux.HandleFunc("GET /shop/ping", constant(pingBody))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	listeners, servers := []net.Listener{ln}, []*http.Server{newServer(mux)}
-	banner := fmt.Sprintf("benchserver listening on http://%s", ln.Addr())
-	if proxy {
-		upLn, err := net.Listen("tcp", "127.0.0.1:0")
+func run(addr, upstream string) error {
+	var h http.Handler
+	if upstream != "" {
+		target, err := httpapi.ParseUpstream(upstream)
 		if err != nil {
-			ln.Close()
-			return err
+			return fmt.Errorf("-upstream: %w", err)
 		}
-		target := &url.URL{Scheme: "http", Host: upLn.Addr().String()}
-		rp := &httputil.ReverseProxy{
+		h = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(target)
 				pr.SetXForwarded()
@@ -93,10 +83,18 @@ func run(addr string, proxy bool) error {
 			Transport:     httpapi.NewUpstreamTransport(),
 			FlushInterval: -1,
 		}
-		listeners = append(listeners, upLn)
-		servers = []*http.Server{newServer(rp), newServer(mux)}
-		banner += " upstream " + target.String()
+	} else {
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /api/me/", constant(meBody))
+		mux.HandleFunc("GET /shop/ping", constant(pingBody))
+		h = mux
 	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	listeners, servers := []net.Listener{ln}, []*http.Server{newServer(h)}
+	banner := fmt.Sprintf("benchserver listening on http://%s", ln.Addr())
 	errc := make(chan error, len(servers))
 	for i, l := range listeners {
 		go func() { errc <- servers[i].Serve(l) }()

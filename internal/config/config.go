@@ -72,6 +72,7 @@ type Config struct {
 	PasswordMinLength int
 	HashWorkers       int
 	HashProcess       bool
+	GCHeapFloor       int // MiB; 0: Go's own GOGC
 	Argon2Memory      int
 	Argon2Iterations  int
 	LogLevel          string
@@ -245,6 +246,7 @@ var settings = []setting{
 	{"password-min-length", "8", "minimum password length on signup and change", integer(func(c *Config) *int { return &c.PasswordMinLength })},
 	{"hash-workers", "0", "password hashing workers (0: one per core but one, at least one)", integer(func(c *Config) *int { return &c.HashWorkers })},
 	{"hash-process", "on", "latch serve hashes passwords in a separate low-priority process (off: on threads of its own)", boolean(func(c *Config) *bool { return &c.HashProcess })},
+	{"gc-heap-floor", "64", "latch serve keeps the garbage collector's heap goal at least this many MiB (0: Go's default; GOGC or GOMEMLIMIT set: theirs)", integer(func(c *Config) *int { return &c.GCHeapFloor })},
 	{"argon2-memory", "19456", "argon2id memory per hash in KiB (OWASP default 19 MiB)", integer(func(c *Config) *int { return &c.Argon2Memory })},
 	{"argon2-iterations", "2", "argon2id passes", integer(func(c *Config) *int { return &c.Argon2Iterations })},
 	{"log-level", "info", "debug, info, warn, error", str(func(c *Config) *string { return &c.LogLevel })},

@@ -22,8 +22,8 @@
 #     think time per connection).
 #  3. go test -bench over BENCH_GO_PKGS (Authenticate, BenchmarkMe, token
 #     and password benchmarks).
-#  4. gateway: wrk against GET /shop/ping of an upstream (internal/benchserver -proxy)
-#       - plain          a plain httputil.ReverseProxy to it (internal/benchserver -proxy)
+#  4. gateway: wrk against GET /shop/ping of an upstream (internal/benchserver)
+#       - plain          a plain httputil.ReverseProxy to it, in its own process (benchserver -upstream)
 #       - latch-gateway  `latch serve` (SQLite) with LATCH_UPSTREAM at the same
 #                        upstream, the request carrying a valid access token
 #     in BENCH_ROUNDS rounds, the two taking turns in BENCH_SLICE slices;
@@ -541,14 +541,14 @@ fi
 PING_BODY='{"ok":true,"service":"upstream"}'
 if want gateway; then
 	say ""
-	say "-- 4. gateway: GET /shop/ping proxied to one upstream (internal/benchserver -proxy), wrk -t$BENCH_THREADS -c$BENCH_CONNS,"
+	say "-- 4. gateway: GET /shop/ping proxied to one upstream (internal/benchserver), wrk -t$BENCH_THREADS -c$BENCH_CONNS,"
 	say "   $BENCH_ROUNDS rounds of ${DUR_S}s per proxy in ${SLICE_S}s slices (order reversed every other slice), warm-up $BENCH_WARMUP each;"
-	say "   plain: httputil.ReverseProxy with latch's upstream transport; latch-gateway: latch serve (SQLite),"
+	say "   plain: httputil.ReverseProxy with latch's upstream transport in its own process (benchserver -upstream); latch-gateway: latch serve (SQLite),"
 	say "   LATCH_UPSTREAM at the same upstream, a valid access token on every request; ratio latch-gateway/plain in rps"
-	start_server plain-proxy "$BARE" -addr 127.0.0.1:0 -proxy || die "benchserver -proxy did not start"
+	start_server upstream "$BARE" -addr 127.0.0.1:0 || die "the upstream benchserver did not start"
+	upstream_url=$SERVER_URL upstream_pid=$SERVER_PID
+	start_server plain-proxy "$BARE" -addr 127.0.0.1:0 -upstream "$upstream_url" || die "benchserver -upstream did not start"
 	plain_url=$SERVER_URL plain_pid=$SERVER_PID
-	upstream_url=$(sed -n 's/.* upstream \(http:\/\/[^ ]*\).*/\1/p' "$OUT/plain-proxy.log" | head -n1)
-	[[ -n "$upstream_url" ]] || die "benchserver -proxy printed no upstream address"
 	start_latch latch-gateway "$WORK/data-gateway" LATCH_UPSTREAM="$upstream_url"
 	gw_url=$SERVER_URL gw_pid=$SERVER_PID gw_tok=$TOKEN
 	for u in "$plain_url" "$gw_url"; do
@@ -590,6 +590,7 @@ if want gateway; then
 	say "median ratio latch-gateway/plain: throughput $m ($verdict the target >= 0.90)"
 	stop "$gw_pid"
 	stop "$plain_pid"
+	stop "$upstream_pid"
 fi
 
 # ---------------------------------------------------------------------------
