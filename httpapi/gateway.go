@@ -117,18 +117,20 @@ func (s *Server) gateway() http.Handler {
 		}()
 		px := &proxied{header: rec.Header()}
 		if !isPublic {
-			noStore(rec)
+			// A refusal is latch's own answer and private; a proxied
+			// answer's caching is the upstream's to say.
 			p, err := s.authenticate(r)
 			if err != nil {
+				private(rec)
 				s.writeError(rec, r, s.authError(err))
 				return
 			}
 			u, err := s.opts.Auth.User(r.Context(), p)
 			if err != nil {
+				private(rec)
 				s.writeError(rec, r, s.authError(err))
 				return
 			}
-			rec.Header().Del("Cache-Control") // the upstream says what may be cached
 			px.caller = &gatewayCaller{userID: u.ID, username: u.Username, role: u.Role, email: u.Email, session: p.SessionID}
 		}
 		r = r.WithContext(context.WithValue(r.Context(), proxiedKey{}, px))

@@ -120,7 +120,16 @@ func TestGatewayAuthenticates(t *testing.T) {
 				t.Fatalf("answered by the upstream: got %v, want %v (%d %s)", got, tt.upstream, r.status, r.body)
 			}
 			if !tt.upstream {
+				if r.status == 401 && r.header.Get("Cache-Control") != "no-store" {
+					t.Errorf("latch's refusal: Cache-Control %q, want no-store", r.header.Get("Cache-Control"))
+				}
 				return
+			}
+			// The upstream says what may be cached (it set neither here).
+			for _, k := range []string{"Cache-Control", "Pragma"} {
+				if v, ok := r.header[k]; ok {
+					t.Errorf("proxied answer has %s %q from latch", k, v)
+				}
 			}
 			saw := decodeSaw(t, r)
 			if saw.Path != tt.path {
