@@ -31,15 +31,23 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.authError(err)
 	}
-	h := w.Header()
-	h[HeaderUserID] = []string{strconv.FormatInt(u.ID, 10)}
-	h[HeaderUsername] = []string{u.Username}
-	h[HeaderRole] = []string{u.Role}
-	h[HeaderSessionID] = []string{p.SessionID}
-	if u.Email != "" {
-		h[HeaderEmail] = []string{u.Email}
-	}
-	h["Content-Length"] = []string{"0"}
+	setIdentity(w.Header(), u.ID, u.Username, u.Role, p.SessionID, u.Email)
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// setIdentity sets the identity headers of forward auth and the gateway.
+// The values share one allocation: each header gets a one-element slice of
+// it, capped so that an Add elsewhere copies rather than overwrites.
+func setIdentity(h http.Header, userID int64, username, role, session, email string) {
+	v := make([]string, 5)
+	v[0], v[1], v[2], v[3] = strconv.FormatInt(userID, 10), username, role, session
+	h[HeaderUserID] = v[0:1:1]
+	h[HeaderUsername] = v[1:2:2]
+	h[HeaderRole] = v[2:3:3]
+	h[HeaderSessionID] = v[3:4:4]
+	if email != "" {
+		v[4] = email
+		h[HeaderEmail] = v[4:5:5]
+	}
 }

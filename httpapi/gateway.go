@@ -8,7 +8,6 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -150,13 +149,7 @@ type gatewayCaller struct {
 }
 
 func (c *gatewayCaller) set(h http.Header) {
-	h["X-Latch-User-Id"] = []string{strconv.FormatInt(c.userID, 10)}
-	h["X-Latch-Username"] = []string{c.username}
-	h["X-Latch-Role"] = []string{c.role}
-	h["X-Latch-Session-Id"] = []string{c.session}
-	if c.email != "" {
-		h["X-Latch-Email"] = []string{c.email}
-	}
+	setIdentity(h, c.userID, c.username, c.role, c.session, c.email)
 }
 
 // stripIdentityHeaders removes every header that a WSGI or CGI server

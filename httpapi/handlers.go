@@ -220,6 +220,9 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, p *auth.Principal) e
 func writeMe(w http.ResponseWriter, u *latch.User) {
 	buf := buffers.Get().(*bytes.Buffer)
 	defer putBuffer(buf)
+	// Room for the whole body, so the appends below stay in the pooled
+	// buffer's memory (AvailableBuffer of a fresh one has none).
+	buf.Grow(64 + len(u.Username) + len(u.Role) + len(u.Email))
 	b := buf.AvailableBuffer()
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, u.ID, 10)

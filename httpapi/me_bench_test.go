@@ -57,10 +57,17 @@ func BenchmarkMe(b *testing.B) {
 		}
 	}
 
+	check := httptest.NewRequest("GET", "/api/auth/check/", nil)
+	check.Header = base.Header
+	forwardAuth := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		r := *check
+		r.Body = http.NoBody
+		s.ServeHTTP(w, &r)
+	})
 	for _, c := range []struct {
 		name string
 		h    http.Handler
-	}{{"bare", bare}, {"latch", s}} {
+	}{{"bare", bare}, {"latch", s}, {"check", forwardAuth}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

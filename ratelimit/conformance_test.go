@@ -17,3 +17,7 @@ func TestMemoryGuardConformance(t *testing.T) {
 		return ratelimit.NewMemoryGuard(p, time.Now)
 	})
 }
+
+func TestGCRAConformance(t *testing.T) {
+	storetest.TestLimiter(t, func(_ *testing.T, r ratelimit.Rate) ratelimit.Limiter { return ratelimit.NewGCRA(r, time.Now) })
+}

@@ -56,12 +56,13 @@ func (s *shared) anonLimiter(rate ratelimit.Rate, now func() time.Time, log *slo
 }
 
 // userLimiter is the per-user throttle, on every authenticated request:
+// alone, GCRA in process (one int64 per user, no shared lock); with Redis,
 // counted in process and reconciled with Redis in batches, so it adds no
 // Redis round trip to the hot path (over-admission bound: see
 // ratelimit.Batched).
 func (s *shared) userLimiter(rate ratelimit.Rate, now func() time.Time, log *slog.Logger) ratelimit.Limiter {
 	if s.client == nil {
-		return ratelimit.NewMemory(rate, now)
+		return ratelimit.NewGCRA(rate, now)
 	}
 	b := ratelimit.NewBatched(rate, redis.NewCounter(s.client), ratelimit.BatchOptions{
 		Now:     now,

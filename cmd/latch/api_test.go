@@ -465,7 +465,7 @@ func TestJWKSAsymmetric(t *testing.T) {
 }
 
 func TestThrottle(t *testing.T) {
-	ts := newTestServer(t, map[string]string{"LATCH_THROTTLE_ANON": "3/min", "LATCH_THROTTLE_USER": "2/hour"})
+	ts := newTestServer(t, map[string]string{"LATCH_THROTTLE_ANON": "3/min", "LATCH_THROTTLE_USER": "2/min"})
 	ts.mustUser("alice")
 	p := ts.mustLogin("alice") // 1 of 3
 	for i := 0; i < 2; i++ {
@@ -486,10 +486,15 @@ func TestThrottle(t *testing.T) {
 	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 200, "")
 	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 200, "")
 	r = ts.do("GET", "/api/me/", "", "", bearer(p.access)...)
-	wantResponse(t, r, 429, "")
-	if got := r.header.Get("Retry-After"); got != "3600" {
-		t.Errorf("Retry-After %q, want 3600", got)
+	wantResponse(t, r, 429, `{"detail":"Request was throttled. Expected available in 30 seconds."}`)
+	// GCRA (ratelimit.GCRA): after a burst of N, one request per Per/N.
+	if got := r.header.Get("Retry-After"); got != "30" {
+		t.Errorf("Retry-After %q, want 30", got)
 	}
+	ts.clock.Advance(29 * time.Second)
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 429, `{"detail":"Request was throttled. Expected available in 1 second."}`)
+	ts.clock.Advance(time.Second)
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 200, "")
 	// An unauthenticated request to a protected endpoint is a 401, not a 429.
 	wantResponse(t, ts.do("GET", "/api/me/", "", ""), 401, bodyNotProvided)
 }
