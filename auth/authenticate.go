@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"hash/maphash"
 	"maps"
+	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/token"
@@ -57,25 +60,38 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*Principal, err
 		p = &Principal{UserID: id, SessionID: c.SessionID, Version: c.Version, Type: c.Type, ExpiresAt: c.ExpiresAt, claims: c}
 		s.verified.put(key, p)
 	}
-	if !s.opts.RefreshOnly {
-		if err := s.opts.Revocations.Check(ctx, p.SessionID, p.UserID, p.Version); err != nil {
+	if s.opts.RefreshOnly {
+		// SimpleJWT's JWTAuthentication: the user is looked up on every
+		// request, and an inactive one refused.
+		if _, err := s.activeUser(ctx, p.UserID, now); err != nil {
 			return nil, err
 		}
+	} else if err := s.opts.Revocations.Check(ctx, p.SessionID, p.UserID, p.Version); err != nil {
+		// With immediate revocation the index alone decides: deactivation,
+		// deletion and password changes bump the user's token version, so
+		// no user record is needed to refuse their tokens.
+		return nil, err
 	}
-	u, err := s.users.getAt(ctx, p.UserID, now)
+	own := *p
+	return &own, nil
+}
+
+// User returns the caller's user record, for handlers that show it: cached
+// briefly, one fetch for concurrent misses, and the last known record while
+// the database cannot answer.
+func (s *Service) User(ctx context.Context, p *Principal) (*latch.User, error) {
+	return s.activeUser(ctx, p.UserID, s.opts.Now())
+}
+
+func (s *Service) activeUser(ctx context.Context, id int64, now time.Time) (*latch.User, error) {
+	u, err := s.users.getAt(ctx, id, now)
 	if err != nil {
 		return nil, err
 	}
 	if !u.IsActive {
 		return nil, latch.ErrUserInactive
 	}
-	own := *p
-	return &own, nil
-}
-
-// User returns the caller's user record (cached briefly).
-func (s *Service) User(ctx context.Context, p *Principal) (*latch.User, error) {
-	return s.users.get(ctx, p.UserID)
+	return u, nil
 }
 
 // verifiedCache holds verified access tokens, keyed by a 128-bit keyed
@@ -138,15 +154,19 @@ func (c *verifiedCache) len() int {
 	return len(c.cur) + len(c.old)
 }
 
-// userCache keeps user records for Authenticate. Deactivation and
-// password changes reach other instances as token-version bumps through
-// the revocation index, so a short TTL is safe.
+// userCache keeps user records. Deactivation and password changes reach
+// other instances as token-version bumps through the revocation index, so
+// a short TTL is safe. Concurrent misses of one user share one fetch; when
+// the fetch fails for want of the database, the expired record is served
+// rather than an error (a user record changes rarely; a revocation does
+// not need it).
 type userCache struct {
-	store latch.UserStore
-	ttl   time.Duration
-	now   func() time.Time
-	mu    sync.RWMutex
-	m     map[int64]cachedUser
+	store  latch.UserStore
+	ttl    time.Duration
+	now    func() time.Time
+	mu     sync.RWMutex
+	m      map[int64]cachedUser
+	flight singleflight.Group
 }
 
 type cachedUser struct {
@@ -158,10 +178,6 @@ func newUserCache(store latch.UserStore, ttl time.Duration, now func() time.Time
 	return &userCache{store: store, ttl: ttl, now: now, m: make(map[int64]cachedUser)}
 }
 
-func (c *userCache) get(ctx context.Context, id int64) (*latch.User, error) {
-	return c.getAt(ctx, id, c.now())
-}
-
 func (c *userCache) getAt(ctx context.Context, id int64, now time.Time) (*latch.User, error) {
 	c.mu.RLock()
 	e, ok := c.m[id]
@@ -169,20 +185,29 @@ func (c *userCache) getAt(ctx context.Context, id int64, now time.Time) (*latch.
 	if ok && now.Sub(e.fetched) < c.ttl {
 		return e.u, nil
 	}
-	u, err := c.store.UserByID(ctx, id)
-	if err != nil {
-		if errors.Is(err, latch.ErrNotFound) {
+	v, err, _ := c.flight.Do(strconv.FormatInt(id, 10), func() (any, error) {
+		// One caller's cancellation must not fail the others waiting.
+		u, err := c.store.UserByID(context.WithoutCancel(ctx), id)
+		if err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %w", latch.ErrUnavailable, err)
+		c.mu.Lock()
+		if len(c.m) >= 100_000 {
+			c.m = make(map[int64]cachedUser)
+		}
+		c.m[id] = cachedUser{u: u, fetched: now}
+		c.mu.Unlock()
+		return u, nil
+	})
+	switch {
+	case err == nil:
+		return v.(*latch.User), nil
+	case errors.Is(err, latch.ErrNotFound):
+		return nil, err
+	case ok:
+		return e.u, nil // stale, while the database cannot answer
 	}
-	c.mu.Lock()
-	if len(c.m) >= 100_000 {
-		c.m = make(map[int64]cachedUser)
-	}
-	c.m[id] = cachedUser{u: u, fetched: now}
-	c.mu.Unlock()
-	return u, nil
+	return nil, fmt.Errorf("%w: %w", latch.ErrUnavailable, err)
 }
 
 func (c *userCache) forget(id int64) {

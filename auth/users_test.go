@@ -1,0 +1,141 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/auth"
+)
+
+// countingUsers counts UserByID calls of the real store and can make them
+// fail as a database outage would, or wait until released.
+type countingUsers struct {
+	latch.UserStore
+	calls   atomic.Int64
+	fail    atomic.Bool
+	release chan struct{} // when set, fetches wait for it to close
+}
+
+func (c *countingUsers) UserByID(ctx context.Context, id int64) (*latch.User, error) {
+	c.calls.Add(1)
+	if c.release != nil {
+		<-c.release
+	}
+	if c.fail.Load() {
+		return nil, &latch.UnavailableError{Store: "sqlite", Err: errors.New("connection refused")}
+	}
+	return c.UserStore.UserByID(ctx, id)
+}
+
+func TestAuthenticateFetchesNoUser(t *testing.T) {
+	users := &countingUsers{}
+	svc, clock, _, pair := newFlows(t, func(o *auth.Options) {
+		users.UserStore = o.Users
+		o.Users = users
+	})
+	ctx := context.Background()
+	before := users.calls.Load()
+	for range 3 {
+		if _, err := svc.Authenticate(ctx, pair.Access); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Minute) // past the user cache's TTL each time
+	}
+	if n := users.calls.Load() - before; n != 0 {
+		t.Errorf("Authenticate with immediate revocation fetched the user %d times, want 0", n)
+	}
+
+	// Deactivation still refuses at once: it bumps the token version.
+	p, err := svc.Authenticate(ctx, pair.Access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Deactivate(ctx, p.UserID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, pair.Access); !errors.Is(err, latch.ErrSessionRevoked) {
+		t.Fatalf("after deactivation: %v, want ErrSessionRevoked", err)
+	}
+}
+
+func TestAuthenticateFetchesUserInRefreshOnlyMode(t *testing.T) {
+	users := &countingUsers{}
+	svc, _, _, pair := newFlows(t, func(o *auth.Options) {
+		users.UserStore = o.Users
+		o.Users = users
+		o.RefreshOnly = true
+	})
+	before := users.calls.Load()
+	if _, err := svc.Authenticate(context.Background(), pair.Access); err != nil {
+		t.Fatal(err)
+	}
+	if users.calls.Load() == before {
+		t.Error("refresh-only mode (SimpleJWT's semantics) did not look the user up")
+	}
+}
+
+func TestUserCoalescesAndServesStale(t *testing.T) {
+	users := &countingUsers{}
+	svc, clock, _, pair := newFlows(t, func(o *auth.Options) {
+		users.UserStore = o.Users
+		o.Users = users
+	})
+	ctx := context.Background()
+	p, err := svc.Authenticate(ctx, pair.Access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour) // whatever is cached has expired
+
+	users.release = make(chan struct{})
+	before := users.calls.Load()
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for range 20 {
+		wg.Go(func() {
+			_, err := svc.User(ctx, p)
+			errs <- err
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // let them all reach the fetch
+	close(users.release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := users.calls.Load() - before; n != 1 {
+		t.Errorf("20 concurrent misses made %d fetches, want 1", n)
+	}
+	users.release = nil
+
+	clock.Advance(time.Hour)
+	users.fail.Store(true)
+	u, err := svc.User(ctx, p)
+	if err != nil || u.Username != "alice" {
+		t.Fatalf("with the database down: %v, %v; want the last known record", u, err)
+	}
+}
+
+func TestUserUnavailableWithoutARecord(t *testing.T) {
+	users := &countingUsers{}
+	svc, _, _, pair := newFlows(t, func(o *auth.Options) {
+		users.UserStore = o.Users
+		o.Users = users
+	})
+	p, err := svc.Authenticate(context.Background(), pair.Access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users.fail.Store(true)
+	if _, err := svc.User(context.Background(), p); !errors.Is(err, latch.ErrUnavailable) {
+		t.Fatalf("no record and the database down: %v, want ErrUnavailable", err)
+	}
+}
