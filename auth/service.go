@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/latch-auth/latch"
@@ -124,6 +125,9 @@ type Service struct {
 	opts     Options
 	verified *verifiedCache
 	users    *userCache
+	// authenticated counts accepted access tokens: the load signal of
+	// the adaptive hashing pool (see Authenticated).
+	authenticated atomic.Uint64
 }
 
 // New validates opts and returns a Service.

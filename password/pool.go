@@ -24,9 +24,16 @@ var (
 // holds one of the worker slots. It is safe for concurrent use.
 type Pool struct {
 	admit     chan struct{} // capacity workers+queue: jobs running or waiting
-	workers   chan struct{} // capacity workers: jobs running
+	workers   chan struct{} // capacity workers: jobs running, and the slots held back
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
+
+	// SetWorkers holds back slots of workers to run fewer jobs at once.
+	mu        sync.Mutex
+	holdBack  int  // slots wanted held back
+	held      int  // slots held back
+	reserving bool // a reserve goroutine is taking slots
+	reserver  sync.WaitGroup
 }
 
 // NewPool returns a Pool that runs at most workers jobs at once, with room
@@ -81,13 +88,74 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 	return nil
 }
 
+// Workers returns how many jobs may run at once now: the pool's size less
+// the slots SetWorkers holds back.
+func (p *Pool) Workers() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return cap(p.workers) - p.held
+}
+
+// SetWorkers changes how many jobs may run at once, between 1 and the
+// workers the pool was made with. It does not wait: a lower number takes
+// effect as running jobs end, a higher one at once.
+func (p *Pool) SetWorkers(n int) {
+	n = min(max(n, 1), cap(p.workers))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.holdBack = cap(p.workers) - n
+	for p.held > p.holdBack {
+		<-p.workers // one of ours: never waits
+		p.held--
+	}
+	if p.held < p.holdBack && !p.reserving {
+		p.reserving = true
+		p.reserver.Add(1)
+		go p.reserve()
+	}
+}
+
+// reserve takes worker slots, each as a job releases it, until holdBack
+// are held or the pool closes.
+func (p *Pool) reserve() {
+	defer p.reserver.Done()
+	for {
+		p.mu.Lock()
+		if p.held >= p.holdBack {
+			p.reserving = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		select {
+		case p.workers <- struct{}{}:
+		case <-p.done:
+			p.mu.Lock()
+			p.reserving = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Lock()
+		if p.held < p.holdBack {
+			p.held++
+		} else {
+			<-p.workers // no longer wanted: SetWorkers raised the number meanwhile
+		}
+		p.mu.Unlock()
+	}
+}
+
 // Close makes later and waiting calls to Do return [ErrClosed], and waits for
 // running jobs to finish. It must not be called from inside fn. Calling
 // Close more than once is fine.
 func (p *Pool) Close() {
 	p.closeOnce.Do(func() {
 		close(p.done)
-		for range cap(p.workers) {
+		p.reserver.Wait()
+		p.mu.Lock()
+		free := cap(p.workers) - p.held
+		p.mu.Unlock()
+		for range free {
 			p.workers <- struct{}{}
 		}
 	})

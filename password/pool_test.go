@@ -218,3 +218,100 @@ func TestPoolConcurrency(t *testing.T) {
 		t.Error("no job ran")
 	}
 }
+
+// running counts the jobs running at once and the most seen.
+type running struct {
+	now, most atomic.Int64
+}
+
+func (r *running) job(release <-chan struct{}) func() {
+	return func() {
+		n := r.now.Add(1)
+		for {
+			m := r.most.Load()
+			if n <= m || r.most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		<-release
+		r.now.Add(-1)
+	}
+}
+
+func TestPoolSetWorkers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewPool(3, 10)
+		release := make(chan struct{})
+		var r running
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() { p.Do(context.Background(), r.job(release)) })
+		}
+		synctest.Wait()
+		if n := r.now.Load(); n != 3 {
+			t.Fatalf("%d jobs running, want 3", n)
+		}
+
+		// Lowering: running jobs go on; as they end, only one runs at a time.
+		p.SetWorkers(1)
+		if got := p.Workers(); got != 3 {
+			t.Errorf("Workers while three run = %d, want 3 until they end", got)
+		}
+		r.most.Store(0)
+		close(release)
+		wg.Wait()
+		synctest.Wait() // the reserve has taken the slots the jobs left
+		if p.Workers() != 1 {
+			t.Errorf("Workers = %d after the jobs ended, want 1", p.Workers())
+		}
+		release = make(chan struct{})
+		r.most.Store(0)
+		for range 4 {
+			wg.Go(func() { p.Do(context.Background(), r.job(release)) })
+		}
+		synctest.Wait()
+		if n := r.now.Load(); n != 1 {
+			t.Errorf("%d jobs running at SetWorkers(1), want 1", n)
+		}
+
+		// Raising takes effect at once.
+		p.SetWorkers(5) // above the pool's size: its size
+		synctest.Wait()
+		if n := r.now.Load(); n != 3 {
+			t.Errorf("%d jobs running after SetWorkers(5) on a pool of 3, want 3", n)
+		}
+		close(release)
+		wg.Wait()
+
+		p.SetWorkers(0) // at least one
+		synctest.Wait()
+		if p.Workers() != 1 {
+			t.Errorf("Workers after SetWorkers(0) = %d, want 1", p.Workers())
+		}
+		p.Close()
+		if err := p.Do(context.Background(), func() {}); !errors.Is(err, ErrClosed) {
+			t.Errorf("Do after Close = %v", err)
+		}
+	})
+}
+
+// Close with slots held back and a reserve waiting for a running job.
+func TestPoolCloseWhileHoldingBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewPool(2, 2)
+		release := make(chan struct{})
+		errs := startBlocked(p, 2, release)
+		synctest.Wait()
+		p.SetWorkers(1) // the reserve waits for a job to end
+		closed := make(chan struct{})
+		go func() { p.Close(); close(closed) }()
+		synctest.Wait()
+		close(release)
+		<-closed
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Errorf("running job: %v", err)
+			}
+		}
+	})
+}

@@ -81,8 +81,9 @@ type Config struct {
 
 	MaxBodyBytes      int64 // default 64 KiB
 	PasswordMinLength int   // default 8
-	// HashWorkers is how many passwords are hashed at once; default one
-	// per core but one, at least one.
+	// HashWorkers is how many passwords are hashed at once. Default:
+	// adaptive, one per core while authenticated requests are fewer than
+	// 100 a second (Run measures them), one per core but one otherwise.
 	HashWorkers                    int
 	Argon2Memory, Argon2Iterations int // KiB and passes; default OWASP's 19 MiB, 2
 	// KeepKeys leaves the data dir's key file as it is: with no SigningKey

@@ -62,7 +62,10 @@ type Server struct {
 	revocations *revocation.Manager
 	auth        *auth.Service
 	api         *httpapi.Server
-	closers     []func() error
+	pool        *password.Pool
+	// adaptiveHashing: Run resizes pool from the request rate (hash.go).
+	adaptiveHashing bool
+	closers         []func() error
 }
 
 // New assembles latch from cfg: it opens (and migrates) the database,
@@ -93,6 +96,10 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 	pool := password.NewPool(workers, 0)
+	if s.adaptiveHashing = cfg.HashWorkers <= 0 && workers > 1; s.adaptiveHashing {
+		pool.SetWorkers(workers - 1) // until Run sees how busy requests are
+	}
+	s.pool = pool
 	s.closers = append(s.closers, func() error { pool.Close(); return nil })
 	opts := auth.DefaultOptions()
 	opts.Users, opts.Sessions, opts.Tokens, opts.Hasher, opts.Pool = s.store, s.store, s.tokens, hasher, pool
@@ -190,6 +197,9 @@ func (s *Server) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.revocations.Run(ctx) })
 	g.Go(func() error { s.housekeeping(ctx); return nil })
+	if s.adaptiveHashing {
+		g.Go(func() error { adaptHashing(ctx, s.pool, hashWorkers(s.cfg), s.auth.Authenticated); return nil })
+	}
 	return g.Wait()
 }
 

@@ -244,7 +244,7 @@ var settings = []setting{
 		return nil
 	}},
 	{"password-min-length", "8", "minimum password length on signup and change", integer(func(c *Config) *int { return &c.PasswordMinLength })},
-	{"hash-workers", "0", "password hashing workers (0: one per core but one, at least one)", integer(func(c *Config) *int { return &c.HashWorkers })},
+	{"hash-workers", "0", "password hashing workers (0: adaptive, every core while authenticated requests are light, one fewer while they are not)", integer(func(c *Config) *int { return &c.HashWorkers })},
 	{"hash-process", "on", "latch serve hashes passwords in a separate low-priority process (off: on threads of its own)", boolean(func(c *Config) *bool { return &c.HashProcess })},
 	{"gc-heap-floor", "64", "latch serve keeps the garbage collector's heap goal at least this many MiB (0: Go's default; GOGC or GOMEMLIMIT set: theirs)", integer(func(c *Config) *int { return &c.GCHeapFloor })},
 	{"argon2-memory", "19456", "argon2id memory per hash in KiB (OWASP default 19 MiB)", integer(func(c *Config) *int { return &c.Argon2Memory })},
