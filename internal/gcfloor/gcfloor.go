@@ -4,8 +4,8 @@
 //
 // With the default GOGC=100 the collector starts a cycle each time the
 // heap doubles, and never lets the goal fall below 4 MiB. latch's live
-// heap is 1–2 MiB while it answers tens of thousands of requests a second,
-// so it collected every 5 ms, about 200 cycles a second, each paying its
+// heap is under 1 MiB while it answers tens of thousands of requests a
+// second, so it collected every 5 ms, about 200 cycles a second, each paying its
 // fixed costs (stack scans of every connection's goroutine, the
 // stop-the-world phases) for almost no garbage found per cycle: GC was the
 // largest part of latch's overhead over a bare net/http handler. Raising
@@ -25,12 +25,12 @@ import (
 	"time"
 )
 
-// Percent bounds of the tuner: 100 is Go's default, and past 10,000 the
-// goal moves more with a small change of the live heap than it is worth.
-const (
-	minPercent = 100
-	maxPercent = 10_000
-)
+// minPercent is Go's default GOGC, below which the tuner never goes.
+const minPercent = 100
+
+// goMinimumHeap is the heap goal the runtime never goes below at GOGC=100;
+// it scales with GOGC (the runtime's heapMinimum is 4 MiB × GOGC/100).
+const goMinimumHeap = 4 << 20
 
 const liveHeapMetric = "/gc/heap/live:bytes"
 
@@ -41,17 +41,19 @@ func Overridden() bool {
 }
 
 // Percent is the GOGC that puts the heap goal at floor bytes for a live
-// heap of live bytes (the goal is live × (1 + GOGC/100)), within
-// [100, 10000].
+// heap of live bytes, and never below Go's default. Two things set the
+// goal: live × (1 + GOGC/100), and the runtime's minimum heap, 4 MiB ×
+// GOGC/100. So GOGC = 100 × floor/4 MiB makes floor the minimum, which is
+// the goal while the live heap is under floor/(1 + GOGC/100); past that,
+// GOGC falls so that live × (1 + GOGC/100) stays at floor, and at a live
+// heap of half the floor it is 100 again. A live heap of 0 (no cycle has
+// ended yet) counts as small.
 func Percent(live, floor uint64) int {
-	if live == 0 {
-		return maxPercent
+	p := int64(floor * 100 / goMinimumHeap)
+	if live > 0 && int64(floor/live) < p/100+1 {
+		p = (int64(floor/live) - 1) * 100
 	}
-	if floor <= 2*live {
-		return minPercent
-	}
-	p := (floor/live - 1) * 100
-	return int(min(max(p, minPercent), maxPercent))
+	return int(max(p, minPercent))
 }
 
 // Run adjusts GOGC every interval to keep the heap goal at floor bytes

@@ -15,12 +15,14 @@ func TestPercent(t *testing.T) {
 		live, floor uint64
 		want        int
 	}{
-		{"tiny heap", 1 * mib, 64 * mib, 6300},
+		{"tiny heap: the runtime's minimum is the floor", 1 * mib, 64 * mib, 1600},
+		{"nothing measured yet", 0, 64 * mib, 1600},
+		{"almost nothing live", 1024, 64 * mib, 1600},
+		{"live × 17 would pass the floor", 8 * mib, 64 * mib, 700},
+		{"a third of the floor", 20 * mib, 64 * mib, 200},
 		{"half the floor", 32 * mib, 64 * mib, 100},
 		{"past the floor", 200 * mib, 64 * mib, 100},
-		{"almost nothing live", 1024, 64 * mib, 10_000},
-		{"nothing measured yet", 0, 64 * mib, 10_000},
-		{"a third of the floor", 20 * mib, 64 * mib, 200},
+		{"a floor under Go's own minimum", 1 * mib, 2 * mib, 100},
 	} {
 		if got := Percent(c.live, c.floor); got != c.want {
 			t.Errorf("%s: Percent(%d, %d) = %d, want %d", c.name, c.live, c.floor, got, c.want)
