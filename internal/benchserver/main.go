@@ -12,7 +12,11 @@
 // does: proxy and upstream in one Go runtime would share a scheduler that
 // latch's gateway and the upstream cannot, and flatter the floor.
 //
-// Usage: benchserver [-addr 127.0.0.1:0] [-upstream http://HOST:PORT]
+// With -gc-heap-floor N it runs the garbage collector as latch serve does
+// with LATCH_GC_HEAP_FLOOR=N (make bench's BENCH_FLOOR_GC_HEAP_FLOOR), to
+// compare latch's code alone rather than latch against Go's defaults.
+//
+// Usage: benchserver [-addr 127.0.0.1:0] [-upstream http://HOST:PORT] [-gc-heap-floor MiB]
 // It prints "benchserver listening on http://HOST:PORT" once it accepts
 // connections, and stops on SIGINT or SIGTERM.
 package main
@@ -31,6 +35,7 @@ import (
 	"time"
 
 	"github.com/latch-auth/latch/httpapi"
+	"github.com/latch-auth/latch/internal/gcfloor"
 )
 
 var (
@@ -49,7 +54,12 @@ func constant(body []byte) http.HandlerFunc {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (port 0: a free port)")
 	upstream := flag.String("upstream", "", "serve a plain reverse proxy to this URL instead")
+	gcFloor := flag.Int("gc-heap-floor", 0, "keep the GC heap goal at least this many MiB, as latch serve does (0: Go's default)")
 	flag.Parse()
+	if *gcFloor > 0 && !gcfloor.Overridden() {
+		// The same runtime setting as latch, for comparing code alone.
+		go gcfloor.Run(context.Background(), uint64(*gcFloor)<<20, 500*time.Millisecond)
+	}
 	if err := run(*addr, *upstream); err != nil {
 		fmt.Fprintln(os.Stderr, "benchserver:", err)
 		os.Exit(1)

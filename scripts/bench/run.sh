@@ -47,6 +47,7 @@
 #   BENCH_DELAY_MS=5        think time of the paced latency runs (0: skip them)
 #   BENCH_LAT_ROUNDS=3      alternated idle/flood rounds of each latency mode
 #   BENCH_HASH_WORKERS=N    LATCH_HASH_WORKERS of the flooded server (default: latch's)
+#   BENCH_FLOOR_GC_HEAP_FLOOR=0  MiB; 64 runs bare and plain with latch serve's GC setting
 #   BENCH_SCENARIOS="sqlite check pgredis flood gateway gobench"   what to run
 #                           (check: GET /api/auth/check/ of latch-sqlite in the throughput rounds)
 #   BENCH_GO_PKGS="./auth/ ./token/ ./httpapi/ ./password/"   BENCHTIME=1s
@@ -70,6 +71,10 @@ BENCH_FLOOD_CONNS=${BENCH_FLOOD_CONNS:-32}
 export BENCH_FLOOD_DELAY_MS=${BENCH_FLOOD_DELAY_MS:-100}
 BENCH_DELAY_MS=${BENCH_DELAY_MS:-5}
 BENCH_LAT_ROUNDS=${BENCH_LAT_ROUNDS:-3}
+# The floors (bare, plain) run with Go's GC defaults, as the targets are
+# stated; BENCH_FLOOR_GC_HEAP_FLOOR=64 gives them latch serve's GC setting
+# (LATCH_GC_HEAP_FLOOR) instead, to compare latch's code alone.
+BENCH_FLOOR_GC_HEAP_FLOOR=${BENCH_FLOOR_GC_HEAP_FLOOR:-0}
 BENCH_SCENARIOS=${BENCH_SCENARIOS:-sqlite check pgredis flood gateway gobench}
 BENCH_GO_PKGS=${BENCH_GO_PKGS:-./auth/ ./token/ ./httpapi/ ./password/}
 BENCHTIME=${BENCHTIME:-1s}
@@ -323,7 +328,7 @@ say "latch: $(git describe --always --dirty 2>/dev/null || echo '?'); LATCH_THRO
 declare -A URL TOK PID
 NAMES=()
 if want sqlite || want pgredis || want check; then
-	start_server bare "$BARE" -addr 127.0.0.1:0 || die "benchserver did not start"
+	start_server bare "$BARE" -addr 127.0.0.1:0 -gc-heap-floor "$BENCH_FLOOR_GC_HEAP_FLOOR" || die "benchserver did not start"
 	URL[bare]=$SERVER_URL TOK[bare]=none PID[bare]=$SERVER_PID
 	check_me bare "$SERVER_URL" none
 	NAMES+=(bare)
@@ -563,7 +568,7 @@ if want gateway; then
 	say "   LATCH_UPSTREAM at the same upstream, a valid access token on every request; ratio latch-gateway/plain in rps"
 	start_server upstream "$BARE" -addr 127.0.0.1:0 || die "the upstream benchserver did not start"
 	upstream_url=$SERVER_URL upstream_pid=$SERVER_PID
-	start_server plain-proxy "$BARE" -addr 127.0.0.1:0 -upstream "$upstream_url" || die "benchserver -upstream did not start"
+	start_server plain-proxy "$BARE" -addr 127.0.0.1:0 -upstream "$upstream_url" -gc-heap-floor "$BENCH_FLOOR_GC_HEAP_FLOOR" || die "benchserver -upstream did not start"
 	plain_url=$SERVER_URL plain_pid=$SERVER_PID
 	start_latch latch-gateway "$WORK/data-gateway" LATCH_UPSTREAM="$upstream_url"
 	gw_url=$SERVER_URL gw_pid=$SERVER_PID gw_tok=$TOKEN
