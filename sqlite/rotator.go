@@ -164,6 +164,7 @@ func (db *DB) rotateBatch(ctx context.Context, batch []*rotateReq) error {
 type statements struct {
 	spendChecked *sql.Stmt
 	insertToken  *sql.Stmt
+	sessionUser  *sql.Stmt // on the read pool: a session with its user
 }
 
 // spendChecked spends an unspent token and names its successor, in one
@@ -193,12 +194,16 @@ func (db *DB) prepare(ctx context.Context) error {
 	if db.stmts.insertToken, err = db.write.PrepareContext(ctx, insertTokenSQL); err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
+	if db.stmts.sessionUser, err = db.read.PrepareContext(ctx,
+		`SELECT `+sessionColumns+`, `+qualifiedUserColumns+` FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
 	return nil
 }
 
 func (s *statements) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.spendChecked, s.insertToken} {
+	for _, st := range []*sql.Stmt{s.spendChecked, s.insertToken, s.sessionUser} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -158,9 +158,7 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *la
 	}
 	// The rotation is committed; what the tokens say of the session and
 	// the user is read after it, off the writer.
-	s, u, err := scanSessionUser(db.read.QueryRowContext(ctx,
-		`SELECT `+sessionColumns+`, `+qualifiedUserColumns+` FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`,
-		r.Next.SessionID))
+	s, u, err := scanSessionUser(db.stmts.sessionUser.QueryRowContext(ctx, r.Next.SessionID))
 	if err != nil {
 		return nil, nil, fmt.Errorf("rotate: read session: %w", classify(err))
 	}
