@@ -63,7 +63,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	read.SetMaxOpenConns(8)
 	db := &DB{write: write, read: read}
-	if err := db.Migrate(ctx); err == nil {
+	err = db.Migrate(ctx)
+	if err == nil {
 		err = db.prepare(ctx)
 	}
 	if err != nil {

@@ -208,4 +208,3 @@ func TestRefreshSurvivesKill(t *testing.T) {
 		})
 	}
 }
-
