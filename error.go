@@ -15,6 +15,8 @@ var (
 	ErrTokenSpent         = errors.New("refresh token already spent")
 	ErrTokenReused        = errors.New("refresh token reused")
 	ErrSessionRevoked     = errors.New("session revoked")
+	// ErrRotationCheck: a rotation's Check failed (see Rotation.Check).
+	ErrRotationCheck = errors.New("rotation check failed")
 	// ErrUnavailable: a store (the database, Redis) or the revocation
 	// state could not be reached, so the request was not served; retrying
 	// later may succeed. Stores return an *UnavailableError, which is it.

@@ -132,6 +132,22 @@ type Rotation struct {
 	// the old token again is a duplicate (two tabs), not theft; 0: none.
 	ReuseInterval time.Duration
 	Now           time.Time
+	// Check, when set, makes Rotate also require, in the statement that
+	// spends the token, what a refresh otherwise reads first: the session
+	// belongs to an active user whose token version allows the presented
+	// token, and was used within the idle timeout. Rotate then caps
+	// Next.ExpiresAt at the session's end and returns the user.
+	Check *RotationCheck
+}
+
+// RotationCheck is what Rotation.Check requires of the token's session
+// and user.
+type RotationCheck struct {
+	UserID  int64 // the session's user
+	Version int64 // the presented token's ver claim, see TokenVersion.Allows
+	// IdleTimeout, when positive: the session was last used at most this
+	// long before Rotation.Now.
+	IdleTimeout time.Duration
 }
 
 // InGrace reports whether presenting the spent token t at now is a
@@ -182,15 +198,19 @@ type SessionStore interface {
 	// RefreshToken returns the record with hash and its session, or ErrNotFound.
 	RefreshToken(ctx context.Context, hash string) (*RefreshToken, *Session, error)
 	// Rotate spends the unspent token r.OldHash and stores r.Next, in one
-	// transaction, and marks the session used at r.Now. Under any
+	// transaction; the session counts as used at r.Next.IssuedAt (callers
+	// pass r.Now), the issue time of its newest token. Under any
 	// concurrency at most one caller succeeds for one OldHash. When the
 	// token was already spent it returns *SpentError (Is ErrTokenSpent)
 	// inside r.ReuseInterval (see InGrace), and otherwise revokes the
 	// session with ReasonReuse in that same transaction and returns
 	// *ReuseError (Is ErrTokenReused). It returns ErrSessionRevoked when
 	// the session is revoked or expired, and ErrNotFound when no such
-	// token exists.
-	Rotate(ctx context.Context, r Rotation) (*Session, error)
+	// token exists. With r.Check set it also returns the session's user,
+	// and ErrRotationCheck, changing nothing, when the token is usable but
+	// the check fails (the caller then finds out why); without it the
+	// user is nil.
+	Rotate(ctx context.Context, r Rotation) (*Session, *User, error)
 	// Touch marks the session of an unspent token used at now, for refresh
 	// without rotation. Errors as Rotate.
 	Touch(ctx context.Context, hash string, now time.Time) (*Session, error)

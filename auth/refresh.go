@@ -79,17 +79,35 @@ func (s *Service) parseRefresh(ctx context.Context, raw string) (*token.Claims, 
 // parseLiveRefresh is parseRefresh for a token that may still be used: its
 // user is active and its version not revoked.
 func (s *Service) parseLiveRefresh(ctx context.Context, raw string) (*token.Claims, *latch.User, error) {
-	c, u, err := s.parseRefresh(ctx, raw)
+	c, err := s.parse(ctx, raw, token.Refresh)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !u.IsActive {
-		return nil, nil, latch.ErrUserInactive
-	}
-	if !latch.UserVersion(u).Allows(c.SessionID, c.Version) {
-		return nil, nil, latch.ErrSessionRevoked
+	u, err := s.liveUser(ctx, c)
+	if err != nil {
+		return nil, nil, err
 	}
 	return c, u, nil
+}
+
+// liveUser loads the user of refresh token c and checks that its tokens
+// may still be used: the user is active and c's version not revoked.
+func (s *Service) liveUser(ctx context.Context, c *token.Claims) (*latch.User, error) {
+	id, err := userOf(c)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.opts.Users.UserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !u.IsActive {
+		return nil, latch.ErrUserInactive
+	}
+	if !latch.UserVersion(u).Allows(c.SessionID, c.Version) {
+		return nil, latch.ErrSessionRevoked
+	}
+	return u, nil
 }
 
 // Refresh exchanges a refresh token for a new access token and, with
@@ -97,7 +115,82 @@ func (s *Service) parseLiveRefresh(ctx context.Context, raw string) (*token.Clai
 // it was rotated revokes its whole session (latch.ErrTokenReused), unless
 // it comes within the reuse interval, which returns the same successor.
 func (s *Service) Refresh(ctx context.Context, raw string) (*Pair, error) {
-	c, u, err := s.parseLiveRefresh(ctx, raw)
+	c, err := s.parse(ctx, raw, token.Refresh)
+	if err != nil {
+		return nil, err
+	}
+	if c.SessionID != "" && s.opts.RotateRefreshTokens && s.opts.BlacklistAfterRotation {
+		pair, err := s.rotateChecked(ctx, c)
+		if !errors.Is(err, errSlowPath) {
+			return pair, err
+		}
+	}
+	return s.refreshRead(ctx, c)
+}
+
+// errSlowPath: the one-statement rotation did not happen and did not
+// find out why; Refresh reads what it needs and tries again.
+var errSlowPath = errors.New("refresh: slow path")
+
+// rotateChecked is a refresh with rotation in one store call, with no
+// read before it: the store checks, in the statement that spends the
+// token, what refreshRead reads first (the user active, its version, the
+// session's user and idle time) and returns the user the new tokens are
+// signed for. It returns errSlowPath when refreshRead must decide: a
+// failed check (whose reason it tells, idle sessions revoked), a revoked
+// session, or a duplicate within the grace interval.
+func (s *Service) rotateChecked(ctx context.Context, c *token.Claims) (*Pair, error) {
+	id, err := userOf(c)
+	if err != nil {
+		return nil, err
+	}
+	now := s.opts.Now()
+	jti := token.NewID()
+	next := latch.RefreshToken{
+		Hash: hashJTI(jti), SessionID: c.SessionID, IssuedAt: now,
+		ExpiresAt: now.Add(s.opts.RefreshLifetime), // the store caps it at the session's end
+	}
+	storeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	sess, u, err := s.opts.Sessions.Rotate(storeCtx, latch.Rotation{
+		OldHash: hashJTI(c.ID), Next: next, NextJTI: jti, Spend: true,
+		ReuseInterval: s.opts.ReuseInterval, Now: now,
+		Check: &latch.RotationCheck{UserID: id, Version: c.Version, IdleTimeout: s.opts.IdleTimeout},
+	})
+	cancel()
+	var spent *latch.SpentError
+	switch {
+	case errors.Is(err, latch.ErrRotationCheck), errors.As(err, &spent), errors.Is(err, latch.ErrSessionRevoked):
+		// A revoked session may be a deactivated user's, which is
+		// answered as such.
+		return nil, errSlowPath
+	case err != nil:
+		return nil, s.spentOrRevoked(ctx, err)
+	}
+	// Cached values are keyed by the access token's generation (see
+	// CacheScope): the new tokens cannot reach the old ones, with no
+	// round trip to drop them.
+	return s.signPair(ctx, u, sess, jti, now, earliest(next.ExpiresAt, sess.ExpiresAt))
+}
+
+// signPair signs the refresh token (jti, issued at iat until exp) and a
+// fresh access token of u in sess.
+func (s *Service) signPair(ctx context.Context, u *latch.User, sess *latch.Session, jti string, iat, exp time.Time) (*Pair, error) {
+	refresh, err := s.sign(ctx, s.claimsFor(u, sess.ID, token.Refresh, jti, iat, exp))
+	if err != nil {
+		return nil, err
+	}
+	access, err := s.issueAccess(ctx, u, sess, s.opts.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &Pair{Access: access, Refresh: refresh}, nil
+}
+
+// refreshRead is Refresh that reads the user and the token's record
+// first: for tokens without a session (SimpleJWT's), refresh without
+// rotation or spending, and whatever rotateChecked leaves to it.
+func (s *Service) refreshRead(ctx context.Context, c *token.Claims) (*Pair, error) {
+	u, err := s.liveUser(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +210,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Pair, error) {
 		if err != nil {
 			return nil, s.spentOrRevoked(ctx, err)
 		}
-		s.dropCache(ctx, sess.ID)
+		// No cache drop: the new access token is a new generation (CacheFor).
 		access, err := s.issueAccess(ctx, u, sess, now)
 		return &Pair{Access: access}, err
 	}
@@ -129,7 +222,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Pair, error) {
 	// The client hanging up must not cut the rotation (or the revocation
 	// of a reused family) short: it runs to its end.
 	storeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	sess, err = s.opts.Sessions.Rotate(storeCtx, latch.Rotation{
+	sess, _, err = s.opts.Sessions.Rotate(storeCtx, latch.Rotation{
 		OldHash: rec.Hash, Next: next, NextJTI: jti, Spend: s.opts.BlacklistAfterRotation,
 		ReuseInterval: s.opts.ReuseInterval, Now: now,
 	})
@@ -152,16 +245,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Pair, error) {
 	} else {
 		succ = &latch.Successor{JTI: jti, IssuedAt: next.IssuedAt, ExpiresAt: next.ExpiresAt}
 	}
-	s.dropCache(ctx, sess.ID) // seed 000: values cached under the old tokens go with them
-	refresh, err := s.sign(ctx, s.claimsFor(u, sess.ID, token.Refresh, succ.JTI, succ.IssuedAt, succ.ExpiresAt))
-	if err != nil {
-		return nil, err
-	}
-	access, err := s.issueAccess(ctx, u, sess, now)
-	if err != nil {
-		return nil, err
-	}
-	return &Pair{Access: access, Refresh: refresh}, nil
+	return s.signPair(ctx, u, sess, succ.JTI, succ.IssuedAt, succ.ExpiresAt)
 }
 
 // storeTimeout bounds store calls that run past the request's end.

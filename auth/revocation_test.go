@@ -44,7 +44,7 @@ type hangUpOnRotate struct {
 	hangUp atomic.Pointer[context.CancelFunc]
 }
 
-func (h *hangUpOnRotate) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, error) {
+func (h *hangUpOnRotate) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *latch.User, error) {
 	if cancel := h.hangUp.Load(); cancel != nil {
 		(*cancel)()
 	}

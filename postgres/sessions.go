@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,7 +14,13 @@ import (
 
 var _ latch.SessionStore = (*DB)(nil)
 
-const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
+// lastUsed is when session s was last used: a rotation does not write
+// s.last_used_at (its statement stays one round trip), the issue time of
+// the session's newest refresh token says it (index
+// refresh_tokens_session_issued).
+const lastUsed = `GREATEST(s.last_used_at, (SELECT max(r.issued_at) FROM refresh_tokens r WHERE r.session_id = s.id))`
+
+const sessionColumns = `s.id, s.user_id, s.created_at, ` + lastUsed + `, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
 
 func scanSession(row pgx.Row, extra ...any) (*latch.Session, error) {
 	var s latch.Session
@@ -139,12 +146,75 @@ func markUsed(ctx context.Context, tx pgx.Tx, id string, now time.Time) (*latch.
 		`UPDATE sessions AS s SET last_used_at = $1 WHERE s.id = $2 RETURNING `+sessionColumns, now, id))
 }
 
+// rotateChecked is a whole rotation with its Rotation.Check in one
+// statement, so one round trip: spend the unspent token if its session is
+// active, of the user, not idle, and the user active with a version that
+// allows the token; store the successor (its expiry capped at the
+// session's end); return the session and the user. It returns no row when
+// any of that fails. Concurrent rotations of one token queue on its row
+// lock; the ones after the first find it spent when PostgreSQL rechecks
+// the WHERE clause. Parameters: 1 now, 2 successor jti, 3 successor
+// issued, 4 successor expires, 5 session, 6 old hash, 7 user, 8 ver
+// claim, 9 idle timeout (us, 0: none), 10 successor hash.
+var rotateChecked = `WITH spent AS (
+	UPDATE refresh_tokens t
+	SET spent_at = $1, successor_jti = $2, successor_issued_at = $3,
+		successor_expires_at = LEAST($4::timestamptz, s.expires_at)
+	FROM sessions s JOIN users u ON u.id = s.user_id
+	WHERE t.hash = $6 AND t.spent_at IS NULL AND t.session_id = $5 AND s.id = t.session_id
+		AND s.revoked_at IS NULL AND s.expires_at > $1 AND s.user_id = $7 AND u.is_active
+		AND (u.token_version <= $8 OR (u.version_keep_session = s.id AND u.version_keep_from <= $8))
+		AND ($9::bigint <= 0 OR ` + lastUsed + ` >= $1 - $9::bigint * interval '1 microsecond')
+	RETURNING t.session_id, t.successor_issued_at, t.successor_expires_at
+), next AS (
+	INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at)
+	SELECT $10, session_id, successor_issued_at, successor_expires_at FROM spent
+)
+SELECT ` + sessionColumns + `, spent.successor_issued_at, ` + qualifiedUserColumns + `
+FROM spent JOIN sessions s ON s.id = spent.session_id JOIN users u ON u.id = s.user_id`
+
+// qualifiedUserColumns is userColumns of the users table aliased u.
+var qualifiedUserColumns = "u." + strings.ReplaceAll(userColumns, ", ", ", u.")
+
+// scanFunc adapts a function to pgx.Row.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
 // Rotate implements latch.SessionStore.
-func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, error) {
+func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *latch.User, error) {
+	if c := r.Check; c != nil && r.Spend {
+		var u *latch.User
+		var issued time.Time
+		// scanSession's destinations, the successor's issue time, then
+		// scanUser's, in one Scan of the row.
+		s, err := scanSession(scanFunc(func(sessionDest ...any) error {
+			var err error
+			u, err = scanUser(scanFunc(func(userDest ...any) error {
+				return db.pool.QueryRow(ctx, rotateChecked,
+					r.Now, r.NextJTI, r.Next.IssuedAt, r.Next.ExpiresAt, r.Next.SessionID, r.OldHash,
+					c.UserID, c.Version, c.IdleTimeout.Microseconds(), r.Next.Hash,
+				).Scan(append(append(sessionDest, &issued), userDest...)...)
+			}))
+			return err
+		}))
+		switch {
+		case err == nil:
+			// The successor, issued in this statement, is the newest token.
+			if issued = issued.UTC(); issued.After(s.LastUsedAt) {
+				s.LastUsedAt = issued
+			}
+			return s, u, nil
+		case !errors.Is(err, latch.ErrNotFound):
+			return nil, nil, fmt.Errorf("rotate: %w", err)
+		}
+		// No row changed: find out why (reuse revokes there, in one
+		// transaction with finding the token spent).
+	}
 	var out *latch.Session
-	var reused error
+	var refused error
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		reused = nil
+		refused = nil
 		// Concurrent rotations of one token wait here for the first to
 		// commit, then find the token spent.
 		t, s, err := usable(ctx, tx, r.OldHash, r.Now)
@@ -157,7 +227,7 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, err
 			if err != nil {
 				return err
 			}
-			reused = &latch.ReuseError{Session: revoked}
+			refused = &latch.ReuseError{Session: revoked}
 			return nil
 		}
 		if err != nil {
@@ -165,6 +235,12 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, err
 		}
 		if r.Next.SessionID != s.ID {
 			return fmt.Errorf("successor names session %q, token belongs to %q", r.Next.SessionID, s.ID)
+		}
+		if r.Check != nil {
+			// Usable, so the check failed (or, without Spend, was not
+			// made in a statement): the caller finds out which.
+			refused = latch.ErrRotationCheck
+			return nil
 		}
 		if r.Spend {
 			tag, err := tx.Exec(ctx,
@@ -183,16 +259,19 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, err
 		if err := insertToken(ctx, tx, &r.Next); err != nil {
 			return err
 		}
-		out, err = markUsed(ctx, tx, s.ID, r.Now)
-		return err
+		if next := r.Next.IssuedAt.Truncate(time.Microsecond).UTC(); next.After(s.LastUsedAt) {
+			s.LastUsedAt = next
+		}
+		out = s
+		return nil
 	})
 	if err == nil {
-		err = reused
+		err = refused
 	}
 	if err != nil {
-		return nil, fmt.Errorf("rotate: %w", err)
+		return nil, nil, fmt.Errorf("rotate: %w", err)
 	}
-	return out, nil
+	return out, nil, nil
 }
 
 // Touch implements latch.SessionStore.
@@ -273,7 +352,7 @@ func (db *DB) ActiveSessions(ctx context.Context, userID int64, now time.Time) (
 	out, err := scanSessions(db.pool.Query(ctx,
 		`SELECT `+sessionColumns+` FROM sessions s
 		 WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
-		 ORDER BY s.last_used_at DESC, s.id COLLATE "C"`, userID, now))
+		 ORDER BY 4 DESC, s.id COLLATE "C"`, userID, now))
 	if err != nil {
 		return nil, fmt.Errorf("active sessions of user %d: %w", userID, err)
 	}

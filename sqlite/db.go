@@ -30,6 +30,9 @@ var migrations embed.FS
 type DB struct {
 	write *sql.DB
 	read  *sql.DB
+	// rotations batches refresh-token rotations on the writer.
+	rotations *rotator
+	stmts     statements
 }
 
 // Open opens (creating if needed) the SQLite file at path and applies
@@ -60,10 +63,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	read.SetMaxOpenConns(8)
 	db := &DB{write: write, read: read}
-	if err := db.Migrate(ctx); err != nil {
+	err = db.Migrate(ctx)
+	if err == nil {
+		err = db.prepare(ctx)
+	}
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	db.rotations = newRotator(db)
 	return db, nil
 }
 
@@ -112,7 +120,10 @@ func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) 
 
 // Close closes the database.
 func (db *DB) Close() error {
-	return errors.Join(db.read.Close(), db.write.Close())
+	if db.rotations != nil {
+		db.rotations.close()
+	}
+	return errors.Join(db.stmts.close(), db.read.Close(), db.write.Close())
 }
 
 // Times are stored as unix microseconds; NULL is the zero time. They are

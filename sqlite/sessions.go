@@ -12,11 +12,20 @@ import (
 
 var _ latch.SessionStore = (*DB)(nil)
 
-const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
+// lastUsed is when session s was last used: a rotation does not write
+// s.last_used_at (one statement less on the only writer), the issue time
+// of the session's newest refresh token says it (index
+// refresh_tokens_session_issued).
+const lastUsed = `MAX(s.last_used_at, COALESCE((SELECT MAX(r.issued_at) FROM refresh_tokens r WHERE r.session_id = s.id), 0))`
+
+const sessionColumns = `s.id, s.user_id, s.created_at, ` + lastUsed + `, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
 
 // returningSession is sessionColumns for a RETURNING clause, where SQLite
-// accepts no table qualifier.
-const returningSession = `id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at, revoke_reason`
+// accepts no table qualifier (the subquery's unqualified id is the
+// session's: refresh_tokens has no such column).
+const returningSession = `id, user_id, created_at,
+	MAX(last_used_at, COALESCE((SELECT MAX(r.issued_at) FROM refresh_tokens r WHERE r.session_id = id), 0)),
+	expires_at, user_agent, ip, revoked_at, revoke_reason`
 
 type scanner interface{ Scan(...any) error }
 
@@ -136,33 +145,81 @@ func usable(ctx context.Context, tx *sql.Tx, hash string, now time.Time) (*latch
 	return t, s, nil
 }
 
-// Rotate implements latch.SessionStore.
-func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, error) {
-	tx, err := db.write.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see _txlock): serialized with every other writer
+// Rotate implements latch.SessionStore. Concurrent rotations share one
+// write transaction (see rotator); each caller learns its own outcome, and
+// only once that transaction committed.
+func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *latch.User, error) {
+	q, err := db.rotations.do(ctx, r)
 	if err != nil {
-		return nil, fmt.Errorf("rotate: %w", classify(err))
+		return nil, nil, fmt.Errorf("rotate: %w", classify(err))
 	}
-	defer tx.Rollback()
+	if r.Check == nil {
+		return q.sess, nil, nil
+	}
+	// The rotation is committed; what the tokens say of the session and
+	// the user is read after it, off the writer.
+	s, u, err := scanSessionUser(db.stmts.sessionUser.QueryRowContext(ctx, r.Next.SessionID))
+	if err != nil {
+		return nil, nil, fmt.Errorf("rotate: read session: %w", classify(err))
+	}
+	return s, u, nil
+}
+
+// rotateInTx runs one rotation of a batch in tx and records its outcome
+// in q. It returns an error only when a statement failed, which aborts
+// the whole batch: whatever the rotation decided (a successor stored, a
+// reused family revoked) is in tx, committed with it.
+func (db *DB) rotateInTx(ctx context.Context, tx *sql.Tx, q *rotateReq) error {
+	r := q.r
+	if r.Check != nil && r.Spend {
+		// The whole decision in one statement: unspent, session active,
+		// user active with a version allowing the token, not idle.
+		c := r.Check
+		var expires int64
+		err := tx.StmtContext(ctx, db.stmts.spendChecked).QueryRowContext(ctx,
+			r.Now.UnixMicro(), r.NextJTI, r.Next.IssuedAt.UnixMicro(), r.Next.ExpiresAt.UnixMicro(),
+			r.Next.SessionID, r.OldHash, c.UserID, c.Version, c.IdleTimeout.Microseconds()).Scan(&expires)
+		switch {
+		case err == nil:
+			next := r.Next
+			next.ExpiresAt = fromMicro(expires)
+			if _, err := tx.StmtContext(ctx, db.stmts.insertToken).ExecContext(ctx,
+				next.Hash, next.SessionID, next.IssuedAt.UnixMicro(), expires); err != nil {
+				return err
+			}
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		// No row changed: find out why (reuse revokes here, in this
+		// transaction).
+	}
 	t, s, err := usable(ctx, tx, r.OldHash, r.Now)
 	var spent *latch.SpentError
-	if errors.As(err, &spent) && !latch.InGrace(t, r.ReuseInterval, r.Now) {
+	switch {
+	case errors.As(err, &spent) && !latch.InGrace(t, r.ReuseInterval, r.Now):
 		// Theft: the family goes in this transaction, so no crash or
 		// hang-up between finding the token spent and revoking leaves the
 		// thief's branch alive.
 		revoked, err := revokeInTx(ctx, tx, s.ID, latch.ReasonReuse, r.Now)
-		if err == nil {
-			err = tx.Commit()
-		}
 		if err != nil {
-			return nil, fmt.Errorf("rotate: revoke reused family: %w", classify(err))
+			return err
 		}
-		return nil, fmt.Errorf("rotate: %w", &latch.ReuseError{Session: revoked})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("rotate: %w", classify(err))
-	}
-	if r.Next.SessionID != s.ID {
-		return nil, fmt.Errorf("rotate: successor names session %q, token belongs to %q", r.Next.SessionID, s.ID)
+		q.err = &latch.ReuseError{Session: revoked}
+		return nil
+	case spent != nil, errors.Is(err, latch.ErrNotFound), errors.Is(err, latch.ErrSessionRevoked):
+		q.err = err
+		return nil
+	case err != nil:
+		return err
+	case r.Next.SessionID != s.ID:
+		q.err = fmt.Errorf("successor names session %q, token belongs to %q", r.Next.SessionID, s.ID)
+		return nil
+	case r.Check != nil:
+		// Usable, so the check failed (or, without Spend, was not made
+		// in a statement): the caller finds out which.
+		q.err = latch.ErrRotationCheck
+		return nil
 	}
 	if r.Spend {
 		res, err := tx.ExecContext(ctx,
@@ -170,23 +227,21 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, err
 			 WHERE hash = ? AND spent_at IS NULL`,
 			r.Now.UnixMicro(), r.NextJTI, r.Next.IssuedAt.UnixMicro(), r.Next.ExpiresAt.UnixMicro(), r.OldHash)
 		if err != nil {
-			return nil, fmt.Errorf("rotate: %w", classify(err))
+			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return nil, fmt.Errorf("rotate: %w", latch.ErrTokenSpent)
+			q.err = latch.ErrTokenSpent
+			return nil
 		}
 	}
 	if err := insertToken(ctx, tx, &r.Next); err != nil {
-		return nil, fmt.Errorf("rotate: %w", classify(err))
+		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_used_at = ? WHERE id = ?`, r.Now.UnixMicro(), s.ID); err != nil {
-		return nil, fmt.Errorf("rotate: %w", classify(err))
+	if next := stored(r.Next.IssuedAt); next.After(s.LastUsedAt) {
+		s.LastUsedAt = next
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("rotate: %w", classify(err))
-	}
-	s.LastUsedAt = stored(r.Now)
-	return s, nil
+	q.sess = s
+	return nil
 }
 
 // Touch implements latch.SessionStore.
@@ -274,7 +329,7 @@ func (db *DB) ActiveSessions(ctx context.Context, userID int64, now time.Time) (
 	out, err := scanSessions(db.read.QueryContext(ctx,
 		`SELECT `+sessionColumns+` FROM sessions s
 		 WHERE s.user_id = ? AND s.revoked_at IS NULL AND s.expires_at > ?
-		 ORDER BY s.last_used_at DESC, s.id`, userID, now.UnixMicro()))
+		 ORDER BY 4 DESC, s.id`, userID, now.UnixMicro())) // 4: the derived last use
 	if err != nil {
 		return nil, fmt.Errorf("active sessions of user %d: %w", userID, err)
 	}

@@ -65,7 +65,7 @@ func testConcurrency(t *testing.T, newStore func(*testing.T) Store) {
 			rotations[i] = rotation(f.token, fmt.Sprintf("next-%d", i), at(time.Hour))
 		}
 		errs := make([]error, n)
-		together(n, func(i int) { _, errs[i] = s.Rotate(ctx, rotations[i]) })
+		together(n, func(i int) { _, _, errs[i] = s.Rotate(ctx, rotations[i]) })
 		for i, err := range errs {
 			checkErr(t, fmt.Sprintf("Rotate %d", i), err, nil)
 			checkStored(t, s, fs[i].token.Hash, spentBy(fs[i].token, rotations[i]))
@@ -90,7 +90,7 @@ func testConcurrency(t *testing.T, newStore func(*testing.T) Store) {
 		errs := make([]error, 2*n)
 		together(2*n, func(i int) {
 			if i < n {
-				_, errs[i] = s.Rotate(ctx, rotations[i])
+				_, _, errs[i] = s.Rotate(ctx, rotations[i])
 			} else {
 				_, errs[i] = s.RevokeSession(ctx, fs[i-n].session.ID, latch.ReasonAdmin, at(time.Hour))
 			}
@@ -161,7 +161,7 @@ func rotateOnce(t *testing.T, s Store, token *latch.RefreshToken, round, n int) 
 	}
 	sessions := make([]*latch.Session, n)
 	errs := make([]error, n)
-	together(n, func(i int) { sessions[i], errs[i] = s.Rotate(ctx, rotations[i]) })
+	together(n, func(i int) { sessions[i], _, errs[i] = s.Rotate(ctx, rotations[i]) })
 
 	winner := -1
 	for i, err := range errs {

@@ -148,7 +148,7 @@ func testHousekeeping(t *testing.T, newStore func(*testing.T) Store) {
 		r := rotation(live.token, "live/1", at(time.Hour))
 		r.Spend = false
 		r.Next = *expiredToken
-		if _, err := s.Rotate(ctx, r); err != nil {
+		if _, _, err := s.Rotate(ctx, r); err != nil {
 			t.Fatalf("Rotate: %v", err)
 		}
 		// Revoked but not ended: stays, so its tokens answer "blacklisted".

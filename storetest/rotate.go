@@ -17,7 +17,7 @@ func testRotate(t *testing.T, newStore func(*testing.T) Store) {
 		f := mustSession(t, s, u.ID, "sess", at(0), at(24*time.Hour))
 
 		r := rotation(f.token, "next", at(time.Hour))
-		got, err := s.Rotate(ctx, r)
+		got, _, err := s.Rotate(ctx, r)
 		checkErr(t, "Rotate", err, nil)
 		want := *f.session
 		want.LastUsedAt = r.Now
@@ -29,7 +29,7 @@ func testRotate(t *testing.T, newStore func(*testing.T) Store) {
 
 		// The successor rotates in turn; the session's end never moves.
 		r2 := rotation(&r.Next, "next2", at(2*time.Hour))
-		got, err = s.Rotate(ctx, r2)
+		got, _, err = s.Rotate(ctx, r2)
 		checkErr(t, "Rotate of the successor", err, nil)
 		want.LastUsedAt = r2.Now
 		checkSession(t, got, &want)
@@ -45,14 +45,14 @@ func testRotate(t *testing.T, newStore func(*testing.T) Store) {
 		u := mustUser(t, s, "alice")
 		f := mustSession(t, s, u.ID, "sess", at(0), at(24*time.Hour))
 		r := rotation(f.token, "next", at(time.Hour))
-		if _, err := s.Rotate(ctx, r); err != nil {
+		if _, _, err := s.Rotate(ctx, r); err != nil {
 			t.Fatalf("Rotate: %v", err)
 		}
 
 		// Within the grace interval: a duplicate, reported with the record.
 		again := rotation(f.token, "other", at(2*time.Hour))
 		again.ReuseInterval = 2 * time.Hour
-		_, err := s.Rotate(ctx, again)
+		_, _, err := s.Rotate(ctx, again)
 		checkErr(t, "Rotate of a spent token", err, latch.ErrTokenSpent)
 		var se *latch.SpentError
 		if !errors.As(err, &se) {
@@ -85,14 +85,14 @@ func testRotate(t *testing.T, newStore func(*testing.T) Store) {
 				u := mustUser(t, s, "alice")
 				f := mustSession(t, s, u.ID, "sess", at(0), at(24*time.Hour))
 				r := rotation(f.token, "next", at(time.Hour))
-				if _, err := s.Rotate(ctx, r); err != nil {
+				if _, _, err := s.Rotate(ctx, r); err != nil {
 					t.Fatalf("Rotate: %v", err)
 				}
 				before := logSeq(t, s)
 
 				again := rotation(f.token, "other", at(2*time.Hour))
 				again.ReuseInterval = tt.interval
-				_, err := s.Rotate(ctx, again)
+				_, _, err := s.Rotate(ctx, again)
 				checkErr(t, "Rotate of a spent token", err, latch.ErrTokenReused)
 				var re *latch.ReuseError
 				if !errors.As(err, &re) {
@@ -108,7 +108,7 @@ func testRotate(t *testing.T, newStore func(*testing.T) Store) {
 				checkStored(t, s, again.Next.Hash, nil)
 
 				// The thief's branch (the successor) is dead too.
-				_, err = s.Rotate(ctx, rotation(&r.Next, "next2", at(3*time.Hour)))
+				_, _, err = s.Rotate(ctx, rotation(&r.Next, "next2", at(3*time.Hour)))
 				checkErr(t, "Rotate of the successor", err, latch.ErrSessionRevoked)
 			})
 		}
@@ -125,7 +125,7 @@ func testRotate(t *testing.T, newStore func(*testing.T) Store) {
 		for i, name := range []string{"next1", "next2"} {
 			r := rotation(f.token, name, at(time.Duration(i+1)*time.Hour))
 			r.Spend = false
-			got, err := s.Rotate(ctx, r)
+			got, _, err := s.Rotate(ctx, r)
 			checkErr(t, "Rotate without spending", err, nil)
 			want := *f.session
 			want.LastUsedAt = r.Now
@@ -145,7 +145,7 @@ func testRotate(t *testing.T, newStore func(*testing.T) Store) {
 
 		r := rotation(f.token, "next", at(time.Hour))
 		r.Next.SessionID = "other"
-		if _, err := s.Rotate(ctx, r); err == nil {
+		if _, _, err := s.Rotate(ctx, r); err == nil {
 			t.Fatalf("Rotate with a successor of another session succeeded")
 		}
 		checkStored(t, s, f.token.Hash, f.token)
@@ -181,7 +181,7 @@ func testRotate(t *testing.T, newStore func(*testing.T) Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				r := rotation(tt.f.token, "next of "+tt.name, tt.now)
-				_, err := s.Rotate(ctx, r)
+				_, _, err := s.Rotate(ctx, r)
 				checkErr(t, "Rotate", err, tt.wantErr)
 				checkStored(t, s, r.Next.Hash, nil)
 				if tt.f.session != nil {
@@ -192,7 +192,7 @@ func testRotate(t *testing.T, newStore func(*testing.T) Store) {
 		}
 		// The live session still rotates before its end.
 		r := rotation(live.token, "last", at(24*time.Hour-time.Microsecond))
-		_, err := s.Rotate(ctx, r)
+		_, _, err := s.Rotate(ctx, r)
 		checkErr(t, "Rotate just before expiry", err, nil)
 	})
 
@@ -202,14 +202,14 @@ func testRotate(t *testing.T, newStore func(*testing.T) Store) {
 		ctx := t.Context()
 		u := mustUser(t, s, "alice")
 		f := mustSession(t, s, u.ID, "sess", at(0), at(24*time.Hour))
-		if _, err := s.Rotate(ctx, rotation(f.token, "next", at(time.Hour))); err != nil {
+		if _, _, err := s.Rotate(ctx, rotation(f.token, "next", at(time.Hour))); err != nil {
 			t.Fatalf("Rotate: %v", err)
 		}
 		if _, err := s.RevokeSession(ctx, "sess", latch.ReasonReuse, at(2*time.Hour)); err != nil {
 			t.Fatalf("RevokeSession: %v", err)
 		}
 		// Both answers refuse the token; the contract does not rank them.
-		_, err := s.Rotate(ctx, rotation(f.token, "other", at(3*time.Hour)))
+		_, _, err := s.Rotate(ctx, rotation(f.token, "other", at(3*time.Hour)))
 		if !errors.Is(err, latch.ErrSessionRevoked) && !errors.Is(err, latch.ErrTokenSpent) {
 			t.Fatalf("Rotate of a spent token of a revoked session: got error %v, want ErrSessionRevoked or ErrTokenSpent", err)
 		}

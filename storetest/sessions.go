@@ -59,7 +59,7 @@ func testSessions(t *testing.T, newStore func(*testing.T) Store) {
 		live := mustSession(t, s, u.ID, "live", at(0), at(24*time.Hour))
 		spent := mustSession(t, s, u.ID, "spent", at(0), at(24*time.Hour))
 		r := rotation(spent.token, "spent/1", at(time.Minute))
-		if _, err := s.Rotate(ctx, r); err != nil {
+		if _, _, err := s.Rotate(ctx, r); err != nil {
 			t.Fatalf("Rotate: %v", err)
 		}
 		revoked := mustSession(t, s, u.ID, "revoked", at(0), at(24*time.Hour))

@@ -43,6 +43,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, newStore) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })
 	t.Run("Rotate", func(t *testing.T) { testRotate(t, newStore) })
+	t.Run("RotateChecked", func(t *testing.T) { testRotateChecked(t, newStore) })
 	t.Run("Revoke", func(t *testing.T) { testRevoke(t, newStore) })
 	t.Run("RevocationLog", func(t *testing.T) { testRevocationLog(t, newStore) })
 	t.Run("Housekeeping", func(t *testing.T) { testHousekeeping(t, newStore) })

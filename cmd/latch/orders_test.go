@@ -30,11 +30,25 @@ func TestOrdersCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		if _, ok, _ := ts.app.Auth().Cache().Get(ctx, c.SessionID, "orders"); !ok {
+		principal, err := ts.app.Auth().Authenticate(ctx, next.access)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache := ts.app.Auth().CacheFor(principal)
+		if _, ok, _ := cache.Get(ctx, "orders"); !ok {
 			t.Fatal("orders not cached before logout")
 		}
+		// The values of the generation before the refresh are out of the
+		// new tokens' reach; logout drops all of them.
+		old, err := ts.app.Auth().Authenticate(ctx, p.access)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := ts.app.Auth().CacheFor(old).Get(ctx, "orders"); !ok {
+			t.Fatal("orders of the first generation not cached")
+		}
 		wantResponse(t, ts.postJSON("/api/logout/", map[string]any{"refresh": next.refresh}, bearer(next.access)...), 205, "")
-		if _, ok, err := ts.app.Auth().Cache().Get(ctx, c.SessionID, "orders"); ok || err != nil {
+		if _, ok, err := cache.Get(ctx, "orders"); ok || err != nil {
 			t.Fatalf("cache entry survived logout (ok %v, err %v)", ok, err)
 		}
 		if ts.app.Redis() != nil {

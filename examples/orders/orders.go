@@ -69,10 +69,10 @@ func Route(svc *auth.Service, store Store) httpapi.Route {
 
 func list(w http.ResponseWriter, r *http.Request, p *auth.Principal, svc *auth.Service, store Store) error {
 	ctx := r.Context()
-	cache := svc.Cache()
-	if cache != nil && p.SessionID != "" {
+	cache := svc.CacheFor(p) // the values of p's session, as cached since its last refresh
+	if cache != nil {
 		// A cache that fails is a cache miss: the database still answers.
-		if b, ok, err := cache.Get(ctx, p.SessionID, cacheKey); err == nil && ok {
+		if b, ok, err := cache.Get(ctx, cacheKey); err == nil && ok {
 			var data []orderBody
 			if json.Unmarshal(b, &data) == nil {
 				return writeJSON(w, listBody{Cached: true, Data: data})
@@ -91,9 +91,9 @@ func list(w http.ResponseWriter, r *http.Request, p *auth.Principal, svc *auth.S
 	for i, o := range orders {
 		data[i] = orderBody{ID: o.ID, Product: o.Product, User: u.Username}
 	}
-	if cache != nil && p.SessionID != "" {
+	if cache != nil {
 		b, _ := json.Marshal(data)
-		_ = cache.Set(ctx, p.SessionID, cacheKey, b, cacheTTL) // best effort: the answer is already right
+		_ = cache.Set(ctx, cacheKey, b, cacheTTL) // best effort: the answer is already right
 	}
 	return writeJSON(w, listBody{Cached: false, Data: data})
 }

@@ -29,6 +29,14 @@
 #     in BENCH_ROUNDS rounds, the two taking turns in BENCH_SLICE slices;
 #     ratios latch-gateway/plain per round and their median. Target (SPEC
 #     §8): latch-gateway >= 0.90 x plain.
+#  5. refresh: chained refreshes with rotation (internal/benchrefresh: each
+#     of c workers logs in once, then refreshes with the refresh token it
+#     was just handed) at c in BENCH_REFRESH_CONNS, on latch-sqlite and on
+#     latch-pgredis, each next to the database's own single-row INSERT rate
+#     at the same c (benchrefresh insert, through latch's own sqlite.Open /
+#     postgres.OpenSchema: same driver, connection settings, durability),
+#     measured in turn in BENCH_REFRESH_ROUNDS rounds; prints the ratio
+#     refresh/INSERT per round and its median. Target (SPEC §8): >= 0.5.
 #
 # Everything it starts (servers, wrk, and through testenv.sh PostgreSQL and
 # Redis) is stopped by pid at the end, also on failure or interrupt.
@@ -48,9 +56,10 @@
 #   BENCH_LAT_ROUNDS=3      alternated idle/flood rounds of each latency mode
 #   BENCH_HASH_WORKERS=N    LATCH_HASH_WORKERS of the flooded server (default: latch's)
 #   BENCH_FLOOR_GC_HEAP_FLOOR=0  MiB; 64 runs bare and plain with latch serve's GC setting
-#   BENCH_SCENARIOS="sqlite check pgredis flood gateway gobench"   what to run
+#   BENCH_SCENARIOS="sqlite check pgredis flood gateway refresh gobench"   what to run
 #                           (check: GET /api/auth/check/ of latch-sqlite in the throughput rounds)
 #   BENCH_GO_PKGS="./auth/ ./token/ ./httpapi/ ./password/"   BENCHTIME=1s
+#   BENCH_REFRESH_CONNS="1 8 32" BENCH_REFRESH_DURATION=5s BENCH_REFRESH_ROUNDS=2   refresh scenario
 #   BENCH_OUT=DIR           keep the raw outputs and logs there
 #   BENCH_STRICT=1          exit 1 when a target is missed
 set -euo pipefail
@@ -75,7 +84,10 @@ BENCH_LAT_ROUNDS=${BENCH_LAT_ROUNDS:-3}
 # stated; BENCH_FLOOR_GC_HEAP_FLOOR=64 gives them latch serve's GC setting
 # (LATCH_GC_HEAP_FLOOR) instead, to compare latch's code alone.
 BENCH_FLOOR_GC_HEAP_FLOOR=${BENCH_FLOOR_GC_HEAP_FLOOR:-0}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-sqlite check pgredis flood gateway gobench}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-sqlite check pgredis flood gateway refresh gobench}
+BENCH_REFRESH_CONNS=${BENCH_REFRESH_CONNS:-1 8 32}
+BENCH_REFRESH_DURATION=${BENCH_REFRESH_DURATION:-5s}
+BENCH_REFRESH_ROUNDS=${BENCH_REFRESH_ROUNDS:-2}
 BENCH_GO_PKGS=${BENCH_GO_PKGS:-./auth/ ./token/ ./httpapi/ ./password/}
 BENCHTIME=${BENCHTIME:-1s}
 
@@ -96,7 +108,7 @@ want() { [[ " $BENCH_SCENARIOS " == *" $1 "* ]]; }
 
 # PostgreSQL and Redis come from testenv.sh: re-run this script inside it
 # (no Redis Cluster: not used here).
-if want pgredis && [[ -z "${LATCH_TEST_POSTGRES_URL:-}" || -z "${LATCH_TEST_REDIS_URL:-}" ]]; then
+if { want pgredis || want refresh; } && [[ -z "${LATCH_TEST_POSTGRES_URL:-}" || -z "${LATCH_TEST_REDIS_URL:-}" ]]; then
 	if [[ "${LATCH_TESTENV_ACTIVE:-}" == 1 ]]; then
 		die "inside testenv.sh but LATCH_TEST_POSTGRES_URL / LATCH_TEST_REDIS_URL are unset"
 	fi
@@ -106,7 +118,7 @@ fi
 need=()
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v curl >/dev/null 2>&1 || need+=(curl)
-if want pgredis && ! command -v psql >/dev/null 2>&1; then need+=(postgresql-client); fi
+if { want pgredis || want refresh; } && ! command -v psql >/dev/null 2>&1; then need+=(postgresql-client); fi
 if [[ ${#need[@]} -gt 0 ]]; then apt_install "${need[@]}"; fi
 command -v wrk >/dev/null 2>&1 || die "wrk not found"
 
@@ -162,6 +174,7 @@ log "building latch and the bare server"
 mkdir -p "$WORK/bin"
 go build -o "$WORK/bin/latch" ./cmd/latch
 go build -o "$WORK/bin/benchserver" ./internal/benchserver
+go build -o "$WORK/bin/benchrefresh" ./internal/benchrefresh
 LATCH=$WORK/bin/latch
 BARE=$WORK/bin/benchserver
 
@@ -612,6 +625,66 @@ if want gateway; then
 	stop "$gw_pid"
 	stop "$plain_pid"
 	stop "$upstream_pid"
+fi
+
+# ---------------------------------------------------------------------------
+# 5. refresh with rotation against the database's own INSERT rate
+# ---------------------------------------------------------------------------
+# new_schema PREFIX: creates a fresh schema; prints the PostgreSQL URL with it.
+new_schema() {
+	local schema="$1_$$_$RANDOM" sep='?'
+	psql -q -v ON_ERROR_STOP=1 "$LATCH_TEST_POSTGRES_URL" -c "CREATE SCHEMA $schema" >/dev/null ||
+		die "could not create schema $schema"
+	[[ "$LATCH_TEST_POSTGRES_URL" == *\?* ]] && sep='&'
+	echo "$LATCH_TEST_POSTGRES_URL${sep}search_path=$schema"
+}
+if want refresh; then
+	BR=$WORK/bin/benchrefresh
+	say ""
+	say "-- 5. refresh: chained refreshes with rotation (each of c clients logs in once, then refreshes with the token it was"
+	say "   just handed), ${BENCH_REFRESH_DURATION} per measurement, against the database's own single-row INSERT rate at the same c,"
+	say "   through latch's own store constructors (same driver, connection settings, durability), $BENCH_REFRESH_ROUNDS rounds taken in turn;"
+	say "   sqlite: modernc, WAL, synchronous=NORMAL, one writer; pgredis: pgxpool defaults, PostgreSQL of testenv.sh"
+	say "   ($(psql -qtA "$LATCH_TEST_POSTGRES_URL" -c "SELECT 'fsync=' || current_setting('fsync') || ' synchronous_commit=' || current_setting('synchronous_commit')" 2>/dev/null)) + Redis"
+	start_latch latch-refresh-sqlite "$WORK/data-refresh-sqlite"
+	declare -A RURL=([sqlite]=$SERVER_URL) RPID=([sqlite]=$SERVER_PID)
+	RDBS=(sqlite)
+	PG_REFRESH_URL=$(new_schema latch_bench_refresh)
+	if start_latch latch-refresh-pgredis "$WORK/data-refresh-pgredis" LATCH_DATABASE_URL="$PG_REFRESH_URL" LATCH_REDIS_URL="$LATCH_TEST_REDIS_URL"; then
+		RURL[pgredis]=$SERVER_URL RPID[pgredis]=$SERVER_PID
+		RDBS+=(pgredis)
+	else
+		say "latch-refresh-pgredis: UNAVAILABLE: ${UNAVAILABLE:-failed}"
+	fi
+	PG_INSERT_URL=$(new_schema latch_bench_insert)
+	say "$(printf '%-8s %3s %-5s | %10s %10s %6s' db c round INSERT/s refresh/s ratio)"
+	for db in "${RDBS[@]}"; do
+		for c in $BENCH_REFRESH_CONNS; do
+			RRATIOS=""
+			for ((r = 1; r <= BENCH_REFRESH_ROUNDS; r++)); do
+				tag="refresh-$db-c$c-r$r"
+				if [[ $db == sqlite ]]; then
+					"$BR" insert -sqlite "$WORK/insert-c$c.db" -c "$c" -d "$BENCH_REFRESH_DURATION" >"$OUT/$tag-insert.txt" 2>&1 ||
+						die "benchrefresh insert failed: $(tail -n3 "$OUT/$tag-insert.txt")"
+				else
+					"$BR" insert -postgres "$PG_INSERT_URL" -c "$c" -d "$BENCH_REFRESH_DURATION" >"$OUT/$tag-insert.txt" 2>&1 ||
+						die "benchrefresh insert failed: $(tail -n3 "$OUT/$tag-insert.txt")"
+				fi
+				BENCH_PASSWORD=$PASSWORD "$BR" refresh -url "${RURL[$db]}" -user alice -c "$c" -d "$BENCH_REFRESH_DURATION" \
+					>"$OUT/$tag-refresh.txt" 2>&1 || die "benchrefresh refresh failed: $(tail -n3 "$OUT/$tag-refresh.txt")"
+				ins=$(grep -m1 '^INSERT ' "$OUT/$tag-insert.txt") ref=$(grep -m1 '^REFRESH ' "$OUT/$tag-refresh.txt")
+				if [[ $(field errors "$ref") != 0 ]]; then log "warning: errors in $OUT/$tag-refresh.txt: $ref"; fi
+				q=$(ratio "$(field rps "$ref")" "$(field rps "$ins")")
+				RRATIOS+="$q "
+				say "$(printf '%-8s %3s %-5s | %10s %10s %6s' "$db" "$c" "$r" "$(field rps "$ins")" "$(field rps "$ref")" "$q")"
+			done
+			m=$(tr ' ' '\n' <<<"$RRATIOS" | grep . | median)
+			verdict=$(awk -v m="$m" 'BEGIN { print (m >= 0.5) ? "meets" : "MISSES" }')
+			if [[ $c -gt 1 && $verdict == MISSES ]]; then STRICT_FAIL=1; fi
+			say "median ratio refresh/INSERT, $db, c=$c: $m ($verdict the target >= 0.5$([[ $c -gt 1 ]] || echo '; not a target at c=1'))"
+		done
+	done
+	for db in "${RDBS[@]}"; do stop "${RPID[$db]}"; done
 fi
 
 # ---------------------------------------------------------------------------
