@@ -10,6 +10,7 @@ import (
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/auth"
+	"github.com/latch-auth/latch/internal/clocktest"
 )
 
 // countingUsers counts UserByID calls of the real store and can make them
@@ -32,12 +33,21 @@ func (c *countingUsers) UserByID(ctx context.Context, id int64) (*latch.User, er
 	return c.UserStore.UserByID(ctx, id)
 }
 
-func TestAuthenticateFetchesNoUser(t *testing.T) {
+// newCountingFlows is newFlows with the user store counted.
+func newCountingFlows(t *testing.T, configure func(*auth.Options)) (*auth.Service, *clocktest.Clock, *countingUsers, *auth.Pair) {
 	users := &countingUsers{}
 	svc, clock, _, pair := newFlows(t, func(o *auth.Options) {
 		users.UserStore = o.Users
 		o.Users = users
+		if configure != nil {
+			configure(o)
+		}
 	})
+	return svc, clock, users, pair
+}
+
+func TestAuthenticateFetchesNoUser(t *testing.T) {
+	svc, clock, users, pair := newCountingFlows(t, nil)
 	ctx := context.Background()
 	before := users.calls.Load()
 	for range 3 {
@@ -64,12 +74,7 @@ func TestAuthenticateFetchesNoUser(t *testing.T) {
 }
 
 func TestAuthenticateFetchesUserInRefreshOnlyMode(t *testing.T) {
-	users := &countingUsers{}
-	svc, _, _, pair := newFlows(t, func(o *auth.Options) {
-		users.UserStore = o.Users
-		o.Users = users
-		o.RefreshOnly = true
-	})
+	svc, _, users, pair := newCountingFlows(t, func(o *auth.Options) { o.RefreshOnly = true })
 	before := users.calls.Load()
 	if _, err := svc.Authenticate(context.Background(), pair.Access); err != nil {
 		t.Fatal(err)
@@ -80,11 +85,7 @@ func TestAuthenticateFetchesUserInRefreshOnlyMode(t *testing.T) {
 }
 
 func TestUserCoalescesAndServesStale(t *testing.T) {
-	users := &countingUsers{}
-	svc, clock, _, pair := newFlows(t, func(o *auth.Options) {
-		users.UserStore = o.Users
-		o.Users = users
-	})
+	svc, clock, users, pair := newCountingFlows(t, nil)
 	ctx := context.Background()
 	p, err := svc.Authenticate(ctx, pair.Access)
 	if err != nil {
@@ -125,11 +126,7 @@ func TestUserCoalescesAndServesStale(t *testing.T) {
 }
 
 func TestUserUnavailableWithoutARecord(t *testing.T) {
-	users := &countingUsers{}
-	svc, _, _, pair := newFlows(t, func(o *auth.Options) {
-		users.UserStore = o.Users
-		o.Users = users
-	})
+	svc, _, users, pair := newCountingFlows(t, nil)
 	p, err := svc.Authenticate(context.Background(), pair.Access)
 	if err != nil {
 		t.Fatal(err)
