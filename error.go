@@ -10,6 +10,7 @@ import (
 var (
 	ErrNotFound           = errors.New("not found")
 	ErrUsernameTaken      = errors.New("username taken")
+	ErrEmailTaken         = errors.New("email taken")
 	ErrInvalidCredentials = errors.New("invalid credentials")
 	ErrUserInactive       = errors.New("user inactive")
 	ErrTokenSpent         = errors.New("refresh token already spent")
