@@ -16,6 +16,9 @@ var (
 	ErrTokenSpent         = errors.New("refresh token already spent")
 	ErrTokenReused        = errors.New("refresh token reused")
 	ErrSessionRevoked     = errors.New("session revoked")
+	// ErrPermissionDenied: the caller is authenticated but may not do
+	// this (a non-admin on the admin API).
+	ErrPermissionDenied = errors.New("permission denied")
 	// ErrUnavailable: a store (the database, Redis) or the revocation
 	// state could not be reached, so the request was not served; retrying
 	// later may succeed. Stores return an *UnavailableError, which is it.
