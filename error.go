@@ -10,11 +10,15 @@ import (
 var (
 	ErrNotFound           = errors.New("not found")
 	ErrUsernameTaken      = errors.New("username taken")
+	ErrEmailTaken         = errors.New("email taken")
 	ErrInvalidCredentials = errors.New("invalid credentials")
 	ErrUserInactive       = errors.New("user inactive")
 	ErrTokenSpent         = errors.New("refresh token already spent")
 	ErrTokenReused        = errors.New("refresh token reused")
 	ErrSessionRevoked     = errors.New("session revoked")
+	// ErrPermissionDenied: the caller is authenticated but may not do
+	// this (a non-admin on the admin API).
+	ErrPermissionDenied = errors.New("permission denied")
 	// ErrRotationCheck: a rotation's Check failed (see Rotation.Check).
 	ErrRotationCheck = errors.New("rotation check failed")
 	// ErrUnavailable: a store (the database, Redis) or the revocation

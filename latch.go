@@ -7,12 +7,16 @@ import (
 
 // User is an account that can log in.
 type User struct {
-	ID           int64
-	Username     string // unique, compared case-insensitively
-	Email        string
-	PasswordHash string // PHC string (argon2id) or an imported Django hash
-	Role         string
-	IsActive     bool
+	ID       int64
+	Username string // unique, compared case-insensitively
+	// Email is unique under EmailKey (letter case ignored) when not empty.
+	Email string
+	// EmailVerified reports that the user proved they receive Email's mail;
+	// changing the address clears it.
+	EmailVerified bool
+	PasswordHash  string // PHC string (argon2id) or an imported Django hash
+	Role          string
+	IsActive      bool
 	// TokenVersion is bumped by password change, deactivation and
 	// logout-all; tokens carrying an older version are refused, except
 	// those of VersionKeepSession (the session that changed the password)
@@ -166,10 +170,12 @@ const (
 	ReasonAdmin          = "admin"
 )
 
-// UserStore keeps users. Usernames are unique case-insensitively.
+// UserStore keeps users. Usernames are unique case-insensitively, and so
+// are non-empty emails (under EmailKey).
 type UserStore interface {
 	// CreateUser inserts u and sets u.ID and u.CreatedAt. It returns
-	// ErrUsernameTaken when the username exists in any letter case.
+	// ErrUsernameTaken when the username exists in any letter case, and
+	// ErrEmailTaken when another user has u.Email under EmailKey.
 	CreateUser(ctx context.Context, u *User) error
 	// UserByID returns ErrNotFound when no user has id.
 	UserByID(ctx context.Context, id int64) (*User, error)
@@ -187,6 +193,46 @@ type UserStore interface {
 	// it; returns ErrNotFound. Bumping again with the same keep session
 	// keeps that session's tokens valid (TokenVersion.KeepFrom stays).
 	BumpTokenVersion(ctx context.Context, id int64, keep string, now time.Time) (TokenVersion, error)
+
+	// UserByEmail matches EmailKey(email) (letter case ignored); it
+	// returns ErrNotFound, also for an empty email.
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	// UpdateUser applies the non-nil fields of p to user id in one
+	// statement and returns the user as stored. A new Email that differs
+	// from the old one under EmailKey clears EmailVerified unless p sets
+	// it too. It returns ErrUsernameTaken or ErrEmailTaken when another
+	// user has the new username or address, and ErrNotFound.
+	UpdateUser(ctx context.Context, id int64, p UserPatch) (*User, error)
+	// SetEmailVerified marks the user's current address verified or not;
+	// returns ErrNotFound.
+	SetEmailVerified(ctx context.Context, id int64, verified bool) error
+	// ListUsers returns the page of users q asks for, in id order, and how
+	// many users match q.Search in all.
+	ListUsers(ctx context.Context, q UserQuery) (users []User, total int64, err error)
+	// DeleteUser deletes the user and, with them, their sessions and
+	// refresh records; it returns ErrNotFound. It does not revoke: callers
+	// revoke first (auth.Service.DeleteUser), so that other instances
+	// refuse the user's tokens before the rows go.
+	DeleteUser(ctx context.Context, id int64) error
+}
+
+// UserPatch is a change to a user's profile: nil fields stay as they are.
+// Password, activation and token versions have methods of their own.
+type UserPatch struct {
+	Username      *string
+	Email         *string
+	EmailVerified *bool
+	Role          *string
+}
+
+// UserQuery selects a page of users for ListUsers.
+type UserQuery struct {
+	// Search keeps the users whose username or email contains it, letter
+	// case ignored (as a plain substring: % and _ are not wildcards).
+	// Empty: every user.
+	Search string
+	Offset int
+	Limit  int // at most this many; 0 or less: no limit
 }
 
 // SessionStore keeps sessions and refresh-token records.

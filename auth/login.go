@@ -19,12 +19,13 @@ import (
 	"github.com/latch-auth/latch/token"
 )
 
-// Login checks the credentials, opens a session and returns its first
-// pair. Wrong password, unknown user and inactive user all return
+// Login checks the credentials (login is a username, an address or
+// either, as Options.LoginField says), opens a session and returns its
+// first pair. Wrong password, unknown user and inactive user all return
 // latch.ErrInvalidCredentials after the same hashing work. It returns
 // password.ErrBusy when the hashing pool is full.
-func (s *Service) Login(ctx context.Context, username, pw string, client Client) (*Pair, error) {
-	u, err := s.authenticateUser(ctx, username, pw)
+func (s *Service) Login(ctx context.Context, login, pw string, client Client) (*Pair, error) {
+	u, err := s.authenticateUser(ctx, login, pw)
 	if err != nil {
 		return nil, err
 	}
@@ -39,18 +40,63 @@ func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("too many failed logins; retry in %v", e.After)
 }
 
-// authenticateUser checks a username and password, behind the per-account
-// guard against password guessing.
-func (s *Service) authenticateUser(ctx context.Context, username, pw string) (*latch.User, error) {
-	username = NormalizeUsername(username)
-	// No stored username is longer or holds a NUL: refuse before the
-	// guard or the store sees it (a NUL is an error on PostgreSQL).
+// LoginField is what a login's identifier is (SPEC §10, LATCH_LOGIN_FIELD).
+type LoginField string
+
+// The login fields.
+const (
+	// LoginUsername: the request's username field is a username (default).
+	LoginUsername LoginField = "username"
+	// LoginEmail: the request's email field is an email address.
+	LoginEmail LoginField = "email"
+	// LoginUsernameEmail: the request's username field is either; a value
+	// holding "@" is looked up as an address first.
+	LoginUsernameEmail LoginField = "username_email"
+)
+
+// ParseLoginField reads a LATCH_LOGIN_FIELD value; "" is LoginUsername.
+func ParseLoginField(s string) (LoginField, error) {
+	switch f := LoginField(s); f {
+	case "":
+		return LoginUsername, nil
+	case LoginUsername, LoginEmail, LoginUsernameEmail:
+		return f, nil
+	}
+	return "", fmt.Errorf("login field %q: want username, email or username_email", s)
+}
+
+// RequestField is the name of the request field that carries the login's
+// identifier: email for LoginEmail, username otherwise.
+func (f LoginField) RequestField() string {
+	if f == LoginEmail {
+		return "email"
+	}
+	return "username"
+}
+
+// LoginField returns the configured login field.
+func (s *Service) LoginField() LoginField { return s.opts.LoginField }
+
+// authenticateUser checks a login identifier (see LoginField) and
+// password, behind the per-account guard against password guessing.
+func (s *Service) authenticateUser(ctx context.Context, login, pw string) (*latch.User, error) {
+	field := s.opts.LoginField.RequestField()
+	// No stored username or address is longer or holds a NUL: refuse
+	// before the guard or the store sees it (a NUL is an error on
+	// PostgreSQL).
 	verr := &ValidationError{}
-	verr.add("username", usernameLimits(username)...)
+	if s.opts.LoginField == LoginEmail {
+		verr.add(field, emailLimits(login)...)
+	} else {
+		login = NormalizeUsername(login)
+		verr.add(field, usernameLimits(login)...)
+	}
 	if err := verr.orNil(); err != nil {
 		return nil, err
 	}
-	account := accountKey(username)
+	// One guard key per identifier as typed (letter case ignored): the
+	// guard runs before any lookup, so that a refused login costs none.
+	account := accountKey(login)
 	if s.opts.Guard != nil {
 		wait, err := s.opts.Guard.Wait(ctx, account)
 		if err != nil {
@@ -59,7 +105,7 @@ func (s *Service) authenticateUser(ctx context.Context, username, pw string) (*l
 			return nil, &ThrottledError{After: wait}
 		}
 	}
-	u, err := s.checkPassword(ctx, username, pw)
+	u, err := s.checkPassword(ctx, login, pw)
 	if s.opts.Guard != nil {
 		var gerr error
 		switch {
@@ -75,8 +121,33 @@ func (s *Service) authenticateUser(ctx context.Context, username, pw string) (*l
 	return u, err
 }
 
-// checkPassword checks a username and password.
-func (s *Service) checkPassword(ctx context.Context, username, pw string) (*latch.User, error) {
+// findLogin looks up the user a login identifier names. Under
+// LoginUsernameEmail an identifier with "@" is always looked up both ways
+// (the address wins), so that which way it matched does not show in the
+// time a login takes.
+func (s *Service) findLogin(ctx context.Context, login string) (*latch.User, error) {
+	switch s.opts.LoginField {
+	case LoginEmail:
+		return s.opts.Users.UserByEmail(ctx, login)
+	case LoginUsernameEmail:
+		if !strings.Contains(login, "@") {
+			break
+		}
+		byEmail, err := s.opts.Users.UserByEmail(ctx, login)
+		if err != nil && !errors.Is(err, latch.ErrNotFound) {
+			return nil, err
+		}
+		byName, nerr := s.opts.Users.UserByUsername(ctx, login)
+		if byEmail != nil {
+			return byEmail, nil
+		}
+		return byName, nerr
+	}
+	return s.opts.Users.UserByUsername(ctx, login)
+}
+
+// checkPassword checks a login identifier and password.
+func (s *Service) checkPassword(ctx context.Context, login, pw string) (*latch.User, error) {
 	// The lookup runs inside the hashing pool: a login refused because the
 	// pool is full then costs no database query, which keeps a login flood
 	// cheap to shed.
@@ -84,7 +155,7 @@ func (s *Service) checkPassword(ctx context.Context, username, pw string) (*latc
 	var lookupErr, verifyErr, hashErr error
 	var ok, rehash bool
 	if err := s.hash(ctx, func() {
-		u, lookupErr = s.opts.Users.UserByUsername(ctx, username)
+		u, lookupErr = s.findLogin(ctx, login)
 		if lookupErr != nil && !errors.Is(lookupErr, latch.ErrNotFound) {
 			return
 		}
@@ -257,7 +328,12 @@ const (
 	msgUsernameInvalid = "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."
 	msgUsernameLong    = "Ensure this field has no more than 150 characters."
 	msgEmailInvalid    = "Enter a valid email address."
-	msgNullChars       = "Null characters are not allowed."
+	msgEmailLong       = "Ensure this field has no more than 254 characters."
+	// dj-rest-auth's RegisterSerializer.validate_email.
+	msgEmailTaken = "A user is already registered with this e-mail address."
+	msgNullChars  = "Null characters are not allowed."
+	msgRequired   = "This field is required."
+	msgBlank      = "This field may not be blank."
 )
 
 // maxUsername is Django's max_length of User.username.
@@ -269,6 +345,20 @@ func usernameLimits(name string) []string {
 		return []string{msgUsernameLong}
 	}
 	if strings.IndexByte(name, 0) >= 0 {
+		return []string{msgNullChars}
+	}
+	return nil
+}
+
+// maxEmail is Django's max_length of an EmailField (RFC 5321's limit).
+const maxEmail = 254
+
+// emailLimits are the checks an address passes before any lookup.
+func emailLimits(email string) []string {
+	if utf8.RuneCountInString(email) > maxEmail {
+		return []string{msgEmailLong}
+	}
+	if strings.IndexByte(email, 0) >= 0 {
 		return []string{msgNullChars}
 	}
 	return nil
@@ -287,8 +377,8 @@ func validUsername(name string) []string {
 }
 
 func validEmail(email string) []string {
-	if strings.IndexByte(email, 0) >= 0 {
-		return []string{msgNullChars}
+	if msgs := emailLimits(email); msgs != nil {
+		return msgs
 	}
 	at := strings.LastIndexByte(email, '@')
 	if email == "" || (at > 0 && at < len(email)-1 && !strings.ContainsAny(email, " \t\r\n") && strings.Contains(email[at:], ".")) {
@@ -298,17 +388,23 @@ func validEmail(email string) []string {
 }
 
 // Signup creates an active user with the default role. It returns
-// *ValidationError for a taken or invalid username, a weak password or a
-// bad email.
+// *ValidationError for a taken or invalid username, a weak password, a bad
+// or taken email, or no email under LoginEmail.
 func (s *Service) Signup(ctx context.Context, username, pw, email string) (*latch.User, error) {
+	if email == "" && s.opts.LoginField == LoginEmail {
+		// The address is then the only way to log in.
+		return nil, &ValidationError{Fields: []FieldError{{Field: "email", Messages: []string{msgRequired}}}}
+	}
 	return s.CreateUser(ctx, NewUser{Username: username, Password: pw, Email: email})
 }
 
 // NewUser is an account to create.
 type NewUser struct {
 	Username, Password string
-	Email              string // optional
+	Email              string // optional; unique when given
 	Role               string // default Options.DefaultRole
+	// Inactive creates the user unable to log in.
+	Inactive bool
 }
 
 // CreateUser is Signup with a chosen role (latch createuser).
@@ -332,12 +428,21 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*latch.User, erro
 	if herr != nil {
 		return nil, fmt.Errorf("signup: %w: %w", latch.ErrUnavailable, herr)
 	}
-	u := &latch.User{Username: username, Email: email, PasswordHash: h, Role: role, IsActive: true, CreatedAt: s.opts.Now()}
+	u := &latch.User{Username: username, Email: email, PasswordHash: h, Role: role, IsActive: !nu.Inactive, CreatedAt: s.opts.Now()}
 	if err := s.opts.Users.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, latch.ErrUsernameTaken) {
-			return nil, &ValidationError{Fields: []FieldError{{Field: "username", Messages: []string{msgUsernameTaken}}}}
-		}
-		return nil, fmt.Errorf("signup: %w", err)
+		return nil, fmt.Errorf("signup: %w", takenFields(err))
 	}
 	return u, nil
+}
+
+// takenFields turns a store's uniqueness errors into the field errors
+// Django and dj-rest-auth answer with; other errors pass unchanged.
+func takenFields(err error) error {
+	switch {
+	case errors.Is(err, latch.ErrUsernameTaken):
+		return &ValidationError{Fields: []FieldError{{Field: "username", Messages: []string{msgUsernameTaken}}}}
+	case errors.Is(err, latch.ErrEmailTaken):
+		return &ValidationError{Fields: []FieldError{{Field: "email", Messages: []string{msgEmailTaken}}}}
+	}
+	return err
 }

@@ -173,7 +173,13 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, newPW, keep str
 
 // Sessions lists the caller's active sessions.
 func (s *Service) Sessions(ctx context.Context, p *Principal) ([]latch.Session, error) {
-	all, err := s.opts.Sessions.ActiveSessions(ctx, p.UserID, s.opts.Now())
+	return s.activeSessions(ctx, p.UserID)
+}
+
+// activeSessions lists a user's sessions that are neither revoked, expired
+// nor idle too long.
+func (s *Service) activeSessions(ctx context.Context, userID int64) ([]latch.Session, error) {
+	all, err := s.opts.Sessions.ActiveSessions(ctx, userID, s.opts.Now())
 	if err != nil || s.opts.IdleTimeout <= 0 {
 		return all, err
 	}

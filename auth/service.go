@@ -91,6 +91,10 @@ type Options struct {
 	CustomClaims      []string
 	MinPasswordLength int
 	DefaultRole       string
+	// LoginField says what a login's identifier is; "" is LoginUsername.
+	LoginField LoginField
+	// AdminRole is the role that may use the admin API; "" is "admin".
+	AdminRole string
 	// VerifiedCacheSize bounds the cache of verified access tokens.
 	VerifiedCacheSize int
 	// UserCacheTTL is how long Authenticate trusts a cached user record.
@@ -154,6 +158,13 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.DefaultRole == "" {
 		opts.DefaultRole = "user"
+	}
+	if opts.AdminRole == "" {
+		opts.AdminRole = "admin"
+	}
+	var err error
+	if opts.LoginField, err = ParseLoginField(string(opts.LoginField)); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
 	}
 	return &Service{
 		opts:     opts,

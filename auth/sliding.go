@@ -15,11 +15,11 @@ var ErrSlidingDisabled = errors.New("sliding tokens are disabled")
 // LoginSliding checks the credentials and returns a sliding token, as
 // SimpleJWT's TokenObtainSlidingView. The token names a new session and is
 // revocable like any other; its jti is the session's refresh record.
-func (s *Service) LoginSliding(ctx context.Context, username, pw string, client Client) (string, error) {
+func (s *Service) LoginSliding(ctx context.Context, login, pw string, client Client) (string, error) {
 	if !s.opts.Sliding {
 		return "", ErrSlidingDisabled
 	}
-	u, err := s.authenticateUser(ctx, username, pw)
+	u, err := s.authenticateUser(ctx, login, pw)
 	if err != nil {
 		return "", err
 	}

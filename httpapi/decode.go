@@ -188,6 +188,9 @@ const (
 // lookup so that no longer name reaches a store or an in-memory key.
 const maxUsername = 150
 
+// maxEmail is Django's max_length of an EmailField.
+const maxEmail = 254
+
 // form collects field values and their errors in the order fields are
 // read, which is the order DRF reports them in.
 type form struct {

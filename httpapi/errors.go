@@ -158,6 +158,8 @@ func (s *Server) toAPIError(err error) *apiError {
 		return &apiError{status: http.StatusBadRequest, body: body, err: err}
 	case errors.Is(err, latch.ErrInvalidCredentials):
 		return &apiError{status: http.StatusUnauthorized, body: detail("No active account found with the given credentials"), err: err}
+	case errors.Is(err, latch.ErrPermissionDenied):
+		return &apiError{status: http.StatusForbidden, body: detail("You do not have permission to perform this action."), err: err}
 	case errors.Is(err, auth.ErrNoUserID):
 		return &apiError{status: http.StatusUnauthorized, body: detailBody{Detail: auth.ErrNoUserID.Error(), Code: "token_not_valid"}, err: err}
 	case isTokenError(err):

@@ -55,14 +55,20 @@ type pairBody struct {
 	Refresh string `json:"refresh,omitempty"`
 }
 
-// credentials reads the username and password of a login.
-func (s *Server) credentials(r *http.Request) (username, pw string, err error) {
+// credentials reads the identifier and password of a login: the
+// username field, or the email field under LATCH_LOGIN_FIELD=email.
+func (s *Server) credentials(r *http.Request) (login, pw string, err error) {
 	f, err := s.readForm(r)
 	if err != nil {
 		return "", "", err
 	}
-	username, pw = f.strMax("username", false, maxUsername), f.str("password", false)
-	return username, pw, f.err()
+	if s.opts.Auth.LoginField() == auth.LoginEmail {
+		login = f.strMax("email", false, maxEmail)
+	} else {
+		login = f.strMax("username", false, maxUsername)
+	}
+	pw = f.str("password", false)
+	return login, pw, f.err()
 }
 
 // login reads credentials and logs in.
@@ -190,7 +196,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	username, pw, email := f.strMax("username", false, maxUsername), f.str("password", false), f.str("email", true)
+	username, pw, email := f.strMax("username", false, maxUsername), f.str("password", false), f.strMax("email", true, maxEmail)
 	if err := f.err(); err != nil {
 		return err
 	}

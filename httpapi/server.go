@@ -206,6 +206,7 @@ func (s *Server) routes() {
 	s.route("/api/password/", methods{"POST": s.authed(s.changePassword)})
 	s.route("/api/sessions/", methods{"GET": s.authed(s.sessions)})
 	s.route("/api/sessions/{id}/", methods{"DELETE": s.authed(s.deleteSession)})
+	s.adminRoutes()
 	s.route("/.well-known/jwks.json", methods{"GET": s.jwks})
 	if s.opts.Omit&GroupOps == 0 {
 		s.route("/healthz", methods{"GET": s.healthz})

@@ -29,6 +29,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/latch-auth/latch"
 )
 
 //go:embed migrations/*.sql
@@ -116,7 +118,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	}
 	sqlDB := stdlib.OpenDBFromPool(db.pool.Pool)
 	defer sqlDB.Close() // leaves the pool open
-	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithSessionLocker(locker), goose.WithGoMigrations(accountsMigration()))
 	if err != nil {
 		return fmt.Errorf("postgres: migrations: %w", err)
 	}
@@ -163,6 +165,16 @@ func pgCode(err error) string {
 }
 
 func isUniqueViolation(err error) bool { return pgCode(err) == codeUniqueViolation }
+
+// takenError names what a unique violation on the users table was about:
+// the email's index or the username's.
+func takenError(err error) error {
+	var e *pgconn.PgError
+	if errors.As(err, &e) && e.ConstraintName == "users_email_key" {
+		return latch.ErrEmailTaken
+	}
+	return latch.ErrUsernameTaken
+}
 
 // maxAttempts bounds how often retry runs a transaction.
 const maxAttempts = 10

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,12 +14,12 @@ import (
 
 var _ latch.UserStore = (*DB)(nil)
 
-const userColumns = `id, username, email, password_hash, role, is_active, token_version, version_keep_session, version_keep_from, last_login, created_at`
+const userColumns = `id, username, email, email_verified, password_hash, role, is_active, token_version, version_keep_session, version_keep_from, last_login, created_at`
 
 func scanUser(row pgx.Row) (*latch.User, error) {
 	var u latch.User
 	var lastLogin *time.Time
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.Role, &u.IsActive, &u.TokenVersion, &u.VersionKeepSession, &u.VersionKeepFrom, &lastLogin, &u.CreatedAt); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.EmailVerified, &u.PasswordHash, &u.Role, &u.IsActive, &u.TokenVersion, &u.VersionKeepSession, &u.VersionKeepFrom, &lastLogin, &u.CreatedAt); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, latch.ErrNotFound
 		}
@@ -37,12 +38,12 @@ func (db *DB) CreateUser(ctx context.Context, u *latch.User) error {
 	}
 	var id int64
 	err := db.pool.QueryRow(ctx,
-		`INSERT INTO users (username, username_key, email, password_hash, role, is_active, token_version, version_keep_session, version_keep_from, last_login, created_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id, created_at`,
-		u.Username, usernameKey(u.Username), u.Email, u.PasswordHash, u.Role, u.IsActive, u.TokenVersion, u.VersionKeepSession, u.VersionKeepFrom, nullTime(u.LastLogin), created,
+		`INSERT INTO users (username, username_key, email, email_key, email_verified, password_hash, role, is_active, token_version, version_keep_session, version_keep_from, last_login, created_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id, created_at`,
+		u.Username, usernameKey(u.Username), u.Email, latch.EmailKey(u.Email), u.EmailVerified, u.PasswordHash, u.Role, u.IsActive, u.TokenVersion, u.VersionKeepSession, u.VersionKeepFrom, nullTime(u.LastLogin), created,
 	).Scan(&id, &created)
 	if isUniqueViolation(err) {
-		return fmt.Errorf("create user: %w", latch.ErrUsernameTaken)
+		return fmt.Errorf("create user: %w", takenError(err))
 	}
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
@@ -67,6 +68,102 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (*latch.User,
 		return nil, fmt.Errorf("user by name: %w", err)
 	}
 	return u, nil
+}
+
+// UserByEmail implements latch.UserStore.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*latch.User, error) {
+	if email == "" {
+		return nil, fmt.Errorf("user by email: %w", latch.ErrNotFound)
+	}
+	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1`, latch.EmailKey(email)))
+	if err != nil {
+		return nil, fmt.Errorf("user by email: %w", err)
+	}
+	return u, nil
+}
+
+// UpdateUser implements latch.UserStore.
+func (db *DB) UpdateUser(ctx context.Context, id int64, p latch.UserPatch) (*latch.User, error) {
+	var nameKey, emailKey *string
+	if p.Username != nil {
+		k := usernameKey(*p.Username)
+		nameKey = &k
+	}
+	if p.Email != nil {
+		k := latch.EmailKey(*p.Email)
+		emailKey = &k
+	}
+	// SET expressions read the row as it was, so email_verified compares
+	// the new key with the old one.
+	u, err := scanUser(db.pool.QueryRow(ctx,
+		`UPDATE users SET
+		   username = coalesce($1::text, username),
+		   username_key = coalesce($2::text, username_key),
+		   email = coalesce($3::text, email),
+		   email_verified = CASE WHEN $5::boolean IS NOT NULL THEN $5::boolean WHEN $4::text IS NOT NULL AND $4::text <> email_key THEN FALSE ELSE email_verified END,
+		   email_key = coalesce($4::text, email_key),
+		   role = coalesce($6::text, role)
+		 WHERE id = $7 RETURNING `+userColumns,
+		p.Username, nameKey, p.Email, emailKey, p.EmailVerified, p.Role, id))
+	if isUniqueViolation(err) {
+		return nil, fmt.Errorf("update user %d: %w", id, takenError(err))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// SetEmailVerified implements latch.UserStore.
+func (db *DB) SetEmailVerified(ctx context.Context, id int64, verified bool) error {
+	return db.updateUser(ctx, id, `UPDATE users SET email_verified = $1 WHERE id = $2`, verified)
+}
+
+// ListUsers implements latch.UserStore.
+func (db *DB) ListUsers(ctx context.Context, q latch.UserQuery) ([]latch.User, int64, error) {
+	search := strings.ToLower(q.Search)
+	const match = `($1 = '' OR strpos(username_key, $1) > 0 OR strpos(email_key, $1) > 0)`
+	var total int64
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE `+match, search).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", err)
+	}
+	var limit *int64 // NULL: no limit
+	if q.Limit > 0 {
+		l := int64(q.Limit)
+		limit = &l
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE `+match+` ORDER BY id LIMIT $2 OFFSET $3`,
+		search, limit, max(q.Offset, 0))
+	if err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	users := []latch.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list users: %w", err)
+		}
+		users = append(users, *u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", err)
+	}
+	return users, total, nil
+}
+
+// DeleteUser implements latch.UserStore. Sessions, refresh records and
+// the user's orders go with the row (ON DELETE CASCADE); opaque handles
+// are deleted with their sessions by the caller's revocation.
+func (db *DB) DeleteUser(ctx context.Context, id int64) error {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete user %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete user %d: %w", id, latch.ErrNotFound)
+	}
+	return nil
 }
 
 // updateUser runs query, whose last parameter is the user's id.

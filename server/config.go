@@ -81,6 +81,12 @@ type Config struct {
 
 	MaxBodyBytes      int64 // default 64 KiB
 	PasswordMinLength int   // default 8
+	// LoginField is what a login names: "username" (default), "email"
+	// (the request field is email) or "username_email" (either, in
+	// username); see auth.LoginField.
+	LoginField string
+	// AdminRole is the role allowed to use the admin API; default "admin".
+	AdminRole string
 	// HashWorkers is how many passwords are hashed at once. Default:
 	// adaptive, one per core while authenticated requests are fewer than
 	// 100 a second (Run measures them), one per core but one otherwise.

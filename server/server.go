@@ -115,6 +115,8 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	opts.UpdateLastLogin = !cfg.SkipLastLogin
 	opts.CustomClaims = cfg.CustomClaims
 	opts.MinPasswordLength = cfg.PasswordMinLength
+	opts.LoginField = auth.LoginField(cfg.LoginField)
+	opts.AdminRole = cfg.AdminRole
 	opts.Logger = cfg.Logger
 	opts.Now = cfg.Now
 	opts.Cache = s.shared.cache

@@ -18,6 +18,8 @@ import (
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/latch-auth/latch"
 )
 
 //go:embed migrations/*.sql
@@ -100,7 +102,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: migrations: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.write, fsys)
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.write, fsys, goose.WithGoMigrations(accountsMigration()))
 	if err != nil {
 		return fmt.Errorf("sqlite: migrations: %w", err)
 	}
@@ -152,4 +154,13 @@ func usernameKey(username string) string { return strings.ToLower(username) }
 func isUniqueViolation(err error) bool {
 	var e *sqlite.Error
 	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// takenError names what a unique violation on the users table was about:
+// the email's index or the username's.
+func takenError(err error) error {
+	if strings.Contains(err.Error(), "users.email_key") {
+		return latch.ErrEmailTaken
+	}
+	return latch.ErrUsernameTaken
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/latch-auth/latch"
@@ -12,13 +13,13 @@ import (
 
 var _ latch.UserStore = (*DB)(nil)
 
-const userColumns = `id, username, email, password_hash, role, is_active, token_version, version_keep_session, version_keep_from, last_login, created_at`
+const userColumns = `id, username, email, email_verified, password_hash, role, is_active, token_version, version_keep_session, version_keep_from, last_login, created_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*latch.User, error) {
 	var u latch.User
 	var lastLogin sql.NullInt64
 	var created int64
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.Role, &u.IsActive, &u.TokenVersion, &u.VersionKeepSession, &u.VersionKeepFrom, &lastLogin, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.EmailVerified, &u.PasswordHash, &u.Role, &u.IsActive, &u.TokenVersion, &u.VersionKeepSession, &u.VersionKeepFrom, &lastLogin, &created); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, latch.ErrNotFound
 		}
@@ -36,11 +37,11 @@ func (db *DB) CreateUser(ctx context.Context, u *latch.User) error {
 	}
 	u.CreatedAt = stored(u.CreatedAt)
 	res, err := db.write.ExecContext(ctx,
-		`INSERT INTO users (username, username_key, email, password_hash, role, is_active, token_version, version_keep_session, version_keep_from, last_login, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.Username, usernameKey(u.Username), u.Email, u.PasswordHash, u.Role, u.IsActive, u.TokenVersion, u.VersionKeepSession, u.VersionKeepFrom, toDB(u.LastLogin), u.CreatedAt.UnixMicro())
+		`INSERT INTO users (username, username_key, email, email_key, email_verified, password_hash, role, is_active, token_version, version_keep_session, version_keep_from, last_login, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.Username, usernameKey(u.Username), u.Email, latch.EmailKey(u.Email), u.EmailVerified, u.PasswordHash, u.Role, u.IsActive, u.TokenVersion, u.VersionKeepSession, u.VersionKeepFrom, toDB(u.LastLogin), u.CreatedAt.UnixMicro())
 	if isUniqueViolation(err) {
-		return fmt.Errorf("create user: %w", latch.ErrUsernameTaken)
+		return fmt.Errorf("create user: %w", takenError(err))
 	}
 	if err != nil {
 		return fmt.Errorf("create user: %w", classify(err))
@@ -65,6 +66,107 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (*latch.User,
 		return nil, fmt.Errorf("user by name: %w", classify(err))
 	}
 	return u, nil
+}
+
+// UserByEmail implements latch.UserStore.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*latch.User, error) {
+	if email == "" {
+		return nil, fmt.Errorf("user by email: %w", latch.ErrNotFound)
+	}
+	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = ?`, latch.EmailKey(email)))
+	if err != nil {
+		return nil, fmt.Errorf("user by email: %w", classify(err))
+	}
+	return u, nil
+}
+
+// UpdateUser implements latch.UserStore.
+func (db *DB) UpdateUser(ctx context.Context, id int64, p latch.UserPatch) (*latch.User, error) {
+	var nameKey, emailKey any
+	if p.Username != nil {
+		nameKey = usernameKey(*p.Username)
+	}
+	if p.Email != nil {
+		emailKey = latch.EmailKey(*p.Email)
+	}
+	// SET expressions read the row as it was, so email_verified compares
+	// the new key with the old one.
+	u, err := scanUser(db.write.QueryRowContext(ctx,
+		`UPDATE users SET
+		   username = coalesce(?1, username),
+		   username_key = coalesce(?2, username_key),
+		   email = coalesce(?3, email),
+		   email_verified = CASE WHEN ?5 IS NOT NULL THEN ?5 WHEN ?4 IS NOT NULL AND ?4 <> email_key THEN 0 ELSE email_verified END,
+		   email_key = coalesce(?4, email_key),
+		   role = coalesce(?6, role)
+		 WHERE id = ?7 RETURNING `+userColumns,
+		orNull(p.Username), nameKey, orNull(p.Email), emailKey, orNull(p.EmailVerified), orNull(p.Role), id))
+	if isUniqueViolation(err) {
+		return nil, fmt.Errorf("update user %d: %w", id, takenError(err))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update user %d: %w", id, classify(err))
+	}
+	return u, nil
+}
+
+// orNull is *p, or NULL when p is nil.
+func orNull[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// SetEmailVerified implements latch.UserStore.
+func (db *DB) SetEmailVerified(ctx context.Context, id int64, verified bool) error {
+	return db.updateUser(ctx, id, `UPDATE users SET email_verified = ? WHERE id = ?`, verified)
+}
+
+// ListUsers implements latch.UserStore.
+func (db *DB) ListUsers(ctx context.Context, q latch.UserQuery) ([]latch.User, int64, error) {
+	search := strings.ToLower(q.Search)
+	const match = `(?1 = '' OR instr(username_key, ?1) > 0 OR instr(email_key, ?1) > 0)`
+	var total int64
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE `+match, search).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", classify(err))
+	}
+	limit := int64(q.Limit)
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+match+` ORDER BY id LIMIT ?2 OFFSET ?3`,
+		search, limit, max(q.Offset, 0))
+	if err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", classify(err))
+	}
+	defer rows.Close()
+	users := []latch.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list users: %w", classify(err))
+		}
+		users = append(users, *u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", classify(err))
+	}
+	return users, total, nil
+}
+
+// DeleteUser implements latch.UserStore. Sessions, refresh records and
+// the user's orders go with the row (ON DELETE CASCADE); opaque handles
+// are deleted with their sessions by the caller's revocation.
+func (db *DB) DeleteUser(ctx context.Context, id int64) error {
+	res, err := db.write.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete user %d: %w", id, classify(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("delete user %d: %w", id, latch.ErrNotFound)
+	}
+	return nil
 }
 
 func (db *DB) updateUser(ctx context.Context, id int64, query string, args ...any) error {

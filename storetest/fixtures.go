@@ -79,6 +79,9 @@ func checkUser(t testing.TB, got, want *latch.User) {
 	if got.Email != want.Email {
 		t.Errorf("Email = %q, want %q", got.Email, want.Email)
 	}
+	if got.EmailVerified != want.EmailVerified {
+		t.Errorf("EmailVerified = %v, want %v", got.EmailVerified, want.EmailVerified)
+	}
 	if got.PasswordHash != want.PasswordHash {
 		t.Errorf("PasswordHash = %q, want %q", got.PasswordHash, want.PasswordHash)
 	}

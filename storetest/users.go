@@ -19,7 +19,7 @@ func testUsers(t *testing.T, newStore func(*testing.T) Store) {
 		}{
 			{"minimal", latch.User{Username: "alice", PasswordHash: "h1", IsActive: true}},
 			{"all fields", latch.User{
-				Username: "Bob.Smith@Example.com", Email: "bob@example.com",
+				Username: "Bob.Smith@Example.com", Email: "bob@example.com", EmailVerified: true,
 				PasswordHash: "pbkdf2_sha256$870000$salt$hash", Role: "admin", IsActive: true,
 				TokenVersion: 3, VersionKeepSession: "sess-imported",
 				LastLogin: at(-time.Hour), CreatedAt: at(-48 * time.Hour),
@@ -188,6 +188,21 @@ func testUsers(t *testing.T, newStore func(*testing.T) Store) {
 				want: func(u *latch.User) { u.IsActive = true },
 			},
 			{
+				name: "SetEmailVerified true",
+				update: func(ctx context.Context, s Store, id int64) error {
+					return s.SetEmailVerified(ctx, id, true)
+				},
+				want: func(u *latch.User) { u.EmailVerified = true },
+			},
+			{
+				name:    "SetEmailVerified false",
+				initial: func(u *latch.User) { u.EmailVerified = true },
+				update: func(ctx context.Context, s Store, id int64) error {
+					return s.SetEmailVerified(ctx, id, false)
+				},
+				want: func(u *latch.User) { u.EmailVerified = false },
+			},
+			{
 				name: "BumpTokenVersion",
 				update: func(ctx context.Context, s Store, id int64) error {
 					_, err := s.BumpTokenVersion(ctx, id, "", at(0))
@@ -264,4 +279,6 @@ func testUsers(t *testing.T, newStore func(*testing.T) Store) {
 		_, err := s.BumpTokenVersion(ctx, u.ID+1, "", at(0))
 		checkErr(t, "BumpTokenVersion of a missing user", err, latch.ErrNotFound)
 	})
+
+	testAccounts(t, newStore)
 }

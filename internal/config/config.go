@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/httpapi"
 	"github.com/latch-auth/latch/ratelimit"
 	"github.com/latch-auth/latch/server"
@@ -70,6 +71,8 @@ type Config struct {
 
 	MaxBodyBytes      int64
 	PasswordMinLength int
+	LoginField        string // username, email or username_email
+	AdminRole         string
 	HashWorkers       int
 	HashProcess       bool
 	GCHeapFloor       int // MiB; 0: Go's own GOGC
@@ -244,6 +247,8 @@ var settings = []setting{
 		return nil
 	}},
 	{"password-min-length", "8", "minimum password length on signup and change", integer(func(c *Config) *int { return &c.PasswordMinLength })},
+	{"login-field", "username", "what a login names: username, email (the request field is email) or username_email (username holds either)", str(func(c *Config) *string { return &c.LoginField })},
+	{"admin-role", "admin", "the role that may use the admin API (/api/admin/users/)", str(func(c *Config) *string { return &c.AdminRole })},
 	{"hash-workers", "0", "password hashing workers (0: adaptive, every core while authenticated requests are light, one fewer while they are not)", integer(func(c *Config) *int { return &c.HashWorkers })},
 	{"hash-process", "on", "latch serve hashes passwords in a separate low-priority process (off: on threads of its own)", boolean(func(c *Config) *bool { return &c.HashProcess })},
 	{"gc-heap-floor", "64", "latch serve keeps the garbage collector's heap goal at least this many MiB (0: Go's default; GOGC or GOMEMLIMIT set: theirs)", integer(func(c *Config) *int { return &c.GCHeapFloor })},
@@ -437,6 +442,12 @@ func (c *Config) Validate() error {
 	if c.PasswordMinLength < 1 {
 		errs = append(errs, errors.New("password-min-length: at least 1"))
 	}
+	if _, err := auth.ParseLoginField(c.LoginField); err != nil {
+		errs = append(errs, err)
+	}
+	if strings.TrimSpace(c.AdminRole) == "" {
+		errs = append(errs, errors.New("admin-role: empty"))
+	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir: empty"))
 	}
@@ -502,6 +513,8 @@ func (c *Config) Server() server.Config {
 		OpaqueTokens:                c.TokenFormat == "opaque",
 		MaxBodyBytes:                c.MaxBodyBytes,
 		PasswordMinLength:           c.PasswordMinLength,
+		LoginField:                  c.LoginField,
+		AdminRole:                   c.AdminRole,
 		HashWorkers:                 c.HashWorkers,
 		Argon2Memory:                c.Argon2Memory,
 		Argon2Iterations:            c.Argon2Iterations,

@@ -1,0 +1,71 @@
+package sqlite
+
+import (
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"testing"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/latch-auth/latch/storetest"
+)
+
+func TestAccountsMigration(t *testing.T) {
+	storetest.TestAccountsMigration(t, func(t *testing.T, emails []string) storetest.Legacy {
+		l := legacy(filepath.Join(t.TempDir(), "latch.db"))
+		l.exec(t, func(db *sql.DB) error {
+			fsys, err := fs.Sub(migrations, "migrations")
+			if err != nil {
+				return err
+			}
+			p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithGoMigrations(accountsMigration()))
+			if err != nil {
+				return err
+			}
+			if _, err := p.UpTo(t.Context(), 3); err != nil {
+				return err
+			}
+			for i, e := range emails {
+				name := fmt.Sprintf("user%d", i+1)
+				if _, err := db.ExecContext(t.Context(),
+					`INSERT INTO users (username, username_key, email, password_hash, created_at) VALUES (?, ?, ?, 'h', 0)`, name, name, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return l
+	})
+}
+
+// legacy is the path of a database file an older latch left.
+type legacy string
+
+func (l legacy) exec(t *testing.T, fn func(db *sql.DB) error) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+string(l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := fn(db); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (l legacy) Open(t *testing.T) (storetest.Store, error) {
+	db, err := Open(t.Context(), string(l))
+	if err == nil {
+		t.Cleanup(func() { db.Close() })
+	}
+	return db, err
+}
+
+func (l legacy) ClearEmails(t *testing.T, keep int64) {
+	l.exec(t, func(db *sql.DB) error {
+		_, err := db.ExecContext(t.Context(), `UPDATE users SET email = '' WHERE id <> ?`, keep)
+		return err
+	})
+}
