@@ -166,3 +166,18 @@ func (o *Outbox) retry(ctx context.Context, m latch.MailMessage, at time.Time, c
 		o.opts.Logger.Warn("reschedule mail; it goes again once its lease ends", "message", m.ID, "err", err)
 	}
 }
+
+// Mailer renders account mail from Templates and queues it in Outbox.
+type Mailer struct {
+	Templates *Templates
+	Outbox    *Outbox
+}
+
+// Send renders the message of kind k to to and queues it.
+func (m *Mailer) Send(ctx context.Context, k Kind, to string, d Data) error {
+	msg, err := m.Templates.Render(k, to, d)
+	if err != nil {
+		return err
+	}
+	return m.Outbox.Enqueue(ctx, msg)
+}
