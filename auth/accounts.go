@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -256,6 +257,11 @@ func (s *Service) guardAccount(ctx context.Context, purpose, email string) error
 func (s *Service) background(ctx context.Context, what string, userID int64, fn func(ctx context.Context) error) {
 	ctx = context.WithoutCancel(ctx)
 	s.pending.Go(func() {
+		// Not at once: the work would compete for the CPU and the database
+		// with this very response, and its time would tell that the
+		// address exists. After a random pause it lands on some later
+		// request, whichever address that one names.
+		time.Sleep(10*time.Millisecond + mathrand.N(90*time.Millisecond))
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		if err := fn(ctx); err != nil {

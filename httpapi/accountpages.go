@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+
+	"github.com/latch-auth/latch/auth"
 )
 
 // The reset and verification pages are plain HTML forms that post back to
@@ -71,8 +73,12 @@ func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	f, err := s.readForm(r)
 	if err == nil {
-		c := resetConfirmation(f)
-		c.UID, c.Token = r.PathValue("uid"), r.PathValue("token")
+		// The uid and token are the page's URL; the form has the passwords.
+		c := auth.ResetConfirmation{
+			UID: r.PathValue("uid"), Token: r.PathValue("token"),
+			NewPassword1: f.strMax("new_password1", false, maxPassword),
+			NewPassword2: f.strMax("new_password2", false, maxPassword),
+		}
 		if err = f.err(); err == nil {
 			err = s.opts.Auth.ConfirmPasswordReset(r.Context(), c)
 		}

@@ -71,17 +71,6 @@ func (s *Server) passwordReset(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// resetConfirmation reads the four fields of a reset confirmation, as
-// dj-rest-auth's serializer declares them (max_length 128 on passwords).
-func resetConfirmation(f *form) auth.ResetConfirmation {
-	return auth.ResetConfirmation{
-		NewPassword1: f.strMax("new_password1", false, maxPassword),
-		NewPassword2: f.strMax("new_password2", false, maxPassword),
-		UID:          f.str("uid", false),
-		Token:        f.str("token", false),
-	}
-}
-
 // maxPassword is dj-rest-auth's max_length of the new passwords.
 const maxPassword = 128
 
@@ -90,7 +79,13 @@ func (s *Server) passwordResetConfirm(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	c := resetConfirmation(f)
+	// In dj-rest-auth's serializer's order, max_length 128 on passwords.
+	c := auth.ResetConfirmation{
+		NewPassword1: f.strMax("new_password1", false, maxPassword),
+		NewPassword2: f.strMax("new_password2", false, maxPassword),
+		UID:          f.str("uid", false),
+		Token:        f.str("token", false),
+	}
 	if err := f.err(); err != nil {
 		return err
 	}
