@@ -53,6 +53,9 @@ func (s *Server) writePage(w http.ResponseWriter, status int, d accountPageData)
 	h.Set("Content-Security-Policy", accountPageCSP)
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
 	noStore(w)
 	w.WriteHeader(status)
 	w.Write(b.Bytes())
