@@ -115,7 +115,7 @@ func (a *Admin) UpdateUser(ctx context.Context, id int64, c UserChange) (*latch.
 	}
 	roleChanged := c.Role != nil && *c.Role != u.Role
 	if patch != (latch.UserPatch{}) {
-		if u, err = s.opts.Users.UpdateUser(ctx, id, patch); err != nil {
+		if _, err := s.opts.Users.UpdateUser(ctx, id, patch); err != nil {
 			return nil, takenFields(err)
 		}
 		s.users.forget(id)

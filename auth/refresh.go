@@ -70,6 +70,10 @@ func (s *Service) parseRefresh(ctx context.Context, raw string) (*token.Claims, 
 		return nil, nil, err
 	}
 	u, err := s.opts.Users.UserByID(ctx, id)
+	if errors.Is(err, latch.ErrNotFound) {
+		// A deleted user's sessions went with them: the token is revoked.
+		return nil, nil, fmt.Errorf("user %d: %w", id, latch.ErrSessionRevoked)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -31,13 +31,11 @@ type djangoUser struct {
 	LastLogin, DateJoined          time.Time // zero: NULL
 }
 
-// role maps Django's flags to latch's role claim.
-func (u *djangoUser) role() string {
-	switch {
-	case u.IsSuperuser:
-		return "admin"
-	case u.IsStaff:
-		return "staff"
+// role maps Django's flags to latch's role claim: staff and superusers
+// manage users in Django's admin, so they get latch's admin role.
+func (u *djangoUser) role(admin string) string {
+	if u.IsSuperuser || u.IsStaff {
+		return admin
 	}
 	return "user"
 }
@@ -55,6 +53,9 @@ func djangoVerifiable(hash string) bool { return password.Verifiable(hash) }
 // Stats is what an import did.
 type Stats struct {
 	Imported, Existing, Duplicates, Unusable, Unverifiable int
+	// EmailsTaken counts users imported without their email, because
+	// another latch user has that address (letter case ignored).
+	EmailsTaken int
 }
 
 func (s Stats) String() string {
@@ -62,6 +63,9 @@ func (s Stats) String() string {
 	fmt.Fprintf(&b, "imported %d, skipped %d (existing), unusable passwords %d", s.Imported, s.Existing, s.Unusable)
 	if s.Duplicates > 0 {
 		fmt.Fprintf(&b, "\nskipped %d more whose username differs only in letter case from one imported before (latch usernames are case-insensitive)", s.Duplicates)
+	}
+	if s.EmailsTaken > 0 {
+		fmt.Fprintf(&b, "\n%d imported without their email, which another user has (latch emails are unique, letter case ignored): give them one with PATCH /api/admin/users/{id}/", s.EmailsTaken)
 	}
 	if s.Unverifiable > 0 {
 		fmt.Fprintf(&b, "\n%d imported with a hash scheme latch cannot verify (such as md5, sha1, crypt or scrypt): they cannot log in until their password is set again (latch changepassword)", s.Unverifiable)
@@ -257,9 +261,11 @@ func djangoTime(v any) (time.Time, error) {
 const maxImportWarnings = 20
 
 // Import creates a latch user for each Django user whose username is not
-// taken (in any letter case). warn reports what an operator should know
-// about single users; it is never given a hash.
-func Import(ctx context.Context, src *Source, users latch.UserStore, warn func(format string, args ...any)) (Stats, error) {
+// taken (in any letter case); Django's staff and superusers get adminRole.
+// A user whose email another latch user has is imported without it and
+// reported. warn reports what an operator should know about single users;
+// it is never given a hash.
+func Import(ctx context.Context, src *Source, users latch.UserStore, adminRole string, warn func(format string, args ...any)) (Stats, error) {
 	var stats Stats
 	imported := make(map[string]string) // lower-cased name → name, for case clashes within the import
 	err := src.users(ctx, func(du *djangoUser) error {
@@ -267,12 +273,25 @@ func Import(ctx context.Context, src *Source, users latch.UserStore, warn func(f
 			Username:     du.Username,
 			Email:        du.Email,
 			PasswordHash: du.Password,
-			Role:         du.role(),
+			Role:         du.role(adminRole),
 			IsActive:     du.IsActive,
 			LastLogin:    du.LastLogin,
 			CreatedAt:    du.DateJoined,
 		}
 		err := users.CreateUser(ctx, u)
+		if errors.Is(err, latch.ErrEmailTaken) {
+			u.Email = ""
+			if err = users.CreateUser(ctx, u); err == nil {
+				stats.EmailsTaken++
+				if stats.EmailsTaken <= maxImportWarnings {
+					holder := "another user"
+					if h, herr := users.UserByEmail(ctx, du.Email); herr == nil {
+						holder = fmt.Sprintf("user %q (id %d)", h.Username, h.ID)
+					}
+					warn("Django user %q imported without its email %q, which %s has", du.Username, du.Email, holder)
+				}
+			}
+		}
 		switch {
 		case errors.Is(err, latch.ErrUsernameTaken):
 			if first, ok := imported[strings.ToLower(du.Username)]; ok {

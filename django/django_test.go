@@ -15,7 +15,7 @@ func TestImportDjangoMapping(t *testing.T) {
 	}{
 		{user: djangoUser{IsSuperuser: true, IsStaff: true, Password: "pbkdf2_sha256$600000$salt$hash"}, role: "admin", usable: true, verifiable: true},
 		{user: djangoUser{IsSuperuser: true, Password: "argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdHNhbHQ$aGFzaA"}, role: "admin", usable: true, verifiable: true},
-		{user: djangoUser{IsStaff: true, Password: "bcrypt_sha256$$2b$12$abc"}, role: "staff", usable: true, verifiable: true},
+		{user: djangoUser{IsStaff: true, Password: "bcrypt_sha256$$2b$12$abc"}, role: "admin", usable: true, verifiable: true},
 		{user: djangoUser{Password: "!unusableXYZ"}, role: "user"},
 		{user: djangoUser{Password: ""}, role: "user"},
 		{user: djangoUser{Password: "md5$salt$0123456789abcdef0123456789abcdef"}, role: "user", usable: true},
@@ -23,7 +23,7 @@ func TestImportDjangoMapping(t *testing.T) {
 		{user: djangoUser{Password: "scrypt$16384$salt$8$1$hash"}, role: "user", usable: true},
 	} {
 		u := tc.user
-		if got := u.role(); got != tc.role {
+		if got := u.role("admin"); got != tc.role {
 			t.Errorf("role of %+v = %q, want %q", u, got, tc.role)
 		}
 		if got := djangoUsable(u.Password); got != tc.usable {

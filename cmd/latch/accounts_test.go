@@ -1,370 +1,415 @@
 package main
 
 import (
-	"bytes"
-	"crypto/rand"
-	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
-	"net/mail"
+	"context"
+	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/latch-auth/latch/internal/mailpittest"
+	"github.com/latch-auth/latch/auth"
 )
 
-// mailEnv points latch at the shared mailpit.
-func mailEnv(t *testing.T, extra map[string]string) (map[string]string, *mailpittest.Server) {
-	t.Helper()
-	mp := mailpittest.Shared(t)
-	env := map[string]string{"LATCH_SMTP_URL": "smtp://latch:secret@" + mp.SMTP, "LATCH_MAIL_FROM": "latch <noreply@latch.test>"}
-	for k, v := range extra {
-		env[k] = v
+const badCredentials = `{"detail":"No active account found with the given credentials"}`
+
+// TestLoginField: LATCH_LOGIN_FIELD decides which request field names the
+// account on every login endpoint, and errors keep SimpleJWT's shapes.
+func TestLoginField(t *testing.T) {
+	type attempt struct {
+		name   string
+		fields map[string]any
+		status int
+		body   string // exact; "" for any
 	}
-	return env, mp
-}
-
-// uniqueAddress is an address no other test (or run against the shared
-// mailpit) uses.
-func uniqueAddress(name string) string {
-	return name + "-" + strings.ToLower(rand.Text()[:10]) + "@example.com"
-}
-
-var (
-	resetLinkRE  = regexp.MustCompile(`https?://[^\s"<>]+/reset/([A-Za-z0-9_-]+)/([A-Za-z0-9]+)/`)
-	verifyLinkRE = regexp.MustCompile(`https?://[^\s"<>]+/verify-email/([A-Za-z0-9]+)/`)
-)
-
-// resetLink waits for the reset mail to address and returns its uid and token.
-func resetLink(t *testing.T, mp *mailpittest.Server, address string, n int) (link, uid, token string) {
-	t.Helper()
-	msgs := mp.Wait(address, n, 15*time.Second)
-	m := resetLinkRE.FindStringSubmatch(msgs[n-1].Text)
-	if m == nil {
-		t.Fatalf("no reset link in the mail (subject %q)", msgs[n-1].Subject)
+	pw := testPassword
+	tests := []struct {
+		field    string
+		attempts []attempt
+	}{
+		{"username", []attempt{
+			{"username", map[string]any{"username": "alice", "password": pw}, 200, ""},
+			{"username, other case", map[string]any{"username": "ALICE", "password": pw}, 200, ""},
+			{"email is not a username", map[string]any{"username": "alice@example.com", "password": pw}, 401, badCredentials},
+			{"email field", map[string]any{"email": "alice@example.com", "password": pw}, 400, `{"username":["This field is required."]}`},
+		}},
+		{"email", []attempt{
+			{"email", map[string]any{"email": "Alice@Example.com", "password": pw}, 200, ""},
+			{"email, other case", map[string]any{"email": "ALICE@EXAMPLE.COM", "password": pw}, 200, ""},
+			{"wrong password", map[string]any{"email": "alice@example.com", "password": "nope"}, 401, badCredentials},
+			{"unknown email", map[string]any{"email": "nobody@example.com", "password": pw}, 401, badCredentials},
+			{"username field", map[string]any{"username": "alice", "password": pw}, 400, `{"email":["This field is required."]}`},
+			{"blank", map[string]any{"email": " ", "password": pw}, 400, `{"email":["This field may not be blank."]}`},
+			{"too long", map[string]any{"email": strings.Repeat("a", 250) + "@x.io", "password": pw}, 400, `{"email":["Ensure this field has no more than 254 characters."]}`},
+		}},
+		{"username_email", []attempt{
+			{"username", map[string]any{"username": "alice", "password": pw}, 200, ""},
+			{"email in username", map[string]any{"username": "ALICE@example.com", "password": pw}, 200, ""},
+			{"username holding @", map[string]any{"username": "carol@home", "password": pw}, 200, ""},
+			{"wrong password by email", map[string]any{"username": "alice@example.com", "password": "nope"}, 401, badCredentials},
+			{"unknown", map[string]any{"username": "nobody@example.com", "password": pw}, 401, badCredentials},
+			{"email field", map[string]any{"email": "alice@example.com", "password": pw}, 400, `{"username":["This field is required."]}`},
+		}},
 	}
-	return m[0], m[1], m[2]
-}
-
-func verifyKey(t *testing.T, text string) string {
-	t.Helper()
-	m := verifyLinkRE.FindStringSubmatch(text)
-	if m == nil {
-		t.Fatal("no verification link in the mail")
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			onEachBackend(t, map[string]string{"LATCH_LOGIN_FIELD": tt.field, "LATCH_SLIDING_TOKENS": "on"}, func(t *testing.T, ts *testServer) {
+				for _, nu := range []auth.NewUser{
+					{Username: "alice", Password: pw, Email: "Alice@Example.com"},
+					{Username: "carol@home", Password: pw, Email: "carol@example.com"},
+				} {
+					if _, err := ts.app.Auth().CreateUser(context.Background(), nu); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for _, a := range tt.attempts {
+					for _, path := range []string{"/api/token/", "/api/cookie/login/", "/api/token/sliding/"} {
+						t.Run(a.name+" "+path, func(t *testing.T) {
+							r := ts.postJSON(path, a.fields)
+							wantResponse(t, r, a.status, a.body)
+						})
+					}
+				}
+			})
+		})
 	}
-	return m[1]
 }
 
-// newMailUser creates a user with a fresh address and returns its name and address.
-func (ts *testServer) newMailUser(name string) (string, string) {
+// TestLoginFieldGuard: the failed-login guard counts logins by email as
+// it counts them by username, for known and unknown addresses alike.
+func TestLoginFieldGuard(t *testing.T) {
+	ts := newTestServer(t, map[string]string{"LATCH_LOGIN_FIELD": "email"})
+	ts.mustUser("alice") // alice@example.com
+	for _, email := range []string{"alice@example.com", "nobody@example.com"} {
+		t.Run(email, func(t *testing.T) {
+			got429 := false
+			for range 15 {
+				r := ts.postJSON("/api/token/", map[string]any{"email": email, "password": "wrong"})
+				if r.status == 429 {
+					got429 = true
+					break
+				}
+				wantResponse(t, r, 401, badCredentials)
+			}
+			if !got429 {
+				t.Fatalf("15 failed logins for %s and no 429", email)
+			}
+		})
+	}
+}
+
+// TestSignupEmail: emails are unique, letter case ignored, with
+// dj-rest-auth's message; under LATCH_LOGIN_FIELD=email signup needs one.
+func TestSignupEmail(t *testing.T) {
+	onEachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "bob", "password": "a fine long secret", "email": "Bob@Example.com"}), 201, "")
+		for _, email := range []string{"Bob@Example.com", "bob@example.com", "BOB@EXAMPLE.COM"} {
+			r := ts.postJSON("/api/signup/", map[string]any{"username": "bob2", "password": "a fine long secret", "email": email})
+			wantResponse(t, r, 400, `{"email":["A user is already registered with this e-mail address."]}`)
+		}
+		wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "bob3", "password": "a fine long secret"}), 201, "")
+		wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "bob4", "password": "a fine long secret"}), 201, "") // no email twice is fine
+	})
+	t.Run("email login", func(t *testing.T) {
+		ts := newTestServer(t, map[string]string{"LATCH_LOGIN_FIELD": "email"})
+		wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "bob", "password": "a fine long secret"}), 400, `{"email":["This field is required."]}`)
+		wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "bob", "password": "a fine long secret", "email": "bob@example.com"}), 201, "")
+		wantResponse(t, ts.postJSON("/api/token/", map[string]any{"email": "BOB@example.com", "password": "a fine long secret"}), 200, "")
+	})
+}
+
+const forbidden = `{"detail":"You do not have permission to perform this action."}`
+
+// mustAdmin creates a user with role and logs them in.
+func (ts *testServer) mustRole(username, role string) (int64, pair) {
 	ts.t.Helper()
-	email := uniqueAddress(name)
-	r := ts.postJSON("/api/signup/", map[string]any{"username": strings.Split(email, "@")[0], "password": testPassword, "email": email})
-	if r.status != 201 {
-		ts.t.Fatalf("signup: %d %s", r.status, r.body)
+	u, err := ts.app.Auth().CreateUser(context.Background(), auth.NewUser{Username: username, Password: testPassword, Email: username + "@example.com", Role: role})
+	if err != nil {
+		ts.t.Fatal(err)
 	}
-	return strings.Split(email, "@")[0], email
+	return u.ID, ts.mustLogin(username)
 }
 
-func TestPasswordReset(t *testing.T) {
-	env, mp := mailEnv(t, nil)
-	onEachBackend(t, env, func(t *testing.T, ts *testServer) {
-		username, email := ts.newMailUser("reset")
-		old := ts.postJSON("/api/token/", map[string]any{"username": username, "password": testPassword})
-		access, refresh := old.str(t, "access"), old.str(t, "refresh")
+func (ts *testServer) patchJSON(path, body string, header ...string) response {
+	ts.t.Helper()
+	return ts.do("PATCH", path, "application/json", body, header...)
+}
 
-		// Letter case does not matter, as for login.
-		wantResponse(t, ts.postJSON("/api/password/reset/", map[string]any{"email": strings.ToUpper(email)}), 200,
-			`{"detail":"Password reset e-mail has been sent."}`)
-		link, uid, token := resetLink(t, mp, email, 1)
-		if !strings.HasPrefix(link, ts.URL+"/reset/") {
-			t.Errorf("link %q is not on latch's own page at %s", link, ts.URL)
-		}
-		const newPW = "a brand new passphrase"
-		confirm := func(uid, token, p1, p2 string) response {
-			return ts.postJSON("/api/password/reset/confirm/", map[string]any{"uid": uid, "token": token, "new_password1": p1, "new_password2": p2})
-		}
-		for _, tt := range []struct {
-			name, uid, token, p1, p2 string
-			status                   int
-			body                     string
+// TestAdminAPI drives the admin API on each backend: who may use it,
+// listing with pagination and search, creating, changing (each change
+// that must revoke does so at once), logging out and deleting.
+func TestAdminAPI(t *testing.T) {
+	onEachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		_, admin := ts.mustRole("root", "admin")
+		as := bearer(admin.access)
+		bobID, bob := ts.mustRole("bob", "user")
+
+		t.Run("access", func(t *testing.T) {
+			for _, path := range []string{"/api/admin/users/", fmt.Sprintf("/api/admin/users/%d/", bobID), fmt.Sprintf("/api/admin/users/%d/sessions/", bobID)} {
+				wantResponse(t, ts.do("GET", path, "", "", bearer(bob.access)...), 403, forbidden)
+				if r := ts.do("GET", path, "", ""); r.status != 401 {
+					t.Errorf("GET %s without a token: %d %s", path, r.status, r.body)
+				}
+			}
+			wantResponse(t, ts.postJSON(fmt.Sprintf("/api/admin/users/%d/logout/", bobID), nil, bearer(bob.access)...), 403, forbidden)
+			wantResponse(t, ts.do("DELETE", fmt.Sprintf("/api/admin/users/%d/", bobID), "", "", bearer(bob.access)...), 403, forbidden)
+		})
+
+		t.Run("create", func(t *testing.T) {
+			for i := range 23 {
+				r := ts.postJSON("/api/admin/users/", map[string]any{"username": fmt.Sprintf("user%02d", i), "password": "a fine long secret", "email": fmt.Sprintf("User%02d@Corp.example", i)}, as...)
+				wantResponse(t, r, 201, "")
+			}
+			r := ts.postJSON("/api/admin/users/", map[string]any{"username": "staffer", "password": "a fine long secret", "role": "staff", "is_active": false}, as...)
+			wantResponse(t, r, 201, "")
+			if m := r.json(t); m["role"] != "staff" || m["is_active"] != false || m["email"] != "" {
+				t.Errorf("created %s", r.body)
+			}
+			wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "staffer", "password": "a fine long secret"}), 401, badCredentials)
+			for _, tc := range []struct {
+				fields map[string]any
+				body   string
+			}{
+				{map[string]any{"username": "x1", "password": "a fine long secret", "email": "USER01@corp.example"}, `{"email":["A user is already registered with this e-mail address."]}`},
+				{map[string]any{"username": "BOB", "password": "a fine long secret"}, `{"username":["A user with that username already exists."]}`},
+				{map[string]any{"username": "x2", "password": "short"}, ""},
+				{map[string]any{"username": "x3", "password": "a fine long secret", "is_active": "maybe"}, `{"is_active":["Must be a valid boolean."]}`},
+				{map[string]any{"password": "a fine long secret"}, `{"username":["This field is required."]}`},
+			} {
+				wantResponse(t, ts.postJSON("/api/admin/users/", tc.fields, as...), 400, tc.body)
+			}
+		})
+
+		t.Run("list", func(t *testing.T) {
+			// root, bob, user00…user22, staffer: 26 users.
+			r := ts.do("GET", "/api/admin/users/?page_size=10", "", "", as...)
+			wantResponse(t, r, 200, "")
+			m := r.json(t)
+			if m["count"] != float64(26) || len(m["results"].([]any)) != 10 || m["previous"] != nil || !strings.HasSuffix(m["next"].(string), "/api/admin/users/?page=2&page_size=10") {
+				t.Errorf("page 1: %s", r.body)
+			}
+			r = ts.do("GET", "/api/admin/users/?page_size=10&page=3", "", "", as...)
+			m = r.json(t)
+			if len(m["results"].([]any)) != 6 || m["next"] != nil || !strings.HasSuffix(m["previous"].(string), "/api/admin/users/?page=2&page_size=10") {
+				t.Errorf("page 3: %s", r.body)
+			}
+			r = ts.do("GET", "/api/admin/users/?page_size=10&page=2", "", "", as...)
+			if m = r.json(t); !strings.HasSuffix(m["previous"].(string), "/api/admin/users/?page_size=10") {
+				t.Errorf("page 2's previous: %s", r.body)
+			}
+			wantResponse(t, ts.do("GET", "/api/admin/users/?page_size=10&page=4", "", "", as...), 404, `{"detail":"Invalid page."}`)
+			wantResponse(t, ts.do("GET", "/api/admin/users/?page=0", "", "", as...), 404, `{"detail":"Invalid page."}`)
+			wantResponse(t, ts.do("GET", "/api/admin/users/?page=x", "", "", as...), 404, `{"detail":"Invalid page."}`)
+			if m = ts.do("GET", "/api/admin/users/?page_size=1000", "", "", as...).json(t); len(m["results"].([]any)) != 26 {
+				t.Errorf("page_size=1000: %d results", len(m["results"].([]any)))
+			}
+			if m = ts.do("GET", "/api/admin/users/", "", "", as...).json(t); len(m["results"].([]any)) != 20 {
+				t.Errorf("default page size: %d results", len(m["results"].([]any)))
+			}
+			for _, tc := range []struct {
+				search string
+				count  int
+			}{
+				{"user1", 10},        // user10…user19
+				{"CORP.EXAMPLE", 23}, // their emails, any case
+				{"bob", 1},
+				{"nobody", 0},
+			} {
+				r := ts.do("GET", "/api/admin/users/?search="+url.QueryEscape(tc.search), "", "", as...)
+				if m := r.json(t); m["count"] != float64(tc.count) || len(m["results"].([]any)) != min(tc.count, 20) {
+					t.Errorf("search %q: %s", tc.search, r.body)
+				}
+			}
+		})
+
+		t.Run("get", func(t *testing.T) {
+			r := ts.do("GET", fmt.Sprintf("/api/admin/users/%d/", bobID), "", "", as...)
+			wantResponse(t, r, 200, "")
+			if m := r.json(t); m["username"] != "bob" || m["email"] != "bob@example.com" || m["role"] != "user" || m["is_active"] != true {
+				t.Errorf("bob: %s", r.body)
+			}
+			wantResponse(t, ts.do("GET", "/api/admin/users/99999/", "", "", as...), 404, `{"detail":"Not found."}`)
+			wantResponse(t, ts.do("GET", "/api/admin/users/abc/", "", "", as...), 404, `{"detail":"Not found."}`)
+		})
+
+		// Changes that revoke: the user's token is refused at once.
+		for _, tc := range []struct {
+			name, patch string
+			revokes     bool
+			check       func(t *testing.T, m map[string]any)
 		}{
-			{"missing fields", "", "", "", "", 400, `{"new_password1":["This field may not be blank."],"new_password2":["This field may not be blank."],"uid":["This field may not be blank."],"token":["This field may not be blank."]}`},
-			{"bad uid", "!!", token, newPW, newPW, 400, `{"uid":["Invalid value"]}`},
-			{"unknown uid", "OTk5OTk", token, newPW, newPW, 400, `{"uid":["Invalid value"]}`},
-			{"mismatch", uid, token, newPW, newPW + "x", 400, `{"new_password2":["The two password fields didn’t match."]}`},
-			{"weak", uid, token, "12345678", "12345678", 400, `{"new_password2":["This password is too common.","This password is entirely numeric."]}`},
-			{"bad token", uid, token + "x", newPW, newPW, 400, `{"token":["Invalid value"]}`},
+			{"email", `{"email":"Robert@Example.com"}`, false, func(t *testing.T, m map[string]any) {
+				if m["email"] != "Robert@Example.com" || m["email_verified"] != false {
+					t.Errorf("%v", m)
+				}
+			}},
+			{"username", `{"username":"robert"}`, false, func(t *testing.T, m map[string]any) {
+				if m["username"] != "robert" {
+					t.Errorf("%v", m)
+				}
+			}},
+			{"role", `{"role":"staff"}`, true, func(t *testing.T, m map[string]any) {
+				if m["role"] != "staff" {
+					t.Errorf("%v", m)
+				}
+			}},
+			{"password", `{"password":"another long secret"}`, true, nil},
+			{"deactivate", `{"is_active":false}`, true, func(t *testing.T, m map[string]any) {
+				if m["is_active"] != false {
+					t.Errorf("%v", m)
+				}
+			}},
 		} {
-			t.Run(tt.name, func(t *testing.T) { wantResponse(t, confirm(tt.uid, tt.token, tt.p1, tt.p2), tt.status, tt.body) })
+			t.Run("patch "+tc.name, func(t *testing.T) {
+				id, p := ts.mustRole("target_"+strings.ReplaceAll(tc.name, " ", "_"), "user")
+				path := fmt.Sprintf("/api/admin/users/%d/", id)
+				r := ts.patchJSON(path, tc.patch, as...)
+				wantResponse(t, r, 200, "")
+				if tc.check != nil {
+					tc.check(t, r.json(t))
+				}
+				got := ts.do("GET", "/api/me/", "", "", bearer(p.access)...).status
+				if tc.revokes && got != 401 {
+					t.Errorf("after PATCH %s the user's token answers %d, want 401", tc.patch, got)
+				}
+				if !tc.revokes && got != 200 {
+					t.Errorf("after PATCH %s the user's token answers %d, want 200", tc.patch, got)
+				}
+			})
 		}
-		wantResponse(t, confirm(uid, token, newPW, newPW), 200, `{"detail":"Password has been reset with the new password."}`)
+		t.Run("patch errors", func(t *testing.T) {
+			path := fmt.Sprintf("/api/admin/users/%d/", bobID)
+			wantResponse(t, ts.patchJSON(path, `{"email":"user01@CORP.example"}`, as...), 400, `{"email":["A user is already registered with this e-mail address."]}`)
+			wantResponse(t, ts.patchJSON(path, `{"username":"ROOT"}`, as...), 400, `{"username":["A user with that username already exists."]}`)
+			wantResponse(t, ts.patchJSON(path, `{"role":""}`, as...), 400, `{"role":["This field may not be blank."]}`)
+			wantResponse(t, ts.patchJSON(path, `{"is_active":"perhaps"}`, as...), 400, `{"is_active":["Must be a valid boolean."]}`)
+			wantResponse(t, ts.patchJSON(path, `{"password":"short"}`, as...), 400, "")
+			wantResponse(t, ts.patchJSON("/api/admin/users/99999/", `{"role":"admin"}`, as...), 404, `{"detail":"Not found."}`)
+			if r := ts.do("GET", "/api/me/", "", "", bearer(bob.access)...); r.status != 200 {
+				t.Errorf("refused changes revoked bob: %d", r.status)
+			}
+		})
 
-		// Every session is gone: access and refresh tokens alike.
-		if r := ts.do("GET", "/api/me/", "", "", bearer(access)...); r.status != 401 {
-			t.Errorf("old access token after reset: %d %s", r.status, r.body)
-		}
-		if r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": refresh}); r.status != 401 {
-			t.Errorf("old refresh token after reset: %d %s", r.status, r.body)
-		}
-		if r := ts.postJSON("/api/token/", map[string]any{"username": username, "password": testPassword}); r.status != 401 {
-			t.Errorf("old password after reset: %d", r.status)
-		}
-		if r := ts.postJSON("/api/token/", map[string]any{"username": username, "password": newPW}); r.status != 200 {
-			t.Errorf("new password: %d %s", r.status, r.body)
-		}
-		// Single use.
-		wantResponse(t, confirm(uid, token, "another fine passphrase", "another fine passphrase"), 400, `{"token":["Invalid value"]}`)
+		t.Run("sessions and logout", func(t *testing.T) {
+			id, p := ts.mustRole("carol", "user")
+			ts.mustLogin("carol")
+			path := fmt.Sprintf("/api/admin/users/%d/", id)
+			r := ts.do("GET", path+"sessions/", "", "", as...)
+			wantResponse(t, r, 200, "")
+			if n := strings.Count(r.body, `"id":`); n != 2 {
+				t.Errorf("carol's sessions: %s", r.body)
+			}
+			wantResponse(t, ts.postJSON(path+"logout/", nil, as...), 205, "")
+			wantResponse(t, ts.do("GET", path+"sessions/", "", "", as...), 200, "[]")
+			if r := ts.do("GET", "/api/me/", "", "", bearer(p.access)...); r.status != 401 {
+				t.Errorf("carol's token after logout: %d", r.status)
+			}
+			wantResponse(t, ts.postJSON("/api/admin/users/99999/logout/", nil, as...), 404, "")
+			wantResponse(t, ts.do("GET", "/api/admin/users/99999/sessions/", "", "", as...), 404, "")
+		})
 
-		// Expiry (LATCH_PASSWORD_RESET_TIMEOUT, default 1h).
-		ts.postJSON("/api/password/reset/", map[string]any{"email": email})
-		_, uid, token = resetLink(t, mp, email, 2)
-		ts.clock.Advance(time.Hour + time.Second)
-		wantResponse(t, confirm(uid, token, "another fine passphrase", "another fine passphrase"), 400, `{"token":["Invalid value"]}`)
+		t.Run("delete", func(t *testing.T) {
+			id, p := ts.mustRole("dave", "user")
+			path := fmt.Sprintf("/api/admin/users/%d/", id)
+			wantResponse(t, ts.do("DELETE", path, "", "", as...), 204, "")
+			wantResponse(t, ts.do("GET", path, "", "", as...), 404, "")
+			wantResponse(t, ts.do("DELETE", path, "", "", as...), 404, "")
+			if r := ts.do("GET", "/api/me/", "", "", bearer(p.access)...); r.status != 401 {
+				t.Errorf("a deleted user's token: %d", r.status)
+			}
+			wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, "")
+			// The name and address are free again.
+			wantResponse(t, ts.postJSON("/api/admin/users/", map[string]any{"username": "dave", "password": "a fine long secret", "email": "dave@example.com"}, as...), 201, "")
+		})
+
+		t.Run("demoted admin", func(t *testing.T) {
+			id, second := ts.mustRole("second", "admin")
+			wantResponse(t, ts.do("GET", "/api/admin/users/", "", "", bearer(second.access)...), 200, "")
+			wantResponse(t, ts.patchJSON(fmt.Sprintf("/api/admin/users/%d/", id), `{"role":"user"}`, as...), 200, "")
+			if r := ts.do("GET", "/api/admin/users/", "", "", bearer(second.access)...); r.status != 401 && r.status != 403 {
+				t.Errorf("a demoted admin's token: %d %s", r.status, r.body)
+			}
+			second = ts.mustLogin("second")
+			wantResponse(t, ts.do("GET", "/api/admin/users/", "", "", bearer(second.access)...), 403, forbidden)
+		})
 	})
 }
 
-// TestPasswordResetNoEnumeration: an unknown address gets the same
-// answer in about the same time as a known one.
-func TestPasswordResetNoEnumeration(t *testing.T) {
-	env, _ := mailEnv(t, nil)
-	ts := newTestServer(t, env)
-	const n = 25
-	var known []string
-	for range n {
-		_, email := ts.newMailUser("enum")
-		known = append(known, email)
-	}
-	var tKnown, tUnknown []time.Duration
-	for i := range 2 * n {
-		email := uniqueAddress("nobody")
-		if i%2 == 0 {
-			email = known[i/2]
-		}
-		start := time.Now()
-		r := ts.postJSON("/api/password/reset/", map[string]any{"email": email})
-		d := time.Since(start)
-		wantResponse(t, r, 200, `{"detail":"Password reset e-mail has been sent."}`)
-		if i%2 == 0 {
-			tKnown = append(tKnown, d)
-		} else {
-			tUnknown = append(tUnknown, d)
-		}
-	}
-	median := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
-	k, u := median(tKnown), median(tUnknown)
-	if ratio := float64(max(k, u)) / float64(min(k, u)); ratio > 1.5 {
-		t.Errorf("median time known %v, unknown %v: ratio %.2f > 1.5", k, u, ratio)
-	}
-	ts.app.Auth().Drain()
+// TestAdminRole: LATCH_ADMIN_ROLE names the role the admin API admits.
+func TestAdminRole(t *testing.T) {
+	ts := newTestServer(t, map[string]string{"LATCH_ADMIN_ROLE": "superuser"})
+	_, admin := ts.mustRole("root", "admin")
+	_, super := ts.mustRole("boss", "superuser")
+	wantResponse(t, ts.do("GET", "/api/admin/users/", "", "", bearer(admin.access)...), 403, forbidden)
+	wantResponse(t, ts.do("GET", "/api/admin/users/", "", "", bearer(super.access)...), 200, "")
 }
 
-// TestPasswordResetDuringSMTPOutage: the reset is requested while the SMTP
-// server is down; once it is back the mail arrives, once.
-func TestPasswordResetDuringSMTPOutage(t *testing.T) {
-	mp := mailpittest.Start(t, mailpittest.Options{})
-	ts := newTestServer(t, map[string]string{"LATCH_SMTP_URL": "smtp://" + mp.SMTP})
-	_, email := ts.newMailUser("outage")
-	mp.Stop()
-	wantResponse(t, ts.postJSON("/api/password/reset/", map[string]any{"email": email}), 200,
-		`{"detail":"Password reset e-mail has been sent."}`)
-	time.Sleep(1500 * time.Millisecond) // failed attempts meanwhile
-	mp.Restart()
-	_, uid, token := resetLink(t, mp, email, 1)
-	time.Sleep(1500 * time.Millisecond)
-	if msgs, _ := mp.Messages(t.Context(), email); len(msgs) != 1 {
-		t.Errorf("%d reset mails arrived, want exactly 1", len(msgs))
-	}
-	wantResponse(t, ts.postJSON("/api/password/reset/confirm/", map[string]any{"uid": uid, "token": token,
-		"new_password1": "after the outage ok", "new_password2": "after the outage ok"}), 200,
-		`{"detail":"Password has been reset with the new password."}`)
-}
-
-func TestEmailVerificationMandatory(t *testing.T) {
-	env, mp := mailEnv(t, map[string]string{"LATCH_EMAIL_VERIFICATION": "mandatory"})
-	onEachBackend(t, env, func(t *testing.T, ts *testServer) {
-		wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "nomail", "password": testPassword}), 400,
-			`{"email":["This field is required."]}`)
-		username, email := ts.newMailUser("verify")
-		login := func() response {
-			return ts.postJSON("/api/token/", map[string]any{"username": username, "password": testPassword})
-		}
-		wantResponse(t, login(), 400, `{"non_field_errors":["E-mail is not verified."]}`)
-		wantResponse(t, ts.postForm("/api/cookie/login/", url.Values{"username": {username}, "password": {testPassword}}), 400,
-			`{"non_field_errors":["E-mail is not verified."]}`)
-		// A wrong password is still a wrong password.
-		wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": username, "password": "wrong password here"}), 401,
-			`{"detail":"No active account found with the given credentials"}`)
-		msgs := mp.Wait(email, 1, 15*time.Second)
-		if msgs[0].Subject != "Confirm your e-mail address" {
-			t.Errorf("subject %q", msgs[0].Subject)
-		}
-		key := verifyKey(t, msgs[0].Text)
-
-		wantResponse(t, ts.postJSON("/api/signup/resend-email/", map[string]any{"email": uniqueAddress("unknown")}), 200, `{"detail":"ok"}`)
-		wantResponse(t, ts.postJSON("/api/signup/resend-email/", map[string]any{"email": email}), 200, `{"detail":"ok"}`)
-		resent := mp.Wait(email, 2, 15*time.Second)
-		if verifyKey(t, resent[1].Text) == key {
-			t.Error("the resent mail has the same key")
-		}
-		wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key + "x"}), 404, `{"detail":"Not found."}`)
-		wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key}), 200, `{"detail":"ok"}`)
-		wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key}), 404, `{"detail":"Not found."}`)
-		if r := login(); r.status != 200 {
-			t.Errorf("login after verification: %d %s", r.status, r.body)
-		}
-		// Verified: a resend sends nothing more.
-		wantResponse(t, ts.postJSON("/api/signup/resend-email/", map[string]any{"email": email}), 200, `{"detail":"ok"}`)
-		ts.app.Auth().Drain()
-		time.Sleep(500 * time.Millisecond)
-		if got, _ := mp.Messages(t.Context(), email); len(got) != 2 {
-			t.Errorf("%d mails after a resend to a verified address, want 2", len(got))
-		}
-	})
-}
-
-func TestEmailChange(t *testing.T) {
-	env, mp := mailEnv(t, map[string]string{"LATCH_EMAIL_VERIFICATION": "optional"})
-	onEachBackend(t, env, func(t *testing.T, ts *testServer) {
-		username, email := ts.newMailUser("change")
-		mp.Wait(email, 1, 15*time.Second) // the signup's verification mail
-		access := ts.postJSON("/api/token/", map[string]any{"username": username, "password": testPassword}).str(t, "access")
-		newEmail := uniqueAddress("changed")
-		patch := func(body string) response {
-			return ts.do("PATCH", "/api/me/", "application/json", body, bearer(access)...)
-		}
-		r := patch(`{"email":"` + newEmail + `","username":"` + username + `2"}`)
-		if r.status != 200 || r.json(t)["email"] != email || r.json(t)["username"] != username+"2" {
-			t.Fatalf("PATCH /api/me/: %d %s; want the new username and the old address", r.status, r.body)
-		}
-		wantResponse(t, patch(`{"email":"not an address"}`), 400, `{"email":["Enter a valid email address."]}`)
-		msgs := mp.Wait(newEmail, 1, 15*time.Second)
-		if msgs[0].Subject != "Confirm your new e-mail address" {
-			t.Errorf("subject %q", msgs[0].Subject)
-		}
-		if got, _ := mp.Messages(t.Context(), email); len(got) != 1 {
-			t.Errorf("the old address got %d mails, want only its verification", len(got))
-		}
-		wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": verifyKey(t, msgs[0].Text)}), 200, `{"detail":"ok"}`)
-		if r := ts.do("GET", "/api/me/", "", "", bearer(access)...); r.json(t)["email"] != newEmail {
-			t.Errorf("after confirming: %s, want email %s", r.body, newEmail)
-		}
-		// Login with the new address works under LATCH_LOGIN_FIELD=username_email
-		// elsewhere; here the old address is free again.
-		_, other := ts.newMailUser("taker")
-		wantResponse(t, patch(`{"email":"`+strings.ToUpper(other)+`"}`), 400, `{"email":["A user is already registered with this e-mail address."]}`)
-	})
-}
-
-// TestResetPage: latch's own reset page works as a plain HTML form.
-func TestResetPage(t *testing.T) {
-	env, mp := mailEnv(t, nil)
-	ts := newTestServer(t, env)
-	username, email := ts.newMailUser("page")
-	ts.postJSON("/api/password/reset/", map[string]any{"email": email})
-	link, _, _ := resetLink(t, mp, email, 1)
-	path := strings.TrimPrefix(link, ts.URL)
-	r := ts.do("GET", path, "", "")
-	if r.status != 200 || !strings.Contains(r.body, `<form method="post">`) || !strings.Contains(r.body, `name="new_password2"`) {
-		t.Fatalf("GET reset page: %d %s", r.status, r.body)
-	}
-	if r.header.Get("Referrer-Policy") != "no-referrer" || r.header.Get("Cache-Control") != "no-store" {
-		t.Errorf("reset page headers: %v", r.header)
-	}
-	const pw = "set on the page itself"
-	form := url.Values{"new_password1": {pw}, "new_password2": {pw}}.Encode()
-	if r := ts.do("POST", path, "application/x-www-form-urlencoded", form, "Sec-Fetch-Site", "cross-site"); r.status != 403 {
-		t.Errorf("cross-site POST: %d", r.status)
-	}
-	r = ts.do("POST", path, "application/x-www-form-urlencoded", url.Values{"new_password1": {pw}, "new_password2": {"other"}}.Encode(), "Sec-Fetch-Site", "same-origin")
-	if r.status != 400 || !strings.Contains(r.body, "The two password fields didn’t match.") {
-		t.Errorf("mismatch on the page: %d %s", r.status, r.body)
-	}
-	r = ts.do("POST", path, "application/x-www-form-urlencoded", form, "Sec-Fetch-Site", "same-origin")
-	if r.status != 200 || !strings.Contains(r.body, "Your password has been reset") {
-		t.Fatalf("POST reset page: %d %s", r.status, r.body)
-	}
-	if r := ts.postJSON("/api/token/", map[string]any{"username": username, "password": pw}); r.status != 200 {
-		t.Errorf("login with the password set on the page: %d", r.status)
-	}
-	r = ts.do("POST", path, "application/x-www-form-urlencoded", form, "Sec-Fetch-Site", "same-origin")
-	if r.status != 400 || !strings.Contains(r.body, "invalid or has expired") {
-		t.Errorf("the page's link used twice: %d %s", r.status, r.body)
+// TestAdminDeactivateReachesOtherInstance: a user deactivated through the
+// admin API on instance A is refused at once on instance B (PostgreSQL +
+// Redis), as is a user the admin logs out or deletes.
+func TestAdminDeactivateReachesOtherInstance(t *testing.T) {
+	pg, rd := needServices(t)
+	env := map[string]string{"LATCH_DATABASE_URL": freshSchemaURL(t, pg), "LATCH_REDIS_URL": rd}
+	a := newTestServer(t, env)
+	env["LATCH_SIGNING_KEY"] = a.secret
+	b := newTestServer(t, env)
+	_, admin := a.mustRole("root", "admin")
+	for _, tc := range []struct {
+		name   string
+		revoke func(path string) response
+		status int
+	}{
+		{"deactivate", func(path string) response { return a.patchJSON(path, `{"is_active":false}`, bearer(admin.access)...) }, 200},
+		{"logout", func(path string) response { return a.postJSON(path+"logout/", nil, bearer(admin.access)...) }, 205},
+		{"delete", func(path string) response { return a.do("DELETE", path, "", "", bearer(admin.access)...) }, 204},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, p := a.mustRole("victim_"+tc.name, "user")
+			wantResponse(t, b.do("GET", "/api/me/", "", "", bearer(p.access)...), 200, "")
+			wantResponse(t, tc.revoke(fmt.Sprintf("/api/admin/users/%d/", id)), tc.status, "")
+			took := eventually(t, time.Second, "B refuses the token", func() bool {
+				return b.do("GET", "/api/me/", "", "", bearer(p.access)...).status == 401
+			})
+			t.Logf("B refused after %v", took.Round(time.Millisecond))
+		})
 	}
 }
 
-// TestOutboxFiles: with no SMTP server (the embedded default) reset and
-// verification mail lands in DATA_DIR/outbox/ as .eml files.
-func TestOutboxFiles(t *testing.T) {
+// TestAdminActionsLogged: every admin action is logged at info level with
+// the acting admin's id and username, the action and the target, and
+// never a password.
+func TestAdminActionsLogged(t *testing.T) {
+	var log lockedBuffer
 	dir := t.TempDir()
-	ts := newTestServer(t, map[string]string{"LATCH_DATA_DIR": dir, "LATCH_EMAIL_VERIFICATION": "optional"})
-	username, email := ts.newMailUser("files")
-	key := verifyKey(t, readEML(t, dir, 1)[0])
-	wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key}), 200, `{"detail":"ok"}`)
-
-	ts.postJSON("/api/password/reset/", map[string]any{"email": email})
-	texts := readEML(t, dir, 2)
-	var m []string
-	for _, text := range texts {
-		if m = resetLinkRE.FindStringSubmatch(text); m != nil {
-			break
+	p := startLatchLogged(t, map[string]string{"LATCH_DATA_DIR": dir, "LATCH_LOG_LEVEL": "info", "LATCH_ARGON2_MEMORY": "64", "LATCH_ARGON2_ITERATIONS": "1",
+		"LATCH_THROTTLE_ANON": "off", "LATCH_THROTTLE_USER": "off", "LATCH_HASH_PROCESS": "off"}, &log)
+	ts := &testServer{t: t, URL: p.URL}
+	wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "root", "password": testPassword}), 201, "")
+	if code, _, errOut := runCommand(t, map[string]string{"LATCH_DATA_DIR": dir, "LATCH_LOG_LEVEL": "error"}, "", "setrole", "root", "admin"); code != 0 {
+		t.Fatalf("latch setrole: %d %s", code, errOut)
+	}
+	admin := ts.mustLogin("root")
+	as := bearer(admin.access)
+	r := ts.postJSON("/api/admin/users/", map[string]any{"username": "eve", "password": "the secret passphrase"}, as...)
+	wantResponse(t, r, 201, "")
+	id := int64(r.json(t)["id"].(float64))
+	path := fmt.Sprintf("/api/admin/users/%d/", id)
+	wantResponse(t, ts.patchJSON(path, `{"password":"another secret passphrase","role":"staff"}`, as...), 200, "")
+	wantResponse(t, ts.postJSON(path+"logout/", nil, as...), 205, "")
+	wantResponse(t, ts.do("DELETE", path, "", "", as...), 204, "")
+	want := []string{"create_user", "update_user", "logout_user", "delete_user"}
+	eventually(t, 2*time.Second, "the admin actions are logged", func() bool {
+		out := log.String()
+		for _, action := range want {
+			if !strings.Contains(out, "action="+action+" admin_id=1 admin=root target_id="+fmt.Sprint(id)) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, secret := range []string{"the secret passphrase", "another secret passphrase", testPassword} {
+		if strings.Contains(log.String(), secret) {
+			t.Errorf("the log holds a password")
 		}
 	}
-	if m == nil {
-		t.Fatal("no reset link in the outbox files")
-	}
-	wantResponse(t, ts.postJSON("/api/password/reset/confirm/", map[string]any{"uid": m[1], "token": m[2],
-		"new_password1": "from the eml file", "new_password2": "from the eml file"}), 200,
-		`{"detail":"Password has been reset with the new password."}`)
-	if r := ts.postJSON("/api/token/", map[string]any{"username": username, "password": "from the eml file"}); r.status != 200 {
-		t.Errorf("login: %d", r.status)
-	}
-}
-
-// readEML waits for n .eml files in dir/outbox and returns their text parts.
-func readEML(t *testing.T, dir string, n int) []string {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	var files []string
-	for {
-		files, _ = filepath.Glob(filepath.Join(dir, "outbox", "*.eml"))
-		if len(files) >= n || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if len(files) < n {
-		t.Fatalf("%d .eml files in the outbox, want %d", len(files), n)
-	}
-	slices.Sort(files)
-	var texts []string
-	for _, f := range files {
-		fi, err := os.Stat(f)
-		if err != nil || fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s: %v, mode %v; want 0600", f, err, fi.Mode().Perm())
-		}
-		b, _ := os.ReadFile(f)
-		msg, err := mail.ReadMessage(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		part, err := multipart.NewReader(msg.Body, params["boundary"]).NextPart()
-		if err != nil {
-			t.Fatal(err)
-		}
-		text, _ := io.ReadAll(quotedprintable.NewReader(part))
-		texts = append(texts, string(text))
-	}
-	return texts
 }

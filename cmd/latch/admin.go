@@ -65,6 +65,7 @@ func oneArg(fs *flag.FlagSet, what string) (string, error) {
 func createUserFlags(fs *flag.FlagSet) {
 	fs.String("email", "", "email address")
 	fs.String("role", "user", "role claim (for example user, staff, admin)")
+	fs.Bool("admin", false, "give the user the admin role (LATCH_ADMIN_ROLE), which may use the admin API")
 }
 
 // flagValue reads a flag that the command's flags function registered.
@@ -80,11 +81,36 @@ func createUser(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagS
 		return err
 	}
 	return withApp(ctx, env, cfg, func(a *server.Server) error {
-		u, err := a.Auth().CreateUser(ctx, auth.NewUser{Username: username, Password: pw, Email: flagValue(fs, "email"), Role: flagValue(fs, "role")})
+		role := flagValue(fs, "role")
+		if flagValue(fs, "admin") == "true" {
+			role = a.Auth().AdminRole()
+		}
+		u, err := a.Auth().CreateUser(ctx, auth.NewUser{Username: username, Password: pw, Email: flagValue(fs, "email"), Role: role})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "created user %q (id %d)\n", u.Username, u.ID)
+		fmt.Fprintf(env.Stdout, "created user %q (id %d, role %s)\n", u.Username, u.ID, u.Role)
+		return nil
+	})
+}
+
+func setRole(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagSet) error {
+	if fs.NArg() != 2 {
+		return errors.New("want USERNAME ROLE")
+	}
+	role := fs.Arg(1)
+	return withApp(ctx, env, cfg, func(a *server.Server) error {
+		u, err := a.Store().UserByUsername(ctx, auth.NormalizeUsername(fs.Arg(0)))
+		if errors.Is(err, latch.ErrNotFound) {
+			return fmt.Errorf("no user %q", fs.Arg(0))
+		}
+		if err != nil {
+			return err
+		}
+		if err := a.Auth().SetRole(ctx, u.ID, role); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "role of %q is now %s; all their sessions are revoked\n", u.Username, role)
 		return nil
 	})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -313,6 +314,27 @@ func TestDocsMatchResponses(t *testing.T) {
 	c.check(ts, 403, "POST", "/api/cookie/logout/", "", "", "Origin", "https://evil.example")
 	c.check(ts, 400, "POST", "/api/cookie/logout/", "", "")
 	c.check(ts, 403, "POST", "/api/cookie/login/", js, `{"username":"bob","password":"`+testPassword+`"}`, "Sec-Fetch-Site", "cross-site")
+
+	// The admin API.
+	_, root := ts.mustRole("root", "admin")
+	as := bearer(root.access)
+	c.check(ts, 200, "GET", "/api/admin/users/", "", "", as...)
+	c.check(ts, 200, "GET", "/api/admin/users/?page_size=2&search=a", "", "", as...)
+	c.check(ts, 404, "GET", "/api/admin/users/?page=9", "", "", as...)
+	c.check(ts, 403, "GET", "/api/admin/users/", "", "", bearer(ts.mustLogin("bob").access)...)
+	c.check(ts, 401, "GET", "/api/admin/users/", "", "")
+	r = c.check(ts, 201, "POST", "/api/admin/users/", js, `{"username":"gina","password":"a fine long secret","email":"g@example.com","role":"staff","is_active":true}`, as...)
+	gina := fmt.Sprintf("/api/admin/users/%d/", int64(r.json(t)["id"].(float64)))
+	c.check(ts, 201, "POST", "/api/admin/users/", form, url.Values{"username": {"hank"}, "password": {"a fine long secret"}, "is_active": {"false"}}.Encode(), as...)
+	c.check(ts, 400, "POST", "/api/admin/users/", js, `{"username":"gina","password":"a fine long secret"}`, as...)
+	c.check(ts, 200, "GET", gina, "", "", as...)
+	c.check(ts, 404, "GET", "/api/admin/users/9999/", "", "", as...)
+	c.check(ts, 200, "PATCH", gina, js, `{"email":"gina@example.com","role":"user","is_active":true}`, as...)
+	c.check(ts, 400, "PATCH", gina, js, `{"role":""}`, as...)
+	c.check(ts, 200, "GET", gina+"sessions/", "", "", as...)
+	c.check(ts, 205, "POST", gina+"logout/", "", "", as...)
+	c.check(ts, 204, "DELETE", gina, "", "", as...)
+	c.check(ts, 404, "DELETE", gina, "", "", as...)
 
 	// Keys, docs and operations.
 	c.check(ts, 200, "GET", "/.well-known/jwks.json", "", "")

@@ -11,7 +11,15 @@ import (
 )
 
 const importDjangoHelp = "import the users of a Django database's auth_user table (sqlite:///path/db.sqlite3 or postgres://…); " +
-	"existing usernames are skipped; Django hashes are kept and upgraded to argon2id at first login"
+	"existing usernames are skipped, taken emails reported; staff and superusers get the admin role (LATCH_ADMIN_ROLE); Django hashes are kept and upgraded to argon2id at first login"
+
+// adminRole is LATCH_ADMIN_ROLE, or its default.
+func adminRole(cfg *config.Config) string {
+	if cfg.AdminRole == "" {
+		return "admin"
+	}
+	return cfg.AdminRole
+}
 
 func importDjango(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagSet) error {
 	raw, err := oneArg(fs, "DJANGO_DATABASE_URL")
@@ -28,7 +36,7 @@ func importDjango(ctx context.Context, env Env, cfg *config.Config, fs *flag.Fla
 		return err
 	}
 	defer st.Close()
-	stats, err := django.Import(ctx, src, st, func(format string, args ...any) {
+	stats, err := django.Import(ctx, src, st, adminRole(cfg), func(format string, args ...any) {
 		fmt.Fprintf(env.Stderr, "latch import-django: warning: "+format+"\n", args...)
 	})
 	if err != nil {

@@ -213,7 +213,7 @@ func checkDjangoUsers(t *testing.T, ts *testServer, made djangoMade, pw djangoPa
 	store := ts.app.Store()
 
 	// Stored as imported, before any login.
-	wantRoles := map[string]string{"admin": "admin", "alice": "user", "sam": "staff", "ivan": "user", "uma": "user", "bob": "user", "carol": "user"}
+	wantRoles := map[string]string{"admin": "admin", "alice": "user", "sam": "admin", "ivan": "user", "uma": "user", "bob": "user", "carol": "user"}
 	for _, name := range djangoNames(made) {
 		u, err := store.UserByUsername(ctx, name)
 		if err != nil {
@@ -363,6 +363,33 @@ func TestImportDjango(t *testing.T) {
 		if r := ts.postJSON("/api/token/", map[string]any{"username": "sam", "password": pw.staff}); r.status != http.StatusOK {
 			t.Errorf("sam: %d %s", r.status, r.body)
 		}
+	})
+
+	t.Run("taken emails are reported", func(t *testing.T) {
+		dataDir := t.TempDir()
+		vars := map[string]string{"LATCH_DATA_DIR": dataDir, "LATCH_PASSWORD": "latch-" + rand.Text()}
+		// zed has alice's address already, in other letters.
+		if code, out, errOut := djangoRun(t, vars, "createuser", "zed", "--email", "ALICE@example.com"); code != 0 {
+			t.Fatalf("createuser: %d %s %s", code, out, errOut)
+		}
+		delete(vars, "LATCH_PASSWORD")
+		code, out, errOut := djangoRun(t, vars, "import-django", dbURL)
+		djangoNoSecrets(t, "import-django output", out+errOut, secrets...)
+		if code != 0 {
+			t.Fatalf("import-django: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+		}
+		if want := fmt.Sprintf("imported %d, skipped 0 (existing), unusable passwords 1\n1 imported without their email", n); !strings.HasPrefix(out, want) {
+			t.Errorf("import-django printed %q, want it to start with %q", out, want)
+		}
+		if want := `Django user "alice" imported without its email "alice@example.com", which user "zed" (id 1) has`; !strings.Contains(errOut, want) {
+			t.Errorf("import-django warned %q, want %q", errOut, want)
+		}
+		ts := newTestServer(t, map[string]string{"LATCH_DATA_DIR": dataDir, "LATCH_SIGNING_KEY": ""})
+		u, err := ts.app.Store().UserByUsername(t.Context(), "alice")
+		if err != nil || u.Email != "" {
+			t.Fatalf("alice after the import: %+v, %v; want her without an email", u, err)
+		}
+		wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": pw.alice}), http.StatusOK, "")
 	})
 
 	t.Run("postgres", func(t *testing.T) {

@@ -31,6 +31,7 @@ func commands() []command {
 		{name: "migrate", help: "apply pending database migrations and exit", run: migrate},
 		{name: "createuser", args: "USERNAME", help: "create a user; the password is read from stdin (first line) or LATCH_PASSWORD", run: createUser, flags: createUserFlags},
 		{name: "changepassword", args: "USERNAME", help: "set a user's password (stdin or LATCH_PASSWORD) and revoke all their sessions", run: changePassword},
+		{name: "setrole", args: "USERNAME ROLE", help: "change a user's role (LATCH_ADMIN_ROLE, default admin, may use the admin API) and revoke all their sessions", run: setRole},
 		{name: "deactivate", args: "USERNAME", help: "deactivate a user and revoke all their sessions at once", run: deactivate},
 		{name: "revoke", help: "revoke every session of a user (--user NAME) or one session (--session ID)", run: revoke, flags: revokeFlags},
 		{name: "flushexpired", help: "delete expired sessions and refresh-token records", run: flushExpired},
