@@ -9,11 +9,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { freePort, waitHealthy } from './harness.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -26,28 +26,6 @@ let skip = false;
 if (!existsSync(chromiumPath)) skip = `Chromium not found at ${chromiumPath}`;
 else if (!smtp || !mailpit) skip = 'LATCH_TEST_SMTP_ADDR / LATCH_TEST_MAILPIT_API unset: run under scripts/testenv.sh';
 if (skip && ci) throw new Error(`${skip} (CI=true: the browser tests must run)`);
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitHealthy(base, proc, deadline = Date.now() + 30_000) {
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`latch exited with ${proc.exitCode}`);
-    try {
-      if ((await fetch(base + '/healthz')).ok) return;
-    } catch { /* not listening yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('latch did not become healthy in 30 s');
-}
 
 // resetLink waits for the mail to address and returns the link in its text.
 async function resetLink(address, deadline = Date.now() + 20_000) {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -56,6 +57,12 @@ func (s *Server) publicBase(r *http.Request) string {
 }
 
 func (s *Server) passwordReset(w http.ResponseWriter, r *http.Request) error {
+	return s.mailRequest(w, r, s.opts.Auth.RequestPasswordReset, bodyResetSent)
+}
+
+// mailRequest serves an {"email"} request that mails the address's user,
+// if any: the same answer either way.
+func (s *Server) mailRequest(w http.ResponseWriter, r *http.Request, send func(ctx context.Context, email, base string) error, answer detailBody) error {
 	f, err := s.readForm(r)
 	if err != nil {
 		return err
@@ -64,10 +71,10 @@ func (s *Server) passwordReset(w http.ResponseWriter, r *http.Request) error {
 	if err := f.err(); err != nil {
 		return err
 	}
-	if err := s.opts.Auth.RequestPasswordReset(r.Context(), email, s.publicBase(r)); err != nil {
+	if err := send(r.Context(), email, s.publicBase(r)); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, bodyResetSent)
+	writeJSON(w, http.StatusOK, answer)
 	return nil
 }
 
@@ -110,19 +117,7 @@ func (s *Server) verifyEmail(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) resendEmail(w http.ResponseWriter, r *http.Request) error {
-	f, err := s.readForm(r)
-	if err != nil {
-		return err
-	}
-	email := f.strMax("email", false, maxEmail)
-	if err := f.err(); err != nil {
-		return err
-	}
-	if err := s.opts.Auth.ResendVerification(r.Context(), email, s.publicBase(r)); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, bodyOK)
-	return nil
+	return s.mailRequest(w, r, s.opts.Auth.ResendVerification, bodyOK)
 }
 
 // updateMe is PATCH /api/me/: username and/or email (the new address
