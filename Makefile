@@ -41,7 +41,8 @@ openapi-lint: node
 	npm ci --prefix openapi --no-audit --no-fund
 	npm test --prefix openapi
 
-# Browser tests (e2e/): Swagger UI at /api/docs/ and cookie mode, in
+# Browser tests (e2e/): Swagger UI at /api/docs/, cookie mode and password
+# reset (the link read from mailpit, hence scripts/testenv.sh), in
 # Debian's Chromium driven by playwright-core (which downloads no browser).
 # Chromium is installed when missing; under CI=true its absence fails.
 CHROMIUM ?= /usr/bin/chromium
@@ -49,7 +50,7 @@ e2e: export GOFLAGS := $(strip $(GOFLAGS) -buildvcs=false)
 e2e: node
 	@if [ ! -x "$(CHROMIUM)" ] && [ "$(CHROMIUM)" = /usr/bin/chromium ]; then source scripts/lib.sh && apt_install chromium; fi
 	npm ci --prefix e2e --no-audit --no-fund
-	CHROMIUM="$(CHROMIUM)" node --test e2e/
+	LATCH_TESTENV_CLUSTER=0 scripts/testenv.sh env CHROMIUM="$(CHROMIUM)" node --test e2e/
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh

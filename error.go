@@ -19,6 +19,9 @@ var (
 	// ErrPermissionDenied: the caller is authenticated but may not do
 	// this (a non-admin on the admin API).
 	ErrPermissionDenied = errors.New("permission denied")
+	// ErrEmailNotVerified: under mandatory email verification, a user
+	// whose address is not verified may not log in.
+	ErrEmailNotVerified = errors.New("email not verified")
 	// ErrRotationCheck: a rotation's Check failed (see Rotation.Check).
 	ErrRotationCheck = errors.New("rotation check failed")
 	// ErrUnavailable: a store (the database, Redis) or the revocation

@@ -322,3 +322,76 @@ type HandleStore interface {
 	// DeleteSessionHandles deletes every handle of a session.
 	DeleteSessionHandles(ctx context.Context, sessionID string) error
 }
+
+// MailMessage is one message in the mail outbox: rendered, addressed and
+// ready to hand to an SMTP server.
+type MailMessage struct {
+	ID       int64
+	From, To string
+	// Body is the whole RFC 5322 message. It may hold a reset link, so the
+	// row is deleted as soon as the message is sent.
+	Body      []byte
+	Attempts  int // deliveries tried, this claim's included
+	CreatedAt time.Time
+}
+
+// MailOutbox queues account mail in the database, so that a message
+// survives an SMTP outage and a restart, and instances sharing one
+// database never both send a message: a sender claims messages with a
+// lease, and a claimed message is offered to no one else until the lease
+// ends (a sender that died) or the sender gives it back.
+type MailOutbox interface {
+	// EnqueueMail stores m, due at once, and sets m.ID.
+	EnqueueMail(ctx context.Context, m *MailMessage) error
+	// ClaimMail claims at most limit messages that are due at now and not
+	// claimed, oldest first, until now+lease, counting an attempt on each.
+	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]MailMessage, error)
+	// DeleteMail forgets a message: sent, or given up on. Deleting a
+	// message that is gone is not an error.
+	DeleteMail(ctx context.Context, id int64) error
+	// RetryMail gives a claimed message back, due again at at; lastErr
+	// says why it failed (never the message).
+	RetryMail(ctx context.Context, id int64, at time.Time, lastErr string) error
+	// PruneMail deletes the messages created before cutoff, however they
+	// stand, and returns how many went.
+	PruneMail(ctx context.Context, cutoff time.Time) (int64, error)
+}
+
+// AccountToken is a single-use secret mailed to a user: a password reset
+// token, or an email verification / change key. Only its Hash (SHA-256,
+// hex) is stored.
+type AccountToken struct {
+	Hash   string
+	Kind   string // AccountTokenPasswordReset or AccountTokenEmail
+	UserID int64
+	// Email is the address a key confirms: the user's current one
+	// (verification) or the one they asked to change to.
+	Email     string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Kinds of account tokens.
+const (
+	AccountTokenPasswordReset = "password_reset"
+	AccountTokenEmail         = "email"
+)
+
+// AccountTokenStore keeps account tokens.
+type AccountTokenStore interface {
+	// PutAccountToken stores t.
+	PutAccountToken(ctx context.Context, t *AccountToken) error
+	// AccountToken returns the token of kind with hash when it has not
+	// expired at now; ErrNotFound otherwise.
+	AccountToken(ctx context.Context, kind, hash string, now time.Time) (*AccountToken, error)
+	// TakeAccountToken deletes the token of kind with hash and returns it
+	// when it had not expired at now: of concurrent callers, at most one
+	// gets it. ErrNotFound otherwise.
+	TakeAccountToken(ctx context.Context, kind, hash string, now time.Time) (*AccountToken, error)
+	// DeleteAccountTokens deletes every token of kind of the user (a reset
+	// makes the other reset links useless).
+	DeleteAccountTokens(ctx context.Context, userID int64, kind string) error
+	// PurgeAccountTokens deletes the tokens that expired before cutoff and
+	// returns how many went.
+	PurgeAccountTokens(ctx context.Context, cutoff time.Time) (int64, error)
+}

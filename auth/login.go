@@ -106,19 +106,26 @@ func (s *Service) authenticateUser(ctx context.Context, login, pw string) (*latc
 		}
 	}
 	u, err := s.checkPassword(ctx, login, pw)
+	if err == nil && s.opts.Accounts.Verification == VerifyMandatory && !u.EmailVerified {
+		// Told only to who knows the password, as allauth does.
+		err = fmt.Errorf("login: %w", latch.ErrEmailNotVerified)
+	}
 	if s.opts.Guard != nil {
 		var gerr error
 		switch {
 		case errors.Is(err, latch.ErrInvalidCredentials):
 			gerr = s.opts.Guard.Fail(ctx, account) // unknown users too: no enumeration through the guard
-		case err == nil:
+		case err == nil, errors.Is(err, latch.ErrEmailNotVerified): // the password was right
 			gerr = s.opts.Guard.Reset(ctx, account)
 		}
 		if gerr != nil {
 			s.opts.Logger.Warn("failed-login guard", "err", gerr)
 		}
 	}
-	return u, err
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // findLogin looks up the user a login identifier names. Under
@@ -391,8 +398,9 @@ func validEmail(email string) []string {
 // *ValidationError for a taken or invalid username, a weak password, a bad
 // or taken email, or no email under LoginEmail.
 func (s *Service) Signup(ctx context.Context, username, pw, email string) (*latch.User, error) {
-	if email == "" && s.opts.LoginField == LoginEmail {
-		// The address is then the only way to log in.
+	if email == "" && (s.opts.LoginField == LoginEmail || s.opts.Accounts.Verification == VerifyMandatory) {
+		// The address is then the only way to log in, or the way to be
+		// allowed to.
 		return nil, &ValidationError{Fields: []FieldError{{Field: "email", Messages: []string{msgRequired}}}}
 	}
 	return s.CreateUser(ctx, NewUser{Username: username, Password: pw, Email: email})

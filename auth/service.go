@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,6 +96,9 @@ type Options struct {
 	LoginField LoginField
 	// AdminRole is the role that may use the admin API; "" is "admin".
 	AdminRole string
+	// Accounts configure password reset, email verification and email
+	// change (SPEC §10).
+	Accounts AccountOptions
 	// VerifiedCacheSize bounds the cache of verified access tokens.
 	VerifiedCacheSize int
 	// UserCacheTTL is how long Authenticate trusts a cached user record.
@@ -129,6 +133,7 @@ type Service struct {
 	opts     Options
 	verified *verifiedCache
 	users    *userCache
+	pending  sync.WaitGroup // mail work requests left running (Drain)
 	// authenticated counts accepted access tokens: the load signal of
 	// the adaptive hashing pool (see Authenticated).
 	authenticated atomic.Uint64
@@ -164,6 +169,9 @@ func New(opts Options) (*Service, error) {
 	}
 	var err error
 	if opts.LoginField, err = ParseLoginField(string(opts.LoginField)); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	if err := opts.Accounts.defaults(); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	return &Service{

@@ -156,6 +156,9 @@ func (s *Server) toAPIError(err error) *apiError {
 			body[i] = fieldError{f.Field, f.Messages}
 		}
 		return &apiError{status: http.StatusBadRequest, body: body, err: err}
+	case errors.Is(err, latch.ErrEmailNotVerified):
+		// dj-rest-auth's LoginSerializer under mandatory verification.
+		return &apiError{status: http.StatusBadRequest, body: fieldErrorsBody{{"non_field_errors", []string{"E-mail is not verified."}}}, err: err}
 	case errors.Is(err, latch.ErrInvalidCredentials):
 		return &apiError{status: http.StatusUnauthorized, body: detail("No active account found with the given credentials"), err: err}
 	case errors.Is(err, latch.ErrPermissionDenied):
@@ -177,6 +180,31 @@ func (s *Server) toAPIError(err error) *apiError {
 		return &apiError{status: statusClientClosedRequest, body: detail("Client closed the request."), err: err}
 	}
 	return &apiError{status: http.StatusInternalServerError, body: detail("A server error occurred."), err: err}
+}
+
+// pageError is what the account pages show for err: the status and the
+// messages of the JSON answer, without field names (a field error on uid
+// or token means the link, which the page says in words).
+func (s *Server) pageError(err error) (int, []string) {
+	ae := s.toAPIError(err)
+	switch body := ae.body.(type) {
+	case fieldErrorsBody:
+		var msgs []string
+		for _, f := range body {
+			if f.name == "uid" || f.name == "token" {
+				msgs = append(msgs, "This link is invalid or has expired: ask for a new one.")
+				continue
+			}
+			msgs = append(msgs, f.msgs...)
+		}
+		return ae.status, msgs
+	case detailBody:
+		if ae.status == http.StatusNotFound {
+			return ae.status, []string{"This link is invalid or has expired: ask for a new one."}
+		}
+		return ae.status, []string{body.Detail}
+	}
+	return ae.status, []string{"Something went wrong; try again later."}
 }
 
 // errUnavailable is the answer to a store (database, Redis) or the

@@ -204,6 +204,10 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.opts.Auth.SendVerification(r.Context(), u, s.publicBase(r)); err != nil {
+		// The account exists: a lost mail is a resend away, not a failed signup.
+		s.opts.Logger.Error("verification mail not queued", "user", u.ID, "err", err)
+	}
 	noStore(w)
 	writeJSON(w, http.StatusCreated, struct {
 		ID       int64  `json:"id"`

@@ -71,6 +71,10 @@ type Options struct {
 	// IntrospectionClients are the HTTP Basic id → secret pairs allowed to
 	// call /api/token/introspect/; none: it answers 401 to everyone.
 	IntrospectionClients map[string]string
+	// PublicURL is the scheme and host (https://auth.example.com) that
+	// links in account mail point at; empty: the request's (see
+	// publicBase), which a client can choose.
+	PublicURL string
 	// Ready reports whether the stores answer, for /readyz.
 	Ready func(ctx context.Context) error
 	// Registry receives latch's metrics and is served at /metrics; nil:
@@ -192,7 +196,8 @@ func (s *Server) routes() {
 	s.route("/api/signup/", methods{"POST": s.anon(s.signup)})
 	s.route("/api/logout/", methods{"POST": s.authed(s.logout)})
 	s.route("/api/logout/all/", methods{"POST": s.authed(s.logoutAll)})
-	s.route("/api/me/", methods{"GET": s.authed(s.me)})
+	s.route("/api/me/", methods{"GET": s.authed(s.me), "PATCH": s.authed(s.updateMe)})
+	s.accountRoutes()
 	s.route("/api/auth/check/", methods{anyMethod: s.forwardAuth})
 	s.route("/api/token/introspect/", methods{"POST": s.introspect})
 	for _, rt := range s.opts.Routes {

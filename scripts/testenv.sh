@@ -9,6 +9,11 @@
 #       - one Redis server                 -> LATCH_TEST_REDIS_URL
 #       - one PostgreSQL server            -> LATCH_TEST_POSTGRES_URL
 #       - a 3-master Redis Cluster         -> LATCH_TEST_REDIS_CLUSTER_ADDRS
+#       - one mailpit SMTP server          -> LATCH_TEST_SMTP_ADDR (host:port, plain SMTP
+#         with AUTH accepting any credentials) and LATCH_TEST_MAILPIT_API (its
+#         HTTP API, where tests read what arrived); LATCH_TEST_MAILPIT is the
+#         binary, for tests that start, stop and restart a server of their own
+#         (mailpit is built once from the Go module proxy and cached)
 #   * exports LATCH_TEST_PYTHON (a python3 that has PyJWT/Django/DRF/SimpleJWT),
 #     and LATCH_TEST_PG_BIN (the directory of initdb and pg_ctl),
 #   * runs CMD, stops every instance it started (by pid, also on failure or
@@ -113,6 +118,24 @@ PG_BIN=$(pg_bindir) || die "PostgreSQL server binaries (initdb, pg_ctl, postgres
 if [[ $PY_OK == 0 ]]; then
 	log "warning: /usr/bin/python3 cannot '$PY_MODULES'; interop tests may skip"
 fi
+# mailpit, a real SMTP server with an HTTP API, built from the Go module
+# proxy (a machine with only Go needs nothing else) into a cache kept
+# across runs.
+MAILPIT_VERSION=v1.33.1
+MAILPIT_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/latch-testenv/mailpit-$MAILPIT_VERSION"
+MAILPIT_BIN="$MAILPIT_DIR/mailpit"
+if [[ ! -x $MAILPIT_BIN ]]; then
+	if [[ "${LATCH_TESTENV_INSTALL:-1}" == 0 ]]; then
+		die "missing and LATCH_TESTENV_INSTALL=0: $MAILPIT_BIN"
+	fi
+	command -v go >/dev/null 2>&1 || die "go not found: needed to build mailpit"
+	log "building mailpit $MAILPIT_VERSION (go install; cached in $MAILPIT_DIR)"
+	mkdir -p "$MAILPIT_DIR"
+	if ! (cd "$MAILPIT_DIR" && GOBIN="$MAILPIT_DIR" GOFLAGS= CGO_ENABLED=0 go install "github.com/axllent/mailpit@$MAILPIT_VERSION") >"$MAILPIT_DIR/build.log" 2>&1; then
+		tail -n 30 "$MAILPIT_DIR/build.log" >&2
+		die "could not build mailpit"
+	fi
+fi
 t_installed=$(ms_since_start)
 
 # --------------------------------------------------------------------------
@@ -134,6 +157,7 @@ TMP=$(mktemp -d "$base/latch-testenv.XXXXXX")
 chmod 755 "$TMP"
 
 REDIS_PIDS=()
+MAILPIT_PID=""
 PG_DATA=""
 PG_PID=""
 cleanup_done=0
@@ -184,6 +208,10 @@ cleanup() {
 		stop_pid "$pid" "redis-server" TERM &
 		stoppers+=($!)
 	done
+	if [[ -n "$MAILPIT_PID" ]]; then
+		stop_pid "$MAILPIT_PID" mailpit TERM &
+		stoppers+=($!)
+	fi
 	pid=$PG_PID
 	if [[ -z "$pid" && -n "$PG_DATA" && -s "$PG_DATA/postmaster.pid" ]]; then
 		pid=$(head -n1 "$PG_DATA/postmaster.pid")
@@ -367,6 +395,35 @@ start_postgres() {
 }
 
 # --------------------------------------------------------------------------
+# mailpit (SMTP + HTTP API)
+# --------------------------------------------------------------------------
+start_mailpit() {
+	local attempt smtp_port http_port i
+	for ((attempt = 1; attempt <= 5; attempt++)); do
+		smtp_port=$(free_port 0)
+		http_port=$(free_port 0)
+		"$MAILPIT_BIN" --smtp "127.0.0.1:$smtp_port" --listen "127.0.0.1:$http_port" \
+			--database "$TMP/mailpit.db" --smtp-auth-accept-any --smtp-auth-allow-insecure \
+			--smtp-disable-rdns --disable-version-check --quiet </dev/null >>"$TMP/mailpit.log" 2>&1 &
+		MAILPIT_PID=$!
+		for ((i = 0; i < 200; i++)); do
+			if port_busy "$smtp_port" && port_busy "$http_port"; then
+				SMTP_PORT=$smtp_port
+				MAILPIT_HTTP_PORT=$http_port
+				return 0
+			fi
+			alive "$MAILPIT_PID" || break
+			sleep 0.05
+		done
+		stop_pid "$MAILPIT_PID" mailpit
+		MAILPIT_PID=""
+		log "mailpit did not start on ports $smtp_port/$http_port (attempt $attempt)"
+	done
+	show_log "$TMP/mailpit.log"
+	die "could not start mailpit"
+}
+
+# --------------------------------------------------------------------------
 # Redis Cluster (3 masters, no replicas)
 # --------------------------------------------------------------------------
 start_redis_cluster() {
@@ -424,6 +481,7 @@ log "starting services in $TMP"
 start_redis redis
 REDIS_MAIN_PORT=$REDIS_PORT
 start_postgres
+start_mailpit
 if [[ "${LATCH_TESTENV_CLUSTER:-1}" != 0 ]]; then
 	start_redis_cluster
 	export LATCH_TEST_REDIS_CLUSTER_ADDRS="$CLUSTER_ADDRS"
@@ -442,10 +500,14 @@ else
 fi
 [[ -x $NGINX_BIN ]] && export LATCH_TEST_NGINX="$NGINX_BIN"
 command -v caddy >/dev/null 2>&1 && export LATCH_TEST_CADDY="$(command -v caddy)"
+export LATCH_TEST_SMTP_ADDR="127.0.0.1:$SMTP_PORT"
+export LATCH_TEST_MAILPIT_API="http://127.0.0.1:$MAILPIT_HTTP_PORT"
+export LATCH_TEST_MAILPIT="$MAILPIT_BIN"
 export LATCH_TESTENV_ACTIVE=1
 
 log "redis $LATCH_TEST_REDIS_URL"
 log "postgres $LATCH_TEST_POSTGRES_URL"
+log "smtp $LATCH_TEST_SMTP_ADDR (mailpit API $LATCH_TEST_MAILPIT_API)"
 if [[ -n "${LATCH_TEST_REDIS_CLUSTER_ADDRS:-}" ]]; then log "redis cluster $LATCH_TEST_REDIS_CLUSTER_ADDRS"; fi
 log "ready in $(ms_since_start) ms (install check/install: $t_installed ms); running: $*"
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -102,6 +103,36 @@ type Config struct {
 	// this process.
 	HashProcess []string
 
+	// SMTPURL is smtp://user:pass@host:port (STARTTLS when offered) or
+	// smtps://… (TLS); empty: each message is written as an .eml file
+	// under DataDir/outbox/ and its path logged.
+	SMTPURL string
+	// SMTPTLS configures TLS to the SMTP server (trusted roots); nil: the
+	// system's.
+	SMTPTLS *tls.Config
+	// MailFrom is the From address of account mail; default
+	// latch@localhost.
+	MailFrom string
+	// MailTemplates is a directory whose files replace the embedded mail
+	// templates of the same name; empty: the embedded ones.
+	MailTemplates string
+	// MailRetryBase is the first back-off after a failed delivery (doubled
+	// after each further one, up to 5m); default 2s.
+	MailRetryBase time.Duration
+	// PublicURL is the scheme and host links in mail point at
+	// (https://auth.example.com); empty: the request's own.
+	PublicURL string
+	// PasswordResetURL is the reset link with {uid} and {token}; a path is
+	// resolved against PublicURL. Default latch's page /reset/{uid}/{token}/.
+	PasswordResetURL string
+	// PasswordResetTimeout is how long a reset link works; default 1h.
+	PasswordResetTimeout time.Duration
+	// EmailVerifyURL is the verification link with {key}; default latch's
+	// page /verify-email/{key}/.
+	EmailVerifyURL string
+	// EmailVerification is none (default), optional or mandatory.
+	EmailVerification string
+
 	// Routes returns the application's own authenticated routes, served
 	// with latch's conventions (httpapi.Route); nil: none.
 	Routes func(s *Server) []httpapi.Route
@@ -136,6 +167,7 @@ func (c Config) withDefaults() Config {
 	or(&c.UserIDClaim, "user_id")
 	or(&c.ThrottleAnon, "20/min")
 	or(&c.ThrottleUser, "1000/hour")
+	or(&c.MailFrom, "latch@localhost")
 	if c.CustomClaims == nil {
 		c.CustomClaims = []string{"username", "role"}
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/httpapi"
+	"github.com/latch-auth/latch/mail"
 	"github.com/latch-auth/latch/password"
 	"github.com/latch-auth/latch/postgres"
 	"github.com/latch-auth/latch/ratelimit"
@@ -43,6 +44,8 @@ type Store interface {
 	latch.SessionStore
 	latch.RevocationLog
 	latch.HandleStore
+	latch.MailOutbox
+	latch.AccountTokenStore
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -60,6 +63,7 @@ type Server struct {
 	hashProcess *password.Process // nil: hashing in this process
 	tokens      *token.Engine
 	revocations *revocation.Manager
+	outbox      *mail.Outbox
 	auth        *auth.Service
 	api         *httpapi.Server
 	pool        *password.Pool
@@ -142,9 +146,15 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 	opts.Revocations = s.revocations
+	if opts.Accounts, err = s.accounts(cfg); err != nil {
+		return nil, err
+	}
 	if s.auth, err = auth.New(opts); err != nil {
 		return nil, err
 	}
+	// Closers run last first: the mail work of finished requests is
+	// queued before the stores close.
+	s.closers = append(s.closers, func() error { s.auth.Drain(); return nil })
 	if s.api, err = s.newAPI(); err != nil {
 		return nil, err
 	}
@@ -193,12 +203,13 @@ func (s *Server) Redis() goredis.UniversalClient { return s.shared.client }
 func (s *Server) HashProcess() *password.Process { return s.hashProcess }
 
 // Run keeps the instance current until ctx ends: the revocation index's
-// catch-up and Redis subscription, and the hourly purge of expired
-// sessions. It returns when all of it has stopped.
+// catch-up and Redis subscription, the mail outbox's delivery, and the
+// hourly purge of expired sessions and account tokens. It returns when all of it has stopped.
 func (s *Server) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.revocations.Run(ctx) })
 	g.Go(func() error { s.housekeeping(ctx); return nil })
+	g.Go(func() error { return s.outbox.Run(ctx) })
 	if s.adaptiveHashing {
 		g.Go(func() error { adaptHashing(ctx, s.pool, hashWorkers(s.cfg), s.auth.Authenticated); return nil })
 	}
@@ -263,6 +274,7 @@ func (s *Server) newAPI() (*httpapi.Server, error) {
 		MaxBodyBytes:   s.cfg.MaxBodyBytes,
 		SimpleJWT55:    s.cfg.SimpleJWT55,
 		TrustedProxies: s.cfg.TrustedProxies,
+		PublicURL:      s.cfg.PublicURL,
 		Ready:          s.ready,
 		Registry:       s.cfg.Registry,
 		Logger:         s.cfg.Logger,
@@ -279,6 +291,38 @@ func (s *Server) newAPI() (*httpapi.Server, error) {
 		opts.UpstreamPublic = s.cfg.UpstreamPublic
 	}
 	return httpapi.New(opts)
+}
+
+// accounts assembles the account mail: templates, the sender (SMTP, or
+// .eml files in the data dir) and the outbox in the database.
+func (s *Server) accounts(cfg Config) (auth.AccountOptions, error) {
+	tpl, err := mail.LoadTemplates(cfg.MailTemplates)
+	if err != nil {
+		return auth.AccountOptions{}, err
+	}
+	var sender mail.Sender = &mail.Files{Dir: filepath.Join(cfg.DataDir, "outbox"), Logger: cfg.Logger}
+	if cfg.SMTPURL != "" {
+		smtp, err := mail.ParseSMTPURL(cfg.SMTPURL)
+		if err != nil {
+			return auth.AccountOptions{}, fmt.Errorf("smtp url: %w", err)
+		}
+		smtp.TLS = cfg.SMTPTLS
+		sender = smtp
+	}
+	s.outbox, err = mail.NewOutbox(mail.OutboxOptions{
+		Store: s.store, Sender: sender, From: cfg.MailFrom, Logger: cfg.Logger, RetryBase: cfg.MailRetryBase,
+	})
+	if err != nil {
+		return auth.AccountOptions{}, err
+	}
+	return auth.AccountOptions{
+		Mailer:       &mail.Mailer{Templates: tpl, Outbox: s.outbox},
+		Tokens:       s.store,
+		ResetTimeout: cfg.PasswordResetTimeout,
+		ResetURL:     cfg.PasswordResetURL,
+		VerifyURL:    cfg.EmailVerifyURL,
+		Verification: auth.EmailVerification(cfg.EmailVerification),
+	}, nil
 }
 
 // limiter builds the throttle of one scope; nil when off.
@@ -318,6 +362,11 @@ func (s *Server) housekeeping(ctx context.Context) {
 			s.cfg.Logger.Warn("purge expired sessions", "err", err)
 		} else if n > 0 {
 			s.cfg.Logger.Info("purged expired sessions and refresh records", "rows", n)
+		}
+		if n, err := s.store.PurgeAccountTokens(ctx, s.cfg.Now()); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn("purge expired account tokens", "err", err)
+		} else if n > 0 {
+			s.cfg.Logger.Info("purged expired reset tokens and verification keys", "rows", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -49,4 +49,6 @@ func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("Housekeeping", func(t *testing.T) { testHousekeeping(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
 	t.Run("Handles", func(t *testing.T) { testHandles(t, newStore) })
+	t.Run("Outbox", func(t *testing.T) { testOutbox(t, newStore) })
+	t.Run("AccountTokens", func(t *testing.T) { testAccountTokens(t, newStore) })
 }

@@ -411,6 +411,68 @@ func TestDocsMatchResponses(t *testing.T) {
 		c.check(ts, 401, "GET", "/api/me/", "", "", bearer(r.str(t, "access"))...)
 	})
 
+	t.Run("accounts", func(t *testing.T) {
+		dir := t.TempDir()
+		ts := newTestServer(t, map[string]string{"LATCH_DATA_DIR": dir, "LATCH_EMAIL_VERIFICATION": "optional"})
+		c := c.with(t)
+		c.check(ts, 201, "POST", "/api/signup/", js, `{"username":"mailer","password":"`+testPassword+`","email":"mailer@example.com"}`)
+		key := verifyKey(t, readEML(t, dir, 1)[0])
+		c.check(ts, 404, "POST", "/api/signup/verify-email/", js, `{"key":"nope"}`)
+		c.check(ts, 400, "POST", "/api/signup/verify-email/", js, `{}`)
+		c.check(ts, 200, "GET", "/verify-email/"+key+"/", "", "")
+		c.check(ts, 403, "POST", "/verify-email/"+key+"/", form, "", "Sec-Fetch-Site", "cross-site")
+		c.check(ts, 200, "POST", "/verify-email/"+key+"/", form, "", "Sec-Fetch-Site", "same-origin")
+		c.check(ts, 404, "POST", "/verify-email/"+key+"/", form, "", "Sec-Fetch-Site", "same-origin")
+		c.check(ts, 200, "POST", "/api/signup/resend-email/", js, `{"email":"mailer@example.com"}`)
+		c.check(ts, 400, "POST", "/api/signup/resend-email/", js, `{"email":"not an address"}`)
+		access := c.check(ts, 200, "POST", "/api/token/", js, `{"username":"mailer","password":"`+testPassword+`"}`).str(t, "access")
+		c.check(ts, 200, "PATCH", "/api/me/", js, `{"email":"new@example.com"}`, bearer(access)...)
+		c.check(ts, 400, "PATCH", "/api/me/", js, `{"username":"bad name!"}`, bearer(access)...)
+		c.check(ts, 401, "PATCH", "/api/me/", js, `{"username":"x"}`)
+		texts := readEML(t, dir, 2) // the resend to a verified address sent none
+		key = verifyKey(t, texts[len(texts)-1])
+		c.check(ts, 200, "POST", "/api/signup/verify-email/", js, `{"key":"`+key+`"}`)
+
+		c.check(ts, 200, "POST", "/api/password/reset/", js, `{"email":"new@example.com"}`)
+		c.check(ts, 200, "POST", "/api/password/reset/", form, "email=nobody%40example.com")
+		c.check(ts, 400, "POST", "/api/password/reset/", js, `{}`)
+		var m []string
+		for deadline := time.Now().Add(15 * time.Second); m == nil && time.Now().Before(deadline); {
+			for _, text := range readEML(t, dir, 3) {
+				if m = resetLinkRE.FindStringSubmatch(text); m != nil {
+					break
+				}
+			}
+		}
+		if m == nil {
+			t.Fatal("no reset mail")
+		}
+		page := "/reset/" + m[1] + "/" + m[2] + "/"
+		c.check(ts, 200, "GET", page, "", "")
+		c.check(ts, 400, "POST", page, form, "new_password1=a+fine+new+one&new_password2=another", "Sec-Fetch-Site", "same-origin")
+		c.check(ts, 403, "POST", page, form, "new_password1=x&new_password2=x", "Sec-Fetch-Site", "cross-site")
+		confirm := `{"uid":"` + m[1] + `","token":"` + m[2] + `","new_password1":"a fine new one","new_password2":"a fine new one"}`
+		c.check(ts, 400, "POST", "/api/password/reset/confirm/", js, `{"uid":"`+m[1]+`","token":"x","new_password1":"a fine new one","new_password2":"a fine new one"}`)
+		c.check(ts, 200, "POST", "/api/password/reset/confirm/", js, confirm)
+		c.check(ts, 400, "POST", "/api/password/reset/confirm/", js, confirm)
+		c.check(ts, 400, "POST", page, form, "new_password1=a+fine+new+one&new_password2=a+fine+new+one", "Sec-Fetch-Site", "same-origin")
+
+		// The page itself, through a fresh link.
+		c.check(ts, 200, "POST", "/api/password/reset/", js, `{"email":"new@example.com"}`)
+		var m2 []string
+		for deadline := time.Now().Add(15 * time.Second); m2 == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			for _, text := range readEML(t, dir, 4) {
+				if x := resetLinkRE.FindStringSubmatch(text); x != nil && x[2] != m[2] {
+					m2 = x
+				}
+			}
+		}
+		if m2 == nil {
+			t.Fatal("no second reset mail")
+		}
+		c.check(ts, 200, "POST", "/reset/"+m2[1]+"/"+m2[2]+"/", form, "new_password1=set+on+the+page&new_password2=set+on+the+page", "Sec-Fetch-Site", "same-origin")
+	})
+
 	// Every documented operation was seen succeeding.
 	for tmpl, item := range c.model.Paths.PathItems.FromOldest() {
 		for m, op := range item.GetOperations().FromOldest() {

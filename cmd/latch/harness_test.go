@@ -104,6 +104,7 @@ func newTestServer(t *testing.T, env map[string]string) *testServer {
 	log := slog.New(slog.NewTextHandler(&ts.warnings, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	sc := serverConfig(cfg, log)
 	sc.Now, sc.Registry = ts.clock.Now, prometheus.NewRegistry()
+	sc.MailRetryBase = 200 * time.Millisecond // an SMTP outage in a test lasts a second or two
 	if cfg.HashProcess {
 		sc.HashProcess = []string{"hash-worker"}
 	}

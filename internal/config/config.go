@@ -10,7 +10,9 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	netmail "net/mail"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/httpapi"
+	"github.com/latch-auth/latch/mail"
 	"github.com/latch-auth/latch/ratelimit"
 	"github.com/latch-auth/latch/server"
 )
@@ -73,13 +76,23 @@ type Config struct {
 	PasswordMinLength int
 	LoginField        string // username, email or username_email
 	AdminRole         string
-	HashWorkers       int
-	HashProcess       bool
-	GCHeapFloor       int // MiB; 0: Go's own GOGC
-	Argon2Memory      int
-	Argon2Iterations  int
-	LogLevel          string
-	LogFormat         string
+
+	SMTPURL              string // empty: .eml files in DataDir/outbox/
+	MailFrom             string
+	MailTemplates        string
+	PublicURL            string
+	PasswordResetURL     string
+	PasswordResetTimeout time.Duration
+	EmailVerifyURL       string
+	EmailVerification    string
+
+	HashWorkers      int
+	HashProcess      bool
+	GCHeapFloor      int // MiB; 0: Go's own GOGC
+	Argon2Memory     int
+	Argon2Iterations int
+	LogLevel         string
+	LogFormat        string
 }
 
 // setting is one configuration entry: a flag name, its LATCH_* variable,
@@ -249,6 +262,14 @@ var settings = []setting{
 	{"password-min-length", "8", "minimum password length on signup and change", integer(func(c *Config) *int { return &c.PasswordMinLength })},
 	{"login-field", "username", "what a login names: username, email (the request field is email) or username_email (username holds either)", str(func(c *Config) *string { return &c.LoginField })},
 	{"admin-role", "admin", "the role that may use the admin API (/api/admin/users/)", str(func(c *Config) *string { return &c.AdminRole })},
+	{"smtp-url", "", "SMTP server for account mail: smtp://user:pass@host:port (STARTTLS when offered) or smtps://… (TLS); unset: .eml files in DATA_DIR/outbox/", str(func(c *Config) *string { return &c.SMTPURL })},
+	{"mail-from", "latch@localhost", "From address of account mail", str(func(c *Config) *string { return &c.MailFrom })},
+	{"mail-templates", "", "directory whose files replace the embedded mail templates of the same name", str(func(c *Config) *string { return &c.MailTemplates })},
+	{"public-url", "", "scheme and host that links in mail point at (https://auth.example.com); unset: the request's Host (set it in production)", str(func(c *Config) *string { return &c.PublicURL })},
+	{"password-reset-url", "/reset/{uid}/{token}/", "password reset link; a path is resolved against the public URL", str(func(c *Config) *string { return &c.PasswordResetURL })},
+	{"password-reset-timeout", "1h", "how long a password reset link works", dur(func(c *Config) *time.Duration { return &c.PasswordResetTimeout })},
+	{"email-verify-url", "/verify-email/{key}/", "email verification link; a path is resolved against the public URL", str(func(c *Config) *string { return &c.EmailVerifyURL })},
+	{"email-verification", "none", "none, optional (signup mails a verification link) or mandatory (and login waits for it)", str(func(c *Config) *string { return &c.EmailVerification })},
 	{"hash-workers", "0", "password hashing workers (0: adaptive, every core while authenticated requests are light, one fewer while they are not)", integer(func(c *Config) *int { return &c.HashWorkers })},
 	{"hash-process", "on", "latch serve hashes passwords in a separate low-priority process (off: on threads of its own)", boolean(func(c *Config) *bool { return &c.HashProcess })},
 	{"gc-heap-floor", "64", "latch serve keeps the garbage collector's heap goal at least this many MiB (0: Go's default; GOGC or GOMEMLIMIT set: theirs)", integer(func(c *Config) *int { return &c.GCHeapFloor })},
@@ -451,7 +472,41 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir: empty"))
 	}
+	errs = append(errs, c.checkMail()...)
 	return errors.Join(errs...)
+}
+
+// checkMail checks the account mail settings. Errors name the variable
+// and never echo the SMTP URL, which holds a password.
+func (c *Config) checkMail() []error {
+	var errs []error
+	if c.SMTPURL != "" {
+		if _, err := mail.ParseSMTPURL(c.SMTPURL); err != nil {
+			errs = append(errs, fmt.Errorf("%s (--smtp-url): %w", Env("smtp-url"), err))
+		}
+	}
+	if a, err := netmail.ParseAddress(c.MailFrom); err != nil || a.Address == "" {
+		errs = append(errs, fmt.Errorf("%s (--mail-from) %q: not an e-mail address", Env("mail-from"), c.MailFrom))
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("%s (--public-url) %q: want http(s)://host[:port]", Env("public-url"), c.PublicURL))
+		}
+	}
+	if !strings.Contains(c.PasswordResetURL, "{uid}") || !strings.Contains(c.PasswordResetURL, "{token}") {
+		errs = append(errs, fmt.Errorf("%s (--password-reset-url) %q: must contain {uid} and {token}", Env("password-reset-url"), c.PasswordResetURL))
+	}
+	if !strings.Contains(c.EmailVerifyURL, "{key}") {
+		errs = append(errs, fmt.Errorf("%s (--email-verify-url) %q: must contain {key}", Env("email-verify-url"), c.EmailVerifyURL))
+	}
+	if c.PasswordResetTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("%s (--password-reset-timeout): must be positive", Env("password-reset-timeout")))
+	}
+	if _, err := auth.ParseEmailVerification(c.EmailVerification); err != nil {
+		errs = append(errs, fmt.Errorf("%s (--email-verification): %w", Env("email-verification"), err))
+	}
+	return errs
 }
 
 // SQLitePath returns the SQLite file to use, or "" when DatabaseURL names
@@ -515,6 +570,14 @@ func (c *Config) Server() server.Config {
 		PasswordMinLength:           c.PasswordMinLength,
 		LoginField:                  c.LoginField,
 		AdminRole:                   c.AdminRole,
+		SMTPURL:                     c.SMTPURL,
+		MailFrom:                    c.MailFrom,
+		MailTemplates:               c.MailTemplates,
+		PublicURL:                   c.PublicURL,
+		PasswordResetURL:            c.PasswordResetURL,
+		PasswordResetTimeout:        c.PasswordResetTimeout,
+		EmailVerifyURL:              c.EmailVerifyURL,
+		EmailVerification:           c.EmailVerification,
 		HashWorkers:                 c.HashWorkers,
 		Argon2Memory:                c.Argon2Memory,
 		Argon2Iterations:            c.Argon2Iterations,

@@ -128,3 +128,31 @@ func TestIntrospectionClients(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+func TestMailSettings(t *testing.T) {
+	tests := []struct {
+		env     map[string]string
+		wantErr string // "" : valid
+	}{
+		{map[string]string{"LATCH_SMTP_URL": "smtp://u:hunter2@mail.example.com:587", "LATCH_MAIL_FROM": "latch <no-reply@example.com>"}, ""},
+		{map[string]string{"LATCH_SMTP_URL": "http://u:hunter2@mail.example.com"}, "LATCH_SMTP_URL"},
+		{map[string]string{"LATCH_SMTP_URL": "smtp://u:hunter2@mail example.com:%zz"}, "LATCH_SMTP_URL"},
+		{map[string]string{"LATCH_MAIL_FROM": "not an address"}, "LATCH_MAIL_FROM"},
+		{map[string]string{"LATCH_PUBLIC_URL": "ftp://x"}, "LATCH_PUBLIC_URL"},
+		{map[string]string{"LATCH_PASSWORD_RESET_URL": "https://app.example/reset/{uid}/"}, "LATCH_PASSWORD_RESET_URL"},
+		{map[string]string{"LATCH_EMAIL_VERIFY_URL": "https://app.example/verify/"}, "LATCH_EMAIL_VERIFY_URL"},
+		{map[string]string{"LATCH_EMAIL_VERIFICATION": "always"}, "LATCH_EMAIL_VERIFICATION"},
+		{map[string]string{"LATCH_EMAIL_VERIFICATION": "mandatory", "LATCH_PASSWORD_RESET_URL": "https://app.example/r?u={uid}&t={token}"}, ""},
+	}
+	for _, tt := range tests {
+		_, err := build(t, nil, tt.env)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%v: %v", tt.env, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%v: error %v, want one naming %s", tt.env, err, tt.wantErr)
+		case err != nil && strings.Contains(err.Error(), "hunter2"):
+			t.Errorf("the error shows the SMTP password: %v", err)
+		}
+	}
+}

@@ -1,0 +1,24 @@
+// What the browser tests share: a free port, and waiting for latch.
+import { createServer } from 'node:net';
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitHealthy(base, proc, deadline = Date.now() + 30_000) {
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`latch exited with ${proc.exitCode}`);
+    try {
+      if ((await fetch(base + '/healthz')).ok) return;
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('latch did not become healthy in 30 s');
+}

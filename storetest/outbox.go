@@ -1,0 +1,195 @@
+package storetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latch-auth/latch"
+)
+
+// mailStore is what the outbox and account-token tests need.
+type mailStore interface {
+	Store
+	latch.MailOutbox
+	latch.AccountTokenStore
+}
+
+func asMailStore(t *testing.T, s Store) mailStore {
+	t.Helper()
+	ms, ok := s.(mailStore)
+	if !ok {
+		t.Fatalf("%T has no mail outbox or account tokens", s)
+	}
+	return ms
+}
+
+func testOutbox(t *testing.T, newStore func(*testing.T) Store) {
+	t.Run("ClaimRetryDelete", func(t *testing.T) {
+		t.Parallel()
+		s := asMailStore(t, newStore(t))
+		ctx := t.Context()
+		var ids []int64
+		for i, to := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+			m := &latch.MailMessage{From: "latch@example.com", To: to, Body: []byte("Subject: " + to + "\r\n\r\nbody\x00\xff"), CreatedAt: at(time.Duration(i) * time.Second)}
+			checkErr(t, "EnqueueMail", s.EnqueueMail(ctx, m), nil)
+			if m.ID <= 0 {
+				t.Fatalf("EnqueueMail set ID %d", m.ID)
+			}
+			ids = append(ids, m.ID)
+		}
+		now := at(time.Minute)
+		got, err := s.ClaimMail(ctx, now, time.Minute, 2)
+		checkErr(t, "ClaimMail", err, nil)
+		if len(got) != 2 || got[0].ID != ids[0] || got[1].ID != ids[1] {
+			t.Fatalf("ClaimMail(limit 2) = %+v, want the two oldest", got)
+		}
+		if got[0].To != "a@example.com" || got[0].From != "latch@example.com" || string(got[0].Body) != "Subject: a@example.com\r\n\r\nbody\x00\xff" || got[0].Attempts != 1 {
+			t.Errorf("claimed message = %+v", got[0])
+		}
+		checkTime(t, "CreatedAt", got[0].CreatedAt, at(0))
+		// Claimed messages are nobody else's until the lease ends.
+		rest, err := s.ClaimMail(ctx, now.Add(30*time.Second), time.Minute, 10)
+		checkErr(t, "ClaimMail", err, nil)
+		if len(rest) != 1 || rest[0].ID != ids[2] {
+			t.Fatalf("second ClaimMail = %+v, want only the third message", rest)
+		}
+		checkErr(t, "DeleteMail", s.DeleteMail(ctx, ids[0]), nil)
+		checkErr(t, "DeleteMail again", s.DeleteMail(ctx, ids[0]), nil)
+		checkErr(t, "RetryMail", s.RetryMail(ctx, ids[1], now.Add(10*time.Minute), "smtp: connection refused \xff"), nil)
+		// The third one's lease ends (its sender died): it is due again; the
+		// second waits for its retry time.
+		again, err := s.ClaimMail(ctx, now.Add(2*time.Minute), time.Hour, 10)
+		checkErr(t, "ClaimMail", err, nil)
+		if len(again) != 1 || again[0].ID != ids[2] || again[0].Attempts != 2 {
+			t.Fatalf("ClaimMail after the lease = %+v, want the third message, attempt 2", again)
+		}
+		later, err := s.ClaimMail(ctx, now.Add(10*time.Minute), time.Minute, 10)
+		checkErr(t, "ClaimMail", err, nil)
+		if len(later) != 1 || later[0].ID != ids[1] || later[0].Attempts != 2 {
+			t.Fatalf("ClaimMail at the retry time = %+v, want the second message, attempt 2", later)
+		}
+		n, err := s.PruneMail(ctx, at(2*time.Second))
+		checkErr(t, "PruneMail", err, nil)
+		if n != 1 { // the second; the first is deleted, the third is newer
+			t.Errorf("PruneMail = %d, want 1", n)
+		}
+		left, err := s.ClaimMail(ctx, now.Add(3*time.Hour), time.Minute, 10)
+		checkErr(t, "ClaimMail", err, nil)
+		if len(left) != 1 || left[0].ID != ids[2] {
+			t.Errorf("after PruneMail: %+v, want the third message only", left)
+		}
+	})
+	t.Run("ConcurrentClaims", func(t *testing.T) {
+		t.Parallel()
+		s := asMailStore(t, newStore(t))
+		ctx := t.Context()
+		const messages, claimers = 30, 6
+		for i := range messages {
+			checkErr(t, "EnqueueMail", s.EnqueueMail(ctx, &latch.MailMessage{From: "f@example.com", To: "t@example.com", Body: []byte{byte(i)}, CreatedAt: at(0)}), nil)
+		}
+		var mu sync.Mutex
+		seen := map[int64]int{}
+		var wg sync.WaitGroup
+		for range claimers {
+			wg.Go(func() {
+				for {
+					got, err := s.ClaimMail(ctx, at(time.Minute), time.Hour, 3)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(got) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, m := range got {
+						seen[m.ID]++
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if len(seen) != messages {
+			t.Errorf("%d messages claimed, want %d", len(seen), messages)
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Errorf("message %d claimed %d times", id, n)
+			}
+		}
+	})
+}
+
+func testAccountTokens(t *testing.T, newStore func(*testing.T) Store) {
+	t.Parallel()
+	s := asMailStore(t, newStore(t))
+	ctx := t.Context()
+	u := &latch.User{Username: "reset", Email: "reset@example.com", PasswordHash: "h", IsActive: true}
+	checkErr(t, "CreateUser", s.CreateUser(ctx, u), nil)
+	put := func(hash, kind, email string, expires time.Time) {
+		t.Helper()
+		checkErr(t, "PutAccountToken", s.PutAccountToken(ctx, &latch.AccountToken{Hash: hash, Kind: kind, UserID: u.ID, Email: email, CreatedAt: at(0), ExpiresAt: expires}), nil)
+	}
+	put(hashOf("r1"), latch.AccountTokenPasswordReset, "", at(time.Hour))
+	put(hashOf("r2"), latch.AccountTokenPasswordReset, "", at(time.Hour))
+	put(hashOf("e1"), latch.AccountTokenEmail, "new@example.com", at(time.Hour))
+	put(hashOf("old"), latch.AccountTokenEmail, "", at(-time.Minute))
+
+	got, err := s.AccountToken(ctx, latch.AccountTokenEmail, hashOf("e1"), at(time.Minute))
+	checkErr(t, "AccountToken", err, nil)
+	if got.UserID != u.ID || got.Email != "new@example.com" || got.Kind != latch.AccountTokenEmail || got.Hash != hashOf("e1") {
+		t.Errorf("AccountToken = %+v", got)
+	}
+	checkTime(t, "ExpiresAt", got.ExpiresAt, at(time.Hour))
+	checkTime(t, "CreatedAt", got.CreatedAt, at(0))
+	tests := []struct {
+		name, kind, hash string
+		now              time.Time
+		want             error
+	}{
+		{"other kind", latch.AccountTokenPasswordReset, hashOf("e1"), at(0), latch.ErrNotFound},
+		{"expired", latch.AccountTokenEmail, hashOf("e1"), at(time.Hour), latch.ErrNotFound},
+		{"unknown", latch.AccountTokenEmail, hashOf("nope"), at(0), latch.ErrNotFound},
+		{"valid", latch.AccountTokenEmail, hashOf("e1"), at(0), nil},
+	}
+	for _, tt := range tests {
+		_, err := s.AccountToken(ctx, tt.kind, tt.hash, tt.now)
+		checkErr(t, "AccountToken "+tt.name, err, tt.want)
+	}
+	// Single use: of many takers, one gets it.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	taken := 0
+	for range 8 {
+		wg.Go(func() {
+			_, err := s.TakeAccountToken(ctx, latch.AccountTokenPasswordReset, hashOf("r1"), at(time.Minute))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				taken++
+			case !errors.Is(err, latch.ErrNotFound):
+				t.Errorf("TakeAccountToken: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if taken != 1 {
+		t.Errorf("token taken %d times, want once", taken)
+	}
+	_, err = s.TakeAccountToken(ctx, latch.AccountTokenEmail, hashOf("old"), at(0))
+	checkErr(t, "TakeAccountToken expired", err, latch.ErrNotFound)
+	checkErr(t, "DeleteAccountTokens", s.DeleteAccountTokens(ctx, u.ID, latch.AccountTokenPasswordReset), nil)
+	_, err = s.AccountToken(ctx, latch.AccountTokenPasswordReset, hashOf("r2"), at(0))
+	checkErr(t, "reset token after DeleteAccountTokens", err, latch.ErrNotFound)
+	_, err = s.AccountToken(ctx, latch.AccountTokenEmail, hashOf("e1"), at(0))
+	checkErr(t, "email key after deleting reset tokens", err, nil)
+	n, err := s.PurgeAccountTokens(ctx, at(0))
+	checkErr(t, "PurgeAccountTokens", err, nil)
+	if n != 1 {
+		t.Errorf("PurgeAccountTokens = %d, want 1 (the expired one)", n)
+	}
+}
