@@ -97,7 +97,7 @@ func tables(tb testing.TB, conn *pgx.Conn, schema string) []string {
 	return names
 }
 
-var wantTables = []string{"goose_db_version", "opaque_tokens", "orders", "refresh_tokens", "revocations", "sessions", "users"}
+var wantTables = []string{"account_tokens", "goose_db_version", "mail_outbox", "opaque_tokens", "orders", "refresh_tokens", "revocations", "sessions", "users"}
 
 func TestOpenTwice(t *testing.T) {
 	t.Parallel()
