@@ -10,6 +10,7 @@ import (
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/auth"
+	"github.com/latch-auth/latch/internal/authtest"
 	"github.com/latch-auth/latch/internal/clocktest"
 )
 
@@ -134,5 +135,36 @@ func TestUserUnavailableWithoutARecord(t *testing.T) {
 	users.fail.Store(true)
 	if _, err := svc.User(context.Background(), p); !errors.Is(err, latch.ErrUnavailable) {
 		t.Fatalf("no record and the database down: %v, want ErrUnavailable", err)
+	}
+}
+
+// Under mandatory verification a user whose creator vouched for the
+// address (latch createuser, the admin API's email_verified) logs in at
+// once; one whose creator did not waits for the mail's link.
+func TestCreateUserEmailVerified(t *testing.T) {
+	svc := authtest.New(t, func(o *auth.Options) { o.Accounts.Verification = auth.VerifyMandatory }).Service
+	ctx := context.Background()
+	for _, c := range []struct {
+		name     string // also the username
+		verified bool
+		email    string
+		wantErr  error
+	}{
+		{"vouched", true, "vouched@example.com", nil},
+		{"unvouched", false, "unvouched@example.com", latch.ErrEmailNotVerified},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			u, err := svc.CreateUser(ctx, auth.NewUser{Username: c.name, Password: "correct horse battery", Email: c.email, EmailVerified: c.verified})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.EmailVerified != c.verified {
+				t.Errorf("EmailVerified = %v, want %v", u.EmailVerified, c.verified)
+			}
+			_, err = svc.Login(ctx, c.name, "correct horse battery", auth.Client{UserAgent: "test", IP: "127.0.0.1"})
+			if !errors.Is(err, c.wantErr) {
+				t.Fatalf("login: %v, want %v", err, c.wantErr)
+			}
+		})
 	}
 }

@@ -161,6 +161,9 @@ func (s *Server) adminCreateUser(w http.ResponseWriter, r *http.Request, _ *auth
 	if active := f.boolean("is_active"); active != nil {
 		nu.Inactive = !*active
 	}
+	if verified := f.boolean("email_verified"); verified != nil {
+		nu.EmailVerified = *verified
+	}
 	if err := f.err(); err != nil {
 		return err
 	}
