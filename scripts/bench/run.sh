@@ -56,6 +56,7 @@
 #   BENCH_LAT_ROUNDS=3      alternated idle/flood rounds of each latency mode
 #   BENCH_HASH_WORKERS=N    LATCH_HASH_WORKERS of the flooded server (default: latch's)
 #   BENCH_FLOOR_GC_HEAP_FLOOR=0  MiB; 64 runs bare and plain with latch serve's GC setting
+#   BENCH_USER_THROTTLE=1000000000/hour  LATCH_THROTTLE_USER of every latch (on, never reached)
 #   BENCH_SCENARIOS="sqlite check pgredis flood gateway refresh gobench"   what to run
 #                           (check: GET /api/auth/check/ of latch-sqlite in the throughput rounds)
 #   BENCH_GO_PKGS="./auth/ ./token/ ./httpapi/ ./password/"   BENCHTIME=1s
@@ -84,6 +85,9 @@ BENCH_LAT_ROUNDS=${BENCH_LAT_ROUNDS:-3}
 # stated; BENCH_FLOOR_GC_HEAP_FLOOR=64 gives them latch serve's GC setting
 # (LATCH_GC_HEAP_FLOOR) instead, to compare latch's code alone.
 BENCH_FLOOR_GC_HEAP_FLOOR=${BENCH_FLOOR_GC_HEAP_FLOOR:-0}
+# The per-user throttle is on, at a rate no run reaches: its cost is part
+# of every authenticated request (off: BENCH_USER_THROTTLE=off).
+BENCH_USER_THROTTLE=${BENCH_USER_THROTTLE:-1000000000/hour}
 BENCH_SCENARIOS=${BENCH_SCENARIOS:-sqlite check pgredis flood gateway refresh gobench}
 BENCH_REFRESH_CONNS=${BENCH_REFRESH_CONNS:-1 8 32}
 BENCH_REFRESH_DURATION=${BENCH_REFRESH_DURATION:-5s}
@@ -213,7 +217,7 @@ latch_env() {
 	local dir=$1
 	shift
 	echo LATCH_DATA_DIR="$dir" LATCH_ADDR=127.0.0.1:0 \
-		LATCH_THROTTLE_ANON=off LATCH_THROTTLE_USER=off \
+		LATCH_THROTTLE_ANON=off LATCH_THROTTLE_USER="$BENCH_USER_THROTTLE" \
 		LATCH_ACCESS_TOKEN_LIFETIME=1h "$@"
 }
 
@@ -333,7 +337,7 @@ say() { echo "$*" | tee -a "$SUMMARY"; }
 
 say "== make bench: $(date -u +%FT%TZ) =="
 say "machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), $(go version | cut -d' ' -f3), $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-say "latch: $(git describe --always --dirty 2>/dev/null || echo '?'); LATCH_THROTTLE_ANON=off LATCH_THROTTLE_USER=off LATCH_REVOCATION=immediate (default)"
+say "latch: $(git describe --always --dirty 2>/dev/null || echo '?'); LATCH_THROTTLE_ANON=off LATCH_THROTTLE_USER=$BENCH_USER_THROTTLE LATCH_REVOCATION=immediate (default)"
 
 # ---------------------------------------------------------------------------
 # 1. throughput
