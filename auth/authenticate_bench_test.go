@@ -92,3 +92,32 @@ func BenchmarkAuthenticate(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkRefresh measures a refresh with rotation as a client makes it:
+// each goroutine logs in once, then refreshes with the refresh token it
+// was just handed, so every call rotates (SQLite's group-commit writer
+// batches the goroutines' rotations).
+func BenchmarkRefresh(b *testing.B) {
+	ctx := context.Background()
+	svc := newTestService(b, nil, 0)
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		pair, err := svc.Login(ctx, "alice", "correct horse battery", auth.Client{UserAgent: "bench", IP: "127.0.0.1"})
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		refresh := pair.Refresh
+		for pb.Next() {
+			pair, err := svc.Refresh(ctx, refresh)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			refresh = pair.Refresh
+		}
+	})
+}
+

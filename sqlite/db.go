@@ -37,6 +37,9 @@ type DB struct {
 	stmts     statements
 }
 
+// readConns bounds the read pool.
+const readConns = 8
+
 // Open opens (creating if needed) the SQLite file at path and applies
 // pending migrations.
 func Open(ctx context.Context, path string) (*DB, error) {
@@ -63,7 +66,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
-	read.SetMaxOpenConns(8)
+	// Idle connections are kept: database/sql keeps two by default, and
+	// opening one (its pragmas, its page cache) costs more than a query.
+	read.SetMaxOpenConns(readConns)
+	read.SetMaxIdleConns(readConns)
+	read.SetConnMaxLifetime(0)
 	db := &DB{write: write, read: read}
 	err = db.Migrate(ctx)
 	if err == nil {

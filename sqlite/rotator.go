@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/latch-auth/latch"
 )
@@ -15,9 +14,6 @@ import (
 // maxBatch bounds how many rotations share one transaction, so that a
 // burst does not hold the only writer (which logins wait for) for long.
 const maxBatch = 64
-
-// batchTimeout bounds one batch's transaction.
-const batchTimeout = 10 * time.Second
 
 // errClosed: the database was closed before the rotation ran.
 var errClosed = errors.New("sqlite: database closed")
@@ -42,7 +38,8 @@ type rotator struct {
 // rotateReq is one rotation waiting for its batch, and its outcome.
 type rotateReq struct {
 	r    latch.Rotation
-	sess *latch.Session // Check nil: the session as the rotation left it
+	sess *latch.Session // the session as the rotation left it
+	user *latch.User    // with Check: the session's user
 	err  error          // the rotation's own refusal (spent, reused, ...)
 	done chan struct{}
 }
@@ -127,9 +124,9 @@ func (w *rotator) run() {
 // statement fails, the transaction is rolled back and each rotation is run
 // alone, so that one rotation's failure is not every caller's.
 func (w *rotator) runBatch(batch []*rotateReq) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	err := w.db.rotateBatch(ctx, batch)
-	cancel()
+	// No deadline: a context that can end makes the driver watch it with
+	// a goroutine per statement; SQLite's busy timeout bounds the waits.
+	err := w.db.rotateBatch(context.Background(), batch)
 	if err != nil && len(batch) > 1 {
 		for _, q := range batch {
 			w.runBatch([]*rotateReq{q})
@@ -151,7 +148,7 @@ func (db *DB) rotateBatch(ctx context.Context, batch []*rotateReq) error {
 	}
 	defer tx.Rollback()
 	for _, q := range batch {
-		q.sess, q.err = nil, nil
+		q.sess, q.user, q.err = nil, nil, nil
 		if err := db.rotateInTx(ctx, tx, q); err != nil {
 			return err
 		}
@@ -164,7 +161,7 @@ func (db *DB) rotateBatch(ctx context.Context, batch []*rotateReq) error {
 type statements struct {
 	spendChecked *sql.Stmt
 	insertToken  *sql.Stmt
-	sessionUser  *sql.Stmt // on the read pool: a session with its user
+	sessionUser  *sql.Stmt // a session with its user
 }
 
 // spendChecked spends an unspent token and names its successor, in one
@@ -194,7 +191,7 @@ func (db *DB) prepare(ctx context.Context) error {
 	if db.stmts.insertToken, err = db.write.PrepareContext(ctx, insertTokenSQL); err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
-	if db.stmts.sessionUser, err = db.read.PrepareContext(ctx,
+	if db.stmts.sessionUser, err = db.write.PrepareContext(ctx,
 		`SELECT `+sessionColumns+`, `+qualifiedUserColumns+` FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`); err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}

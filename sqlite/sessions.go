@@ -153,16 +153,7 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *la
 	if err != nil {
 		return nil, nil, fmt.Errorf("rotate: %w", classify(err))
 	}
-	if r.Check == nil {
-		return q.sess, nil, nil
-	}
-	// The rotation is committed; what the tokens say of the session and
-	// the user is read after it, off the writer.
-	s, u, err := scanSessionUser(db.stmts.sessionUser.QueryRowContext(ctx, r.Next.SessionID))
-	if err != nil {
-		return nil, nil, fmt.Errorf("rotate: read session: %w", classify(err))
-	}
-	return s, u, nil
+	return q.sess, q.user, nil
 }
 
 // rotateInTx runs one rotation of a batch in tx and records its outcome
@@ -181,13 +172,15 @@ func (db *DB) rotateInTx(ctx context.Context, tx *sql.Tx, q *rotateReq) error {
 			r.Next.SessionID, r.OldHash, c.UserID, c.Version, c.IdleTimeout.Microseconds()).Scan(&expires)
 		switch {
 		case err == nil:
-			next := r.Next
-			next.ExpiresAt = fromMicro(expires)
 			if _, err := tx.StmtContext(ctx, db.stmts.insertToken).ExecContext(ctx,
-				next.Hash, next.SessionID, next.IssuedAt.UnixMicro(), expires); err != nil {
+				r.Next.Hash, r.Next.SessionID, r.Next.IssuedAt.UnixMicro(), expires); err != nil {
 				return err
 			}
-			return nil
+			// What the new tokens say of the session and the user, read in
+			// the writer's transaction: its pages are in the writer's
+			// cache, where a reader would start a transaction of its own.
+			q.sess, q.user, err = scanSessionUser(tx.StmtContext(ctx, db.stmts.sessionUser).QueryRowContext(ctx, r.Next.SessionID))
+			return err
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
