@@ -120,4 +120,3 @@ func BenchmarkRefresh(b *testing.B) {
 		}
 	})
 }
-
