@@ -43,6 +43,8 @@ type DB struct {
 	// logLock is the advisory lock that orders appends to the schema's
 	// revocation log (see logRevocation).
 	logLock int64
+	// rotations group-commits checked rotations (see rotator).
+	rotations *rotator
 }
 
 // Open connects to the database at url (a postgres:// URL or a keyword/value
@@ -82,6 +84,7 @@ func open(ctx context.Context, cfg *pgxpool.Config, create string) (*DB, error) 
 		pool.Close()
 		return nil, err
 	}
+	db.rotations = newRotator(db)
 	return db, nil
 }
 
@@ -143,8 +146,12 @@ func (db *DB) Pool() *pgxpool.Pool { return db.pool.Pool }
 // Ping checks the database answers, for readiness probes.
 func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
 
-// Close closes every connection. It always returns nil.
+// Close closes every connection, once the rotations queued so far have
+// run. It always returns nil.
 func (db *DB) Close() error {
+	if db.rotations != nil {
+		db.rotations.batch.Close()
+	}
 	db.pool.Close()
 	return nil
 }

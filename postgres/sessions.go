@@ -183,30 +183,13 @@ func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // Rotate implements latch.SessionStore.
 func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *latch.User, error) {
-	if c := r.Check; c != nil && r.Spend {
-		var u *latch.User
-		var issued time.Time
-		// scanSession's destinations, the successor's issue time, then
-		// scanUser's, in one Scan of the row.
-		s, err := scanSession(scanFunc(func(sessionDest ...any) error {
-			var err error
-			u, err = scanUser(scanFunc(func(userDest ...any) error {
-				return db.pool.QueryRow(ctx, rotateChecked,
-					r.Now, r.NextJTI, r.Next.IssuedAt, r.Next.ExpiresAt, r.Next.SessionID, r.OldHash,
-					c.UserID, c.Version, c.IdleTimeout.Microseconds(), r.Next.Hash,
-				).Scan(append(append(sessionDest, &issued), userDest...)...)
-			}))
-			return err
-		}))
+	if r.Check != nil && r.Spend {
+		q, err := db.rotations.do(ctx, r)
 		switch {
-		case err == nil:
-			// The successor, issued in this statement, is the newest token.
-			if issued = issued.UTC(); issued.After(s.LastUsedAt) {
-				s.LastUsedAt = issued
-			}
-			return s, u, nil
-		case !errors.Is(err, latch.ErrNotFound):
-			return nil, nil, fmt.Errorf("rotate: %w", err)
+		case err != nil:
+			return nil, nil, fmt.Errorf("rotate: %w", classify(err))
+		case q.sess != nil:
+			return q.sess, q.user, nil
 		}
 		// No row changed: find out why (reuse revokes there, in one
 		// transaction with finding the token spent).

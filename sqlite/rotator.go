@@ -6,17 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/internal/groupcommit"
 )
 
 // maxBatch bounds how many rotations share one transaction, so that a
 // burst does not hold the only writer (which logins wait for) for long.
 const maxBatch = 64
-
-// errClosed: the database was closed before the rotation ran.
-var errClosed = errors.New("sqlite: database closed")
 
 // rotator is a group-commit writer for rotations: SQLite commits one
 // transaction at a time on the one writer connection, and a commit costs
@@ -26,13 +23,8 @@ var errClosed = errors.New("sqlite: database closed")
 // committed: nothing is acknowledged before it is durable, and a reuse
 // detected in a batch revokes its family in the batch's transaction.
 type rotator struct {
-	db   *DB
-	reqs chan *rotateReq
-
-	mu     sync.RWMutex // held for reading while sending on reqs
-	closed bool
-	quit   chan struct{}
-	done   chan struct{}
+	db    *DB
+	batch *groupcommit.Batcher[*rotateReq]
 }
 
 // rotateReq is one rotation waiting for its batch, and its outcome.
@@ -45,26 +37,17 @@ type rotateReq struct {
 }
 
 func newRotator(db *DB) *rotator {
-	w := &rotator{db: db, reqs: make(chan *rotateReq, 4*maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
-	go w.run()
+	w := &rotator{db: db}
+	w.batch = groupcommit.New(1, maxBatch, w.runBatch) // one writer
 	return w
 }
 
 // do queues r and waits for its batch to commit.
 func (w *rotator) do(ctx context.Context, r latch.Rotation) (*rotateReq, error) {
 	q := &rotateReq{r: r, done: make(chan struct{})}
-	w.mu.RLock()
-	if w.closed {
-		w.mu.RUnlock()
-		return nil, errClosed
+	if err := w.batch.Submit(ctx, q); err != nil {
+		return nil, err
 	}
-	select {
-	case w.reqs <- q:
-	case <-ctx.Done():
-		w.mu.RUnlock()
-		return nil, ctx.Err()
-	}
-	w.mu.RUnlock()
 	select {
 	case <-q.done:
 	case <-ctx.Done():
@@ -78,47 +61,7 @@ func (w *rotator) do(ctx context.Context, r latch.Rotation) (*rotateReq, error) 
 }
 
 // close stops the writer once the rotations queued so far have run.
-func (w *rotator) close() {
-	w.mu.Lock()
-	if !w.closed {
-		w.closed = true
-		close(w.quit)
-	}
-	w.mu.Unlock()
-	<-w.done
-}
-
-func (w *rotator) run() {
-	defer close(w.done)
-	batch := make([]*rotateReq, 0, maxBatch)
-	for {
-		var q *rotateReq
-		select {
-		case q = <-w.reqs:
-		case <-w.quit:
-			// No sender is left (close holds mu): drain and stop.
-			for {
-				select {
-				case q = <-w.reqs:
-					w.runBatch(append(batch[:0], q))
-				default:
-					return
-				}
-			}
-		}
-		batch = append(batch[:0], q)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case q = <-w.reqs:
-				batch = append(batch, q)
-			default:
-				break fill
-			}
-		}
-		w.runBatch(batch)
-	}
-}
+func (w *rotator) close() { w.batch.Close() }
 
 // runBatch runs batch in one transaction and answers its callers. When a
 // statement fails, the transaction is rolled back and each rotation is run
@@ -135,7 +78,7 @@ func (w *rotator) runBatch(batch []*rotateReq) {
 	}
 	for _, q := range batch {
 		if err != nil {
-			q.sess, q.err = nil, err
+			q.sess, q.user, q.err = nil, nil, err
 		}
 		close(q.done)
 	}

@@ -1,0 +1,118 @@
+// Package groupcommit packs requests that arrive together into batches, so
+// that a store can do the work of many callers in one transaction or one
+// statement: the batch's fixed cost (a commit, a round trip) is paid once
+// for all of them.
+//
+// A request that arrives while its worker is busy waits for the next batch;
+// a request that arrives at an idle worker runs at once, alone, so nothing
+// waits for company that may not come.
+package groupcommit
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// ErrClosed is returned by Submit once the Batcher is closed.
+var ErrClosed = errors.New("groupcommit: closed")
+
+// Batcher runs batches of requests of type T with a function of the
+// store's. It is safe for concurrent use.
+type Batcher[T any] struct {
+	run  func([]T)
+	max  int
+	reqs chan T
+
+	mu     sync.RWMutex // held for reading while sending on reqs
+	closed bool
+	quit   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// New starts workers goroutines that each take up to max waiting requests
+// at a time and pass them to run. run answers every request of its batch
+// (each T carries its own way to be answered, typically a channel the
+// caller waits on); it must not keep the slice.
+func New[T any](workers, max int, run func([]T)) *Batcher[T] {
+	if workers < 1 {
+		workers = 1
+	}
+	if max < 1 {
+		max = 1
+	}
+	b := &Batcher[T]{run: run, max: max, reqs: make(chan T, 4*max*workers), quit: make(chan struct{})}
+	for range workers {
+		b.wg.Go(b.work)
+	}
+	return b
+}
+
+// Submit queues req for the next batch. It returns ErrClosed after Close,
+// or ctx's error if ctx ends while the queue is full; once Submit returned
+// nil, run will see req.
+func (b *Batcher[T]) Submit(ctx context.Context, req T) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return ErrClosed
+	}
+	select {
+	case b.reqs <- req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops the workers once the requests queued so far have run.
+func (b *Batcher[T]) Close() {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.quit)
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+func (b *Batcher[T]) work() {
+	batch := make([]T, 0, b.max)
+	var zero T
+	for {
+		var req T
+		select {
+		case req = <-b.reqs:
+		case <-b.quit:
+			// No sender is left (Close holds mu): run what is queued.
+			for {
+				select {
+				case req = <-b.reqs:
+					b.runBatch(append(batch[:0], req), zero)
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], req)
+	fill:
+		for len(batch) < b.max {
+			select {
+			case req = <-b.reqs:
+				batch = append(batch, req)
+			default:
+				break fill
+			}
+		}
+		b.runBatch(batch, zero)
+	}
+}
+
+// runBatch runs batch, then clears it so that the requests it held can be
+// collected.
+func (b *Batcher[T]) runBatch(batch []T, zero T) {
+	b.run(batch)
+	for i := range batch {
+		batch[i] = zero
+	}
+}
