@@ -140,8 +140,7 @@ type payloadWriter struct {
 
 func newPayloadWriter() *payloadWriter {
 	w := &payloadWriter{}
-	w.enc = json.NewEncoder(&w.tmp)
-	w.enc.SetEscapeHTML(false) // Python does not escape <, > and &
+	w.out.Grow(256)
 	w.out.WriteByte('{')
 	return w
 }
@@ -159,12 +158,41 @@ func (w *payloadWriter) value(v any) {
 	if w.err != nil {
 		return
 	}
+	// Names, ids and numbers, nearly every value, are written as they are;
+	// the encoder (and the escaping Python does) for the rest.
+	switch v := v.(type) {
+	case string:
+		if printableASCII(v) {
+			w.out.WriteByte('"')
+			w.out.WriteString(v)
+			w.out.WriteByte('"')
+			return
+		}
+	case int64:
+		w.out.Write(strconv.AppendInt(w.out.AvailableBuffer(), v, 10))
+		return
+	}
+	if w.enc == nil {
+		w.enc = json.NewEncoder(&w.tmp)
+		w.enc.SetEscapeHTML(false) // Python does not escape <, > and &
+	}
 	w.tmp.Reset()
 	if err := w.enc.Encode(v); err != nil {
 		w.err = fmt.Errorf("token: Sign: encode claim value of type %T: %w", v, err)
 		return
 	}
 	appendASCII(&w.out, bytes.TrimSuffix(w.tmp.Bytes(), []byte("\n")))
+}
+
+// printableASCII reports whether s needs no escaping in JSON, as Python
+// writes it: printable ASCII but the quote and the backslash.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *payloadWriter) finish() ([]byte, error) {
@@ -205,9 +233,11 @@ var _ jwt.Claims = (*payload)(nil)
 // UnmarshalJSON is called by golang-jwt for any JSON value but null (which
 // leaves raw nil). Type errors here make the token malformed.
 func (p *payload) UnmarshalJSON(b []byte) error {
-	if err := json.Unmarshal(b, &p.raw); err != nil {
+	raw, ok := members(b)
+	if !ok {
 		return errors.New("payload is not a JSON object")
 	}
+	p.raw = raw
 	var err error
 	if p.exp, err = p.date("exp"); err != nil {
 		return err
@@ -224,7 +254,7 @@ func (p *payload) UnmarshalJSON(b []byte) error {
 		}
 	}
 	if r, ok := p.raw["iss"]; ok {
-		if err := json.Unmarshal(r, &p.iss); err != nil {
+		if p.iss, ok = stringValue(r); !ok {
 			return errors.New("iss is not a string")
 		}
 	}
@@ -271,14 +301,13 @@ func (e *Engine) claims(p *payload, want Type) (*Claims, error) {
 	}
 	if r, ok := p.raw["jti"]; !ok {
 		return nil, ErrNoID
-	} else if json.Unmarshal(r, &c.ID) != nil {
+	} else if c.ID, ok = stringValue(r); !ok {
 		return nil, fmt.Errorf("%w: jti is not a string", ErrInvalid)
 	} else if c.ID == "" {
 		return nil, fmt.Errorf("%w: empty jti", ErrNoID)
 	}
 	if r, ok := p.raw["token_type"]; ok {
-		var s string
-		if json.Unmarshal(r, &s) == nil {
+		if s, ok := stringValue(r); ok {
 			c.Type = Type(s)
 		}
 		if want != "" && c.Type != want {
@@ -295,8 +324,10 @@ func (e *Engine) claims(p *payload, want Type) (*Claims, error) {
 	} else if d != nil {
 		c.RefreshExpiresAt = d.Time
 	}
-	if r, ok := p.raw["sid"]; ok && json.Unmarshal(r, &c.SessionID) != nil {
-		return nil, fmt.Errorf("%w: sid is not a string", ErrInvalid)
+	if r, ok := p.raw["sid"]; ok {
+		if c.SessionID, ok = stringValue(r); !ok {
+			return nil, fmt.Errorf("%w: sid is not a string", ErrInvalid)
+		}
 	}
 	if r, ok := p.raw["ver"]; ok {
 		v, ok := decodeAny(r).(json.Number)
@@ -338,8 +369,7 @@ func decodeAny(r json.RawMessage) any {
 	case r[0] == '-' || r[0] >= '0' && r[0] <= '9':
 		return json.Number(r)
 	case r[0] == '"':
-		var s string
-		_ = json.Unmarshal(r, &s)
+		s, _ := unquoteString(r)
 		return s
 	case r[0] == 't' || r[0] == 'f':
 		return r[0] == 't'
