@@ -138,7 +138,7 @@ var rotateManySQL = `WITH input AS (
 	INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at)
 	SELECT next_hash, session_id, successor_issued_at, successor_expires_at FROM won
 )
-SELECT won.idx, ` + sessionColumns + `, won.successor_issued_at, ` + qualifiedUserColumns + `
+SELECT won.idx, ` + rotatedSessionColumns + `, won.successor_issued_at, ` + qualifiedUserColumns + `
 FROM won JOIN sessions s ON s.id = won.session_id JOIN users u ON u.id = s.user_id`
 
 // rotateMany runs batch in one statement and records each rotation's

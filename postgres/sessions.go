@@ -22,6 +22,12 @@ const lastUsed = `GREATEST(s.last_used_at, (SELECT max(r.issued_at) FROM refresh
 
 const sessionColumns = `s.id, s.user_id, s.created_at, ` + lastUsed + `, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
 
+// rotatedSessionColumns is sessionColumns right after a rotation, whose
+// successor is the session's newest token: the caller takes the later of
+// last_used_at and the successor's issue time (newest), with no look at
+// the other tokens.
+const rotatedSessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
+
 func scanSession(row pgx.Row, extra ...any) (*latch.Session, error) {
 	var s latch.Session
 	var revoked *time.Time
@@ -170,7 +176,7 @@ var rotateChecked = `WITH spent AS (
 	INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at)
 	SELECT $10, session_id, successor_issued_at, successor_expires_at FROM spent
 )
-SELECT ` + sessionColumns + `, spent.successor_issued_at, ` + qualifiedUserColumns + `
+SELECT ` + rotatedSessionColumns + `, spent.successor_issued_at, ` + qualifiedUserColumns + `
 FROM spent JOIN sessions s ON s.id = spent.session_id JOIN users u ON u.id = s.user_id`
 
 // qualifiedUserColumns is userColumns of the users table aliased u.

@@ -135,7 +135,7 @@ func (db *DB) prepare(ctx context.Context) error {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	if db.stmts.sessionUser, err = db.write.PrepareContext(ctx,
-		`SELECT `+sessionColumns+`, `+qualifiedUserColumns+` FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`); err != nil {
+		`SELECT `+rotatedSessionColumns+`, `+qualifiedUserColumns+` FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`); err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	return nil

@@ -20,6 +20,12 @@ const lastUsed = `MAX(s.last_used_at, COALESCE((SELECT MAX(r.issued_at) FROM ref
 
 const sessionColumns = `s.id, s.user_id, s.created_at, ` + lastUsed + `, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
 
+// rotatedSessionColumns is sessionColumns right after a rotation, whose
+// successor is the session's newest token: the caller takes the later of
+// last_used_at and the successor's issue time, with no look at the other
+// tokens.
+const rotatedSessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
+
 // returningSession is sessionColumns for a RETURNING clause, where SQLite
 // accepts no table qualifier (the subquery's unqualified id is the
 // session's: refresh_tokens has no such column).
@@ -180,6 +186,11 @@ func (db *DB) rotateInTx(ctx context.Context, tx *sql.Tx, q *rotateReq) error {
 			// the writer's transaction: its pages are in the writer's
 			// cache, where a reader would start a transaction of its own.
 			q.sess, q.user, err = scanSessionUser(tx.StmtContext(ctx, db.stmts.sessionUser).QueryRowContext(ctx, r.Next.SessionID))
+			if err == nil {
+				if next := stored(r.Next.IssuedAt); next.After(q.sess.LastUsedAt) {
+					q.sess.LastUsedAt = next
+				}
+			}
 			return err
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
