@@ -178,6 +178,10 @@ func TestOpenAPIDocumentIsConsistent(t *testing.T) {
 	}
 }
 
+// forwardAuthMethods are the methods an OpenAPI document can name, but
+// TRACE (which proxies refuse themselves): /api/auth/check/ answers each.
+var forwardAuthMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+
 // registeredRoutes lists the routes s registered, as "METHOD pattern": the
 // patterns from the per-route latency histograms (bound at registration),
 // the methods from each route's answer to OPTIONS.
@@ -203,8 +207,15 @@ func registeredRoutes(t *testing.T, s *Server) []string {
 				allow := rec.Header().Get("Allow")
 				if pattern == "/api/auth/check/" {
 					// Forward auth answers every method alike, OPTIONS
-					// too; it is documented as GET.
-					routes = append(routes, "GET "+pattern)
+					// and HEAD too: each it answers as forward auth (401
+					// without a token) is served.
+					for _, method := range forwardAuthMethods {
+						rec := httptest.NewRecorder()
+						s.ServeHTTP(rec, httptest.NewRequest(method, pattern, nil))
+						if rec.Code == http.StatusUnauthorized {
+							routes = append(routes, method+" "+pattern)
+						}
+					}
 					continue
 				}
 				if rec.Code != http.StatusOK || allow == "" {

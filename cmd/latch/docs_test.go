@@ -257,9 +257,17 @@ func TestDocsMatchResponses(t *testing.T) {
 	c.check(ts, 401, "GET", "/api/orders/", "", "")
 
 	// latch in front of other backends.
-	c.check(ts, 200, "GET", "/api/auth/check/", "", "", bearer(p.access)...)
-	c.check(ts, 401, "GET", "/api/auth/check/", "", "")
-	c.check(ts, 401, "GET", "/api/auth/check/", "", "", bearer("garbage")...)
+	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"} {
+		r := c.check(ts, 200, method, "/api/auth/check/", "", "", bearer(p.access)...)
+		if r.header.Get("X-Latch-Username") != "alice" || r.body != "" {
+			t.Errorf("%s /api/auth/check/: X-Latch-Username %q, body %q", method, r.header.Get("X-Latch-Username"), r.body)
+		}
+		if method == "HEAD" {
+			continue // no body to validate against Unauthorized
+		}
+		c.check(ts, 401, method, "/api/auth/check/", "", "")
+		c.check(ts, 401, method, "/api/auth/check/", "", "", bearer("garbage")...)
+	}
 	c.check(ts, 200, "POST", "/api/token/introspect/", form, url.Values{"token": {p.access}}.Encode(), introspectionAuth...)
 	c.check(ts, 200, "POST", "/api/token/introspect/", js, `{"token":"`+p.refresh+`","token_type_hint":"refresh_token"}`, introspectionAuth...)
 	c.check(ts, 200, "POST", "/api/token/introspect/", js, `{"token":"garbage"}`, introspectionAuth...)
@@ -512,9 +520,14 @@ func TestDocsListEveryRoute(t *testing.T) {
 		seen[route] = true
 		path := strings.NewReplacer("{id}", "x", "{file}", "docs.js").Replace(route)
 		if route == "/api/auth/check/" {
-			// Forward auth answers every method alike, OPTIONS too; it
-			// is documented as GET.
-			served = append(served, "GET "+route)
+			// Forward auth answers every method alike, OPTIONS and HEAD
+			// too: each it answers as forward auth (401 without a
+			// token) is served. TRACE is left out: proxies refuse it.
+			for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"} {
+				if r := ts.do(method, path, "", ""); r.status == http.StatusUnauthorized {
+					served = append(served, method+" "+route)
+				}
+			}
 			continue
 		}
 		r := ts.do("OPTIONS", path, "", "")

@@ -2,7 +2,12 @@ package main
 
 import (
 	"bufio"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -16,7 +21,7 @@ import (
 )
 
 // upstream is a backend behind latch's gateway: it echoes what it was
-// sent, streams, and speaks a minimal Upgrade protocol.
+// sent, streams, and echoes WebSocket messages.
 func newUpstream(t *testing.T) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
@@ -41,8 +46,10 @@ func newUpstream(t *testing.T) *httptest.Server {
 		io.WriteString(w, "second\n")
 	})
 	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "websocket" || r.Header.Get("X-Latch-User-Id") == "" {
-			http.Error(w, "want an authenticated upgrade", http.StatusBadRequest)
+		key := r.Header.Get("Sec-WebSocket-Key")
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || !strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade") ||
+			r.Header.Get("Sec-WebSocket-Version") != "13" || key == "" || r.Header.Get("X-Latch-User-Id") == "" {
+			http.Error(w, "want an authenticated WebSocket handshake", http.StatusBadRequest)
 			return
 		}
 		conn, brw, err := http.NewResponseController(w).Hijack()
@@ -50,13 +57,121 @@ func newUpstream(t *testing.T) *httptest.Server {
 			return
 		}
 		defer conn.Close()
-		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		brw.Flush()
-		io.Copy(conn, brw) // echo until the client closes
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", wsAccept(key))
+		if brw.Flush() != nil {
+			return
+		}
+		for { // echo every message; answer a close with a close
+			f, err := wsRead(brw.Reader)
+			if err != nil || !f.masked { // a client's frames are masked (RFC 6455 §5.1)
+				return
+			}
+			if wsWrite(conn, f.opcode, f.payload, false) != nil || f.opcode == wsClose {
+				return
+			}
+		}
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// Minimal RFC 6455 framing for the WebSocket echo: single unfragmented
+// frames, no extensions; what the upstream and the client need, no more.
+const (
+	wsText  = 0x1
+	wsClose = 0x8
+)
+
+// wsAccept is the Sec-WebSocket-Accept for a Sec-WebSocket-Key (§4.2.2).
+func wsAccept(key string) string {
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+type wsFrame struct {
+	fin, masked bool
+	opcode      byte
+	payload     []byte
+}
+
+// wsWrite writes one final frame; mask (a client's) XORs the payload with
+// a random key (§5.3).
+func wsWrite(w io.Writer, opcode byte, payload []byte, mask bool) error {
+	b := []byte{0x80 | opcode}
+	var m byte
+	if mask {
+		m = 0x80
+	}
+	switch n := len(payload); {
+	case n < 126:
+		b = append(b, m|byte(n))
+	case n <= 0xffff:
+		b = binary.BigEndian.AppendUint16(append(b, m|126), uint16(n))
+	default:
+		b = binary.BigEndian.AppendUint64(append(b, m|127), uint64(n))
+	}
+	start := len(b)
+	if mask {
+		var key [4]byte
+		rand.Read(key[:])
+		b = append(b, key[:]...)
+		start += 4
+		b = append(b, payload...)
+		for i := range payload {
+			b[start+i] ^= key[i%4]
+		}
+	} else {
+		b = append(b, payload...)
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// wsRead reads one frame and unmasks its payload.
+func wsRead(r io.Reader) (wsFrame, error) {
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return wsFrame{}, err
+	}
+	if h[0]&0x70 != 0 {
+		return wsFrame{}, errors.New("reserved bits set")
+	}
+	f := wsFrame{fin: h[0]&0x80 != 0, opcode: h[0] & 0x0f, masked: h[1]&0x80 != 0}
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var b [2]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return wsFrame{}, err
+		}
+		n = uint64(binary.BigEndian.Uint16(b[:]))
+	case 127:
+		var b [8]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return wsFrame{}, err
+		}
+		n = binary.BigEndian.Uint64(b[:])
+	}
+	if n > 1<<20 {
+		return wsFrame{}, fmt.Errorf("frame of %d bytes", n)
+	}
+	var key [4]byte
+	if f.masked {
+		if _, err := io.ReadFull(r, key[:]); err != nil {
+			return wsFrame{}, err
+		}
+	}
+	f.payload = make([]byte, n)
+	if _, err := io.ReadFull(r, f.payload); err != nil {
+		return wsFrame{}, err
+	}
+	if f.masked {
+		for i := range f.payload {
+			f.payload[i] ^= key[i%4]
+		}
+	}
+	return f, nil
 }
 
 // upstreamSaw is what the echo upstream reports.
@@ -85,13 +200,17 @@ func TestGatewayAuthenticates(t *testing.T) {
 	ts := newTestServer(t, gatewayEnv(up.URL))
 	id := ts.mustUser("alice")
 	p := ts.mustLogin("alice")
-	forged := []string{"X-Latch-User-Id", "999", "x-latch-role", "admin", "X_Latch_Username", "root", "X-LATCH-EXTRA", "1"}
+	sid := tokenSID(t, p.access)
+	// Every spelling of the five, and one latch never sets: the gateway
+	// removes any header a WSGI server would read as X-Latch-*.
+	forged := withHeaders(forgedIdentity(), "X-LATCH-EXTRA", "1", "x_latch-extra", "2")
+	authed := withHeaders(forged, bearer(p.access)...)
 
 	tests := []struct {
 		name     string
 		method   string
 		path     string
-		header   []string
+		header   http.Header // sent as is (uncanonicalized)
 		status   int
 		body     string // exact, for latch's own answers
 		upstream bool   // the answer is the upstream's
@@ -99,19 +218,19 @@ func TestGatewayAuthenticates(t *testing.T) {
 	}{
 		{"no token", "GET", "/shop/orders/", nil, 401, notProvided, false, false},
 		{"forged headers, no token", "GET", "/shop/orders/", forged, 401, notProvided, false, false},
-		{"garbage token", "GET", "/shop/orders/", bearer("garbage"), 401, `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is invalid or expired"}]}`, false, false},
-		{"refresh token as access", "GET", "/shop/orders/", bearer(p.refresh), 401, "", false, false},
-		{"valid token", "GET", "/shop/orders/?page=2", append(bearer(p.access), forged...), 200, "", true, true},
-		{"valid token, POST", "POST", "/shop/orders/", append(bearer(p.access), forged...), 200, "", true, true},
+		{"garbage token", "GET", "/shop/orders/", rawHeader(bearer("garbage")...), 401, `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is invalid or expired"}]}`, false, false},
+		{"refresh token as access", "GET", "/shop/orders/", rawHeader(bearer(p.refresh)...), 401, "", false, false},
+		{"valid token", "GET", "/shop/orders/?page=2", authed, 200, "", true, true},
+		{"valid token, POST", "POST", "/shop/orders/", authed, 200, "", true, true},
 		{"public prefix, no token", "GET", "/public/logo.png", forged, 200, "", true, false},
-		{"public prefix, valid token", "GET", "/static/app.js", append(bearer(p.access), forged...), 200, "", true, false},
-		{"latch's own route", "GET", "/api/me/", bearer(p.access), 200, "", false, false},
+		{"public prefix, valid token", "GET", "/static/app.js", authed, 200, "", true, false},
+		{"latch's own route", "GET", "/api/me/", rawHeader(bearer(p.access)...), 200, "", false, false},
 		{"latch's own route, no token", "GET", "/api/me/", nil, 401, notProvided, false, false},
 		{"latch's health", "GET", "/healthz", nil, 200, "", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := ts.do(tt.method, tt.path, "application/json", `{"n":1}`, tt.header...)
+			r := ts.doRaw(tt.method, tt.path, `{"n":1}`, withHeaders(tt.header, "Content-Type", "application/json"))
 			wantResponse(t, r, tt.status, tt.body)
 			if r.status == 401 && r.header.Get("WWW-Authenticate") != `Bearer realm="api"` {
 				t.Errorf("WWW-Authenticate = %q", r.header.Get("WWW-Authenticate"))
@@ -139,10 +258,7 @@ func TestGatewayAuthenticates(t *testing.T) {
 			if tt.identity {
 				want = map[string]string{
 					"x-latch-user-id": fmt.Sprint(id), "x-latch-username": "alice", "x-latch-role": "user",
-					"x-latch-email": "alice@example.com", "x-latch-session-id": saw.Headers["x-latch-session-id"],
-				}
-				if saw.Headers["x-latch-session-id"] == "" {
-					t.Error("no X-Latch-Session-Id")
+					"x-latch-email": "alice@example.com", "x-latch-session-id": sid,
 				}
 			}
 			for k, v := range saw.Headers {
@@ -276,7 +392,7 @@ func TestGatewayStreams(t *testing.T) {
 	}
 }
 
-func TestGatewayUpgrade(t *testing.T) {
+func TestGatewayWebSocket(t *testing.T) {
 	up := newUpstream(t)
 	for _, gw := range gatewaysUnderTest {
 		t.Run(gw.name, func(t *testing.T) {
@@ -288,7 +404,11 @@ func TestGatewayUpgrade(t *testing.T) {
 			}
 			defer conn.Close()
 			conn.SetDeadline(time.Now().Add(10 * time.Second))
-			fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nAuthorization: Bearer %s\r\n\r\n", u.Host, access)
+			nonce := make([]byte, 16)
+			rand.Read(nonce)
+			key := base64.StdEncoding.EncodeToString(nonce)
+			fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+				"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n", u.Host, key, access)
 			br := bufio.NewReader(conn)
 			res, err := http.ReadResponse(br, nil)
 			if err != nil {
@@ -298,33 +418,65 @@ func TestGatewayUpgrade(t *testing.T) {
 				b, _ := io.ReadAll(res.Body)
 				t.Fatalf("got %d %s, want 101", res.StatusCode, b)
 			}
-			for i, msg := range []string{"hello\n", "again\n"} {
+			if got, want := res.Header.Get("Sec-WebSocket-Accept"), wsAccept(key); got != want {
+				t.Fatalf("Sec-WebSocket-Accept got %q, want %q", got, want)
+			}
+			// A short message, and one with a 16-bit length.
+			for i, msg := range []string{"hello", strings.Repeat("é", 200)} {
 				if i > 0 {
 					time.Sleep(200 * time.Millisecond) // past the server's read and write timeouts
 				}
-				io.WriteString(conn, msg)
-				got, err := br.ReadString('\n')
-				if err != nil || got != msg {
-					t.Fatalf("echo got %q %v, want %q", got, err, msg)
+				if err := wsWrite(conn, wsText, []byte(msg), true); err != nil {
+					t.Fatal(err)
 				}
+				f, err := wsRead(br)
+				if err != nil {
+					t.Fatalf("echo of message %d: %v", i, err)
+				}
+				if !f.fin || f.opcode != wsText || f.masked || string(f.payload) != msg {
+					t.Fatalf("echo of message %d got fin %v opcode %d masked %v %q, want a final unmasked text frame %q",
+						i, f.fin, f.opcode, f.masked, f.payload, msg)
+				}
+			}
+			closing := []byte{0x03, 0xe8} // 1000, normal closure
+			if err := wsWrite(conn, wsClose, closing, true); err != nil {
+				t.Fatal(err)
+			}
+			if f, err := wsRead(br); err != nil || f.opcode != wsClose || string(f.payload) != string(closing) {
+				t.Fatalf("close got %+v %v, want the close frame back", f, err)
 			}
 		})
 	}
 }
 
 func TestGatewayUpstreamDown(t *testing.T) {
-	up := newUpstream(t)
-	addr := up.URL
-	up.Close()
-	ts := newTestServer(t, gatewayEnv(addr))
-	ts.mustUser("erin")
-	p := ts.mustLogin("erin")
-	for _, path := range []string{"/shop/x", "/public/x"} {
-		r := ts.do("GET", path, "", "", bearer(p.access)...)
-		wantResponse(t, r, http.StatusBadGateway, `{"detail":"Bad gateway."}`)
-		if ct := r.header.Get("Content-Type"); ct != "application/json" {
-			t.Errorf("Content-Type got %q", ct)
-		}
+	tests := []struct {
+		name string
+		// served: a request was proxied before the upstream stopped, so
+		// latch's transport holds its connection in the idle pool.
+		served bool
+	}{
+		{"never up", false},
+		{"stopped after a proxied request", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := newUpstream(t)
+			ts := newTestServer(t, gatewayEnv(up.URL))
+			ts.mustUser("erin")
+			p := ts.mustLogin("erin")
+			if tt.served {
+				decodeSaw(t, ts.do("GET", "/shop/x", "", "", bearer(p.access)...))
+			}
+			up.Close() // also closes the idle connection latch pooled
+			for _, req := range []struct{ method, path string }{{"GET", "/shop/x"}, {"POST", "/shop/x"}, {"GET", "/public/x"}} {
+				r := ts.do(req.method, req.path, "application/json", `{"n":1}`, bearer(p.access)...)
+				wantResponse(t, r, http.StatusBadGateway, `{"detail":"Bad gateway."}`)
+				if ct := r.header.Get("Content-Type"); ct != "application/json" {
+					t.Errorf("%s %s: Content-Type got %q", req.method, req.path, ct)
+				}
+			}
+		})
 	}
 }
 

@@ -164,6 +164,23 @@ func (ts *testServer) do(method, path, contentType, body string, header ...strin
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
+	return ts.send(req)
+}
+
+// doRaw sends a request with header as given: its keys go on the wire
+// uncanonicalized, so a test can send every spelling a client could.
+func (ts *testServer) doRaw(method, path, body string, header http.Header) response {
+	ts.t.Helper()
+	req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	req.Header = header.Clone()
+	return ts.send(req)
+}
+
+func (ts *testServer) send(req *http.Request) response {
+	ts.t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		ts.t.Fatal(err)
@@ -171,6 +188,47 @@ func (ts *testServer) do(method, path, contentType, body string, header ...strin
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return response{status: res.StatusCode, body: string(b), header: res.Header}
+}
+
+// rawHeader builds a header from key, value pairs without canonicalizing
+// the keys (see doRaw).
+func rawHeader(pairs ...string) http.Header { return withHeaders(nil, pairs...) }
+
+// forgedIdentity is every identity header a client could forge: each of
+// the five in canonical form, in mixed case, and with underscores or
+// mixed separators (which WSGI and CGI servers read as the same
+// variable).
+func forgedIdentity() http.Header {
+	return rawHeader(
+		"X-Latch-User-Id", "999", "x-LATCH-user-ID", "998", "X_Latch_User_Id", "997", "x-Latch_user-id", "996",
+		"X-Latch-Username", "root", "x-latch-USERNAME", "root2", "x_latch_username", "root3", "X_LATCH-USERNAME", "root4",
+		"X-Latch-Role", "admin", "X-LATCH-ROLE", "admin2", "X_LATCH_ROLE", "admin3", "x-latch_role", "admin4",
+		"X-Latch-Session-Id", "forged-sid", "x-Latch-session-id", "forged-sid2", "X_Latch_Session_Id", "forged-sid3", "x_latch-session_id", "forged-sid4",
+		"X-Latch-Email", "forged@example.com", "x-latch-EMAIL", "forged2@example.com", "X_Latch_Email", "forged3@example.com", "X-Latch_Email", "forged4@example.com",
+	)
+}
+
+// withHeaders returns a copy of h with the key, value pairs added, keys
+// uncanonicalized.
+func withHeaders(h http.Header, pairs ...string) http.Header {
+	if h = h.Clone(); h == nil {
+		h = http.Header{}
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		h[pairs[i]] = append(h[pairs[i]], pairs[i+1])
+	}
+	return h
+}
+
+// tokenSID is the sid claim of a JWT, read unverified: the session id
+// latch must report for it.
+func tokenSID(t *testing.T, token string) string {
+	t.Helper()
+	sid, _ := djangoClaims(t, token)["sid"].(string)
+	if sid == "" {
+		t.Fatalf("token has no sid: %q", token)
+	}
+	return sid
 }
 
 // postJSON posts fields as a JSON object.

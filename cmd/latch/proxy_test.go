@@ -20,16 +20,14 @@ import (
 	"github.com/latch-auth/latch/internal/testenv"
 )
 
-// identityHeaders are the X-Latch-* headers forward auth answers with.
-var identityHeaders = []string{"X-Latch-User-Id", "X-Latch-Username", "X-Latch-Role", "X-Latch-Session-Id", "X-Latch-Email"}
-
 // echoUpstream is the application behind the proxy: it answers with the
-// X-Latch-* headers it received, as a JSON object of lists.
+// headers it received that a WSGI server would read as X-Latch-* (any
+// case, '-' or '_'), as a JSON object of lists under their received keys.
 func echoUpstream(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := map[string][]string{}
 		for k, v := range r.Header {
-			if strings.HasPrefix(k, "X-Latch-") {
+			if strings.HasPrefix(strings.ReplaceAll(strings.ToLower(k), "_", "-"), "x-latch-") {
 				got[k] = v
 			}
 		}
@@ -134,25 +132,28 @@ func TestProxyCaddy(t *testing.T) {
 func testProxies(t *testing.T, start func(t *testing.T, c proxyConfig)) {
 	onEachBackend(t, nil, func(t *testing.T, ts *testServer) {
 		alice := ts.mustUser("alice")
-		if _, err := ts.app.Auth().CreateUser(context.Background(), auth.NewUser{Username: "noemail", Password: testPassword}); err != nil {
+		noemail, err := ts.app.Auth().CreateUser(context.Background(), auth.NewUser{Username: "noemail", Password: testPassword})
+		if err != nil {
 			t.Fatal(err)
 		}
 		c := proxyConfig{Dir: t.TempDir(), Host: "127.0.0.1", Latch: ts.URL, Upstream: echoUpstream(t).URL}
 		c.Listen = c.Host + ":" + strconv.Itoa(freePort(t))
 		start(t, c)
 		proxy := &testServer{t: t, URL: "http://" + c.Listen}
-		forged := []string{"X-Latch-User-Id", "1234", "X-Latch-Role", "admin", "X-Latch-Email", "forged@example.com"}
+		forged := forgedIdentity()
 
 		t.Run("no token", func(t *testing.T) {
-			r := proxy.do("GET", "/app/", "", "", forged...)
+			r := proxy.doRaw("GET", "/app/", "", forged)
 			wantResponse(t, r, http.StatusUnauthorized, bodyNotProvided)
 			if got, want := r.header.Get("WWW-Authenticate"), `Bearer realm="api"`; got != want {
 				t.Errorf("WWW-Authenticate: got %q, want %q", got, want)
 			}
 		})
-		seen := func(t *testing.T, access string) map[string][]string {
+		// wantSeen checks that the upstream got exactly want's X-Latch-*
+		// headers, one true value each, and none of the client's copies.
+		wantSeen := func(t *testing.T, access string, want map[string]string) {
 			t.Helper()
-			r := proxy.do("GET", "/app/", "", "", append(bearer(access), forged...)...)
+			r := proxy.doRaw("GET", "/app/", "", withHeaders(forged, bearer(access)...))
 			if r.status != http.StatusOK {
 				t.Fatalf("got %d %s, want 200", r.status, r.body)
 			}
@@ -160,21 +161,20 @@ func testProxies(t *testing.T, start func(t *testing.T, c proxyConfig)) {
 			if err := json.Unmarshal([]byte(r.body), &got); err != nil {
 				t.Fatal(err)
 			}
-			return got
-		}
-		wantSeen := func(t *testing.T, got map[string][]string, want map[string]string) {
-			t.Helper()
-			for _, h := range identityHeaders {
-				w, ok := want[h]
-				switch {
-				case !ok && len(got[h]) > 0:
-					t.Errorf("%s: got %q, want none", h, got[h])
-				case ok && w == "" && len(got[h]) != 1:
-					t.Errorf("%s: got %q, want one value", h, got[h])
-				case ok && w != "" && (len(got[h]) != 1 || got[h][0] != w):
-					t.Errorf("%s: got %q, want [%q]", h, got[h], w)
+			for k, v := range got {
+				if w, ok := want[k]; !ok || len(v) != 1 || v[0] != w {
+					t.Errorf("%s: got %q, want %q (present: %v)", k, v, w, ok)
 				}
 			}
+			for k, w := range want {
+				if _, ok := got[k]; !ok {
+					t.Errorf("%s: missing, want %q", k, w)
+				}
+			}
+		}
+		aliceSees := func(t *testing.T, access string) map[string]string {
+			return map[string]string{"X-Latch-User-Id": strconv.FormatInt(alice, 10), "X-Latch-Username": "alice",
+				"X-Latch-Role": "user", "X-Latch-Session-Id": tokenSID(t, access), "X-Latch-Email": "alice@example.com"}
 		}
 		p := proxy.postJSON("/api/token/", map[string]any{"username": "alice", "password": testPassword})
 		if p.status != http.StatusOK {
@@ -182,19 +182,22 @@ func testProxies(t *testing.T, start func(t *testing.T, c proxyConfig)) {
 		}
 		access, refresh := p.str(t, "access"), p.str(t, "refresh")
 		t.Run("identity", func(t *testing.T) {
-			wantSeen(t, seen(t, access), map[string]string{"X-Latch-User-Id": strconv.FormatInt(alice, 10), "X-Latch-Username": "alice",
-				"X-Latch-Role": "user", "X-Latch-Session-Id": "", "X-Latch-Email": "alice@example.com"})
-			wantSeen(t, seen(t, ts.mustLogin("noemail").access), map[string]string{"X-Latch-Username": "noemail",
-				"X-Latch-User-Id": "", "X-Latch-Role": "user", "X-Latch-Session-Id": ""})
+			wantSeen(t, access, aliceSees(t, access))
+			other := ts.mustLogin("noemail").access
+			wantSeen(t, other, map[string]string{"X-Latch-User-Id": strconv.FormatInt(noemail.ID, 10), "X-Latch-Username": "noemail",
+				"X-Latch-Role": "user", "X-Latch-Session-Id": tokenSID(t, other)})
 		})
 		t.Run("refresh", func(t *testing.T) {
 			r := proxy.postForm("/api/token/refresh/", url.Values{"refresh": {refresh}})
 			if r.status != http.StatusOK {
 				t.Fatalf("refresh: %d %s", r.status, r.body)
 			}
+			before := tokenSID(t, access)
 			access, refresh = r.str(t, "access"), r.str(t, "refresh")
-			wantSeen(t, seen(t, access), map[string]string{"X-Latch-User-Id": strconv.FormatInt(alice, 10), "X-Latch-Username": "alice",
-				"X-Latch-Role": "user", "X-Latch-Session-Id": "", "X-Latch-Email": "alice@example.com"})
+			if got := tokenSID(t, access); got != before {
+				t.Errorf("refreshed token's sid got %q, want the session's %q", got, before)
+			}
+			wantSeen(t, access, aliceSees(t, access))
 		})
 		t.Run("logout", func(t *testing.T) {
 			wantResponse(t, proxy.postJSON("/api/logout/", map[string]any{"refresh": refresh}, bearer(access)...), 205, "")

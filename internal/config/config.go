@@ -235,12 +235,23 @@ var settings = []setting{
 			if f = strings.TrimSpace(f); f == "" {
 				continue
 			}
+			// Errors name the id at most: never echo a secret.
 			id, secret, ok := strings.Cut(f, ":")
-			if !ok || id == "" || secret == "" {
-				return errors.New("want id:secret pairs") // never echo a secret
+			switch {
+			case !ok:
+				return errors.New("want id:secret pairs, found one without ':'")
+			case id == "":
+				return errors.New("want id:secret pairs, found an empty id")
+			case secret == "":
+				return fmt.Errorf("want id:secret pairs, client %q has an empty secret", id)
 			}
 			if c.IntrospectionClients == nil {
 				c.IntrospectionClients = map[string]string{}
+			}
+			// A repeated id would silently keep one secret and lock out
+			// whoever holds the other.
+			if _, dup := c.IntrospectionClients[id]; dup {
+				return fmt.Errorf("want id:secret pairs, client %q appears twice", id)
 			}
 			c.IntrospectionClients[id] = secret
 		}

@@ -96,8 +96,6 @@ func TestValidate(t *testing.T) {
 		{"bad upstream", map[string]string{"LATCH_UPSTREAM": "localhost:8080"}, "LATCH_UPSTREAM: want http"},
 		{"bad upstream prefix", map[string]string{"LATCH_UPSTREAM_PUBLIC": "public/"}, "UPSTREAM_PUBLIC"},
 		{"bad database", map[string]string{"LATCH_DATABASE_URL": "mysql://x"}, ""},
-		{"introspection client without secret", map[string]string{"LATCH_INTROSPECTION_CLIENTS": "api:s3cret,other"}, "id:secret"},
-		{"introspection client without id", map[string]string{"LATCH_INTROSPECTION_CLIENTS": ":s3cret"}, "id:secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,13 +117,41 @@ func TestValidate(t *testing.T) {
 }
 
 func TestIntrospectionClients(t *testing.T) {
-	c, err := build(t, nil, map[string]string{"LATCH_INTROSPECTION_CLIENTS": "api:s3:cret, other:a secret with spaces,"})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name    string
+		value   string
+		want    map[string]string
+		wantErr string // "": valid
+	}{
+		{"pairs", "api:s3:cret, other:a secret with spaces,", map[string]string{"api": "s3:cret", "other": "a secret with spaces"}, ""},
+		{"unset", "", nil, ""},
+		{"no colon", "api:s3cret,other", nil, "without ':'"},
+		{"empty id", ":s3cret", nil, "empty id"},
+		{"empty secret", "api:s3cret,other:", nil, `client "other" has an empty secret`},
+		{"duplicate id", "api:s3cret,other:x,api:hunter2", nil, `client "api" appears twice`},
+		{"duplicate id, same secret", "api:s3cret,api:s3cret", nil, `client "api" appears twice`},
 	}
-	got, want := c.Server().IntrospectionClients, map[string]string{"api": "s3:cret", "other": "a secret with spaces"}
-	if !maps.Equal(got, want) {
-		t.Fatalf("got %v, want %v", got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := build(t, nil, map[string]string{"LATCH_INTROSPECTION_CLIENTS": tt.value})
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := c.Server().IntrospectionClients; !maps.Equal(got, tt.want) {
+					t.Fatalf("got %v, want %v", got, tt.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "LATCH_INTROSPECTION_CLIENTS") {
+				t.Fatalf("error %v, want one naming LATCH_INTROSPECTION_CLIENTS and %q", err, tt.wantErr)
+			}
+			for _, secret := range []string{"s3cret", "hunter2"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("the error shows a secret: %v", err)
+				}
+			}
+		})
 	}
 }
 

@@ -6,13 +6,16 @@
 #  1. throughput: wrk against GET /api/me/ of
 #       - bare           internal/benchserver, a bare net/http handler (the floor)
 #       - latch-sqlite   `latch serve` on the embedded default (SQLite, in-process state)
+#       - latch-check    GET /api/auth/check/ (forward auth) of latch-sqlite,
+#                        first probed to answer 200 and an empty body
 #       - latch-pgredis  `latch serve` on PostgreSQL + Redis (private instances of
 #                        scripts/testenv.sh, a fresh schema)
 #     with immediate revocation on (the default) and throttling off, in
 #     BENCH_ROUNDS rounds where the servers take turns in short slices;
 #     prints requests/s and the server's CPU time per request, the ratios
 #     latch/bare of each round (both measured in that round) and their
-#     medians. Target (SPEC §8): latch >= 0.90 x bare.
+#     medians. Target (SPEC §8): latch >= 0.90 x bare. A non-2xx answer
+#     during the rounds makes the ratio INVALID (a miss for BENCH_STRICT).
 #  2. login flood: /api/me/ latency (wrk --latency, -c8) idle, then while a
 #     second wrk hammers POST /api/token/ with valid credentials (saturating
 #     the hashing pool, which answers 503 when full); prints p99 flood/idle
@@ -28,7 +31,7 @@
 #                        upstream, the request carrying a valid access token
 #     in BENCH_ROUNDS rounds, the two taking turns in BENCH_SLICE slices;
 #     ratios latch-gateway/plain per round and their median. Target (SPEC
-#     §8): latch-gateway >= 0.90 x plain.
+#     §8): latch-gateway >= 0.90 x plain. A non-2xx answer: INVALID, as in 1.
 #  5. refresh: chained refreshes with rotation (internal/benchrefresh: each
 #     of c workers logs in once, then refreshes with the refresh token it
 #     was just handed) at c in BENCH_REFRESH_CONNS, on latch-sqlite and on
@@ -62,7 +65,7 @@
 #   BENCH_GO_PKGS="./auth/ ./token/ ./httpapi/ ./password/"   BENCHTIME=1s
 #   BENCH_REFRESH_CONNS="1 8 32" BENCH_REFRESH_DURATION=5s BENCH_REFRESH_ROUNDS=2   refresh scenario
 #   BENCH_OUT=DIR           keep the raw outputs and logs there
-#   BENCH_STRICT=1          exit 1 when a target is missed
+#   BENCH_STRICT=1          exit 1 when a target is missed or a ratio is INVALID
 set -euo pipefail
 LOG_PREFIX=bench
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -265,6 +268,19 @@ check_me() {
 	[[ "$body" == "$ME_BODY" ]] || die "$1: GET /api/me/ answered $body, want $ME_BODY"
 }
 
+# check_auth NAME URL TOKEN: GET /api/auth/check/ answers 200, alice's
+# identity headers and an empty body, as forward auth must (a refusal's
+# throughput is not what the check scenario measures).
+check_auth() {
+	local code
+	code=$(curl -sS -D "$WORK/check-headers" -o "$WORK/check-body" -w '%{http_code}' \
+		-H "Authorization: Bearer $3" "$2/api/auth/check/") || die "$1: GET /api/auth/check/ failed"
+	[[ $code == 200 && ! -s "$WORK/check-body" ]] ||
+		die "$1: GET /api/auth/check/ answered $code $(head -c 300 "$WORK/check-body"), want 200 and an empty body"
+	grep -qi '^X-Latch-Username: alice' "$WORK/check-headers" ||
+		die "$1: GET /api/auth/check/ did not name alice: $(cat "$WORK/check-headers")"
+}
+
 # wrk_me OUTFILE URL TOKEN CONNS DURATION [wrk args...]: GET /api/me/ (or
 # WRK_PATH); prints the WRK line (also saved with wrk's full output in
 # OUTFILE).
@@ -361,6 +377,7 @@ if want check; then
 	# the bare handler's /api/me/.
 	URL[latch-check]=${URL[latch-sqlite]} TOK[latch-check]=${TOK[latch-sqlite]} PID[latch-check]=${PID[latch-sqlite]}
 	WPATH[latch-check]=/api/auth/check/
+	check_auth latch-check "${URL[latch-check]}" "${TOK[latch-check]}"
 	NAMES+=(latch-check)
 fi
 PG_NOTE=""
@@ -405,7 +422,9 @@ if [[ ${#NAMES[@]} -gt 1 ]]; then
 		log "warm-up $n"
 		WRK_PATH=${WPATH[$n]:-/api/me/} wrk_me "$OUT/warmup-$n.txt" "${URL[$n]}" "${TOK[$n]}" "$BENCH_CONNS" "$BENCH_WARMUP" >/dev/null
 	done
-	declare -A RPS CPU RATIOS CRATIOS
+	# NON2XX: wrk's error answers (status >= 400) per server over the
+	# measured slices; any makes that server's ratio invalid.
+	declare -A RPS CPU RATIOS CRATIOS NON2XX
 	# Round trips to Redis and PostgreSQL while latch-pgredis serves /api/me/
 	# (SPEC §8: none in steady state).
 	PG_REQS=0
@@ -429,6 +448,7 @@ if [[ ${#NAMES[@]} -gt 1 ]]; then
 				line=$(WRK_PATH=${WPATH[$n]:-/api/me/} wrk_me "$OUT/round$r-slice$sl-$n.txt" "${URL[$n]}" "${TOK[$n]}" "$BENCH_CONNS" "${SLICE_S}s")
 				t1=$(cpu_ticks "${PID[$n]}")
 				REQ[$n]=$((${REQ[$n]:-0} + $(field requests "$line")))
+				NON2XX[$n]=$((${NON2XX[$n]:-0} + $(field non2xx "$line")))
 				SECS[$n]=$(awk -v a="${SECS[$n]:-0}" -v b="$(field secs "$line")" 'BEGIN { print a + b }')
 				TICKS[$n]=$((${TICKS[$n]:-0} + t1 - t0))
 			done
@@ -452,8 +472,15 @@ if [[ ${#NAMES[@]} -gt 1 ]]; then
 		m=$(tr ' ' '\n' <<<"${RATIOS[$n]}" | grep . | median)
 		mc=$(tr ' ' '\n' <<<"${CRATIOS[$n]}" | grep . | median)
 		verdict=$(awk -v m="$m" 'BEGIN { print (m >= 0.90) ? "meets" : "MISSES" }')
-		[[ $verdict == MISSES ]] && STRICT_FAIL=1
-		say "median ratio $n/bare: throughput $m ($verdict the target >= 0.90); CPU per request (bare/latch) $mc"
+		if ((${NON2XX[$n]:-0} + ${NON2XX[bare]:-0} > 0)); then
+			# An error answer is not the work being compared (a 401 costs
+			# less than a 200): the ratio measures nothing.
+			verdict=INVALID
+			say "median ratio $n/bare: INVALID: non-2xx answers during the rounds, $n ${NON2XX[$n]:-0}, bare ${NON2XX[bare]:-0} (throughput $m; CPU per request (bare/latch) $mc)"
+		else
+			say "median ratio $n/bare: throughput $m ($verdict the target >= 0.90); CPU per request (bare/latch) $mc"
+		fi
+		[[ $verdict != meets ]] && STRICT_FAIL=1
 	done
 	if [[ -n "${URL[latch-pgredis]:-}" ]]; then
 		redis1=$(redis_cmds) pg1=$(pg_xacts)
@@ -603,6 +630,7 @@ if want gateway; then
 	done
 	say "$(printf '%-5s %10s | %14s %6s' round plain latch-gateway ratio)"
 	GW_RATIOS=""
+	declare -A GNON2XX=() # error answers (status >= 400) per proxy, all rounds: any makes the ratio invalid
 	for ((r = 1; r <= BENCH_ROUNDS; r++)); do
 		declare -A GREQ=() GSECS=()
 		for ((sl = 1; sl <= SLICES; sl++)); do
@@ -612,6 +640,7 @@ if want gateway; then
 				log "gateway round $r, slice $sl/$SLICES: $n"
 				line=$(wrk_me "$OUT/gateway-round$r-slice$sl-$n.txt" "${GURL[$n]}" "$gw_tok" "$BENCH_CONNS" "${SLICE_S}s")
 				GREQ[$n]=$((${GREQ[$n]:-0} + $(field requests "$line")))
+				GNON2XX[$n]=$((${GNON2XX[$n]:-0} + $(field non2xx "$line")))
 				GSECS[$n]=$(awk -v a="${GSECS[$n]:-0}" -v b="$(field secs "$line")" 'BEGIN { print a + b }')
 			done
 		done
@@ -624,8 +653,13 @@ if want gateway; then
 	unset WRK_PATH
 	m=$(tr ' ' '\n' <<<"$GW_RATIOS" | grep . | median)
 	verdict=$(awk -v m="$m" 'BEGIN { print (m >= 0.90) ? "meets" : "MISSES" }')
-	[[ $verdict == MISSES ]] && STRICT_FAIL=1
-	say "median ratio latch-gateway/plain: throughput $m ($verdict the target >= 0.90)"
+	if ((${GNON2XX[plain]:-0} + ${GNON2XX[latch-gateway]:-0} > 0)); then
+		verdict=INVALID
+		say "median ratio latch-gateway/plain: INVALID: non-2xx answers during the rounds, latch-gateway ${GNON2XX[latch-gateway]:-0}, plain ${GNON2XX[plain]:-0} (throughput $m)"
+	else
+		say "median ratio latch-gateway/plain: throughput $m ($verdict the target >= 0.90)"
+	fi
+	[[ $verdict != meets ]] && STRICT_FAIL=1
 	stop "$gw_pid"
 	stop "$plain_pid"
 	stop "$upstream_pid"

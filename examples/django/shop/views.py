@@ -15,12 +15,18 @@ def get_orders_from_db(user):
 
 
 def orders_cache_key(request):
-    """Seed 000 keyed the cache by (user, access token), so a refresh's new
-    token starts afresh. latch names the session in X-Latch-Session-Id; the
-    access token (hashed: the cache keeps no bearer secret) tells the
-    tokens of one session apart. A logged-out session's entry is never
-    served again: latch refuses its tokens before they reach this view,
-    and the entry expires with the token."""
+    """The per-user cache key: (user, session, access-token generation).
+
+    The session is X-Latch-Session-Id, as the issue asks. latch sends no
+    generation header, so the generation is a hash of the access token
+    (the cache keeps no bearer secret), as latch's own per-session cache is
+    keyed by session and the access token's jti. Why not the session
+    alone: SPEC 5.4 says that after a refresh the old entry is gone, and a
+    refresh keeps the session id. With the generation in the key, the new
+    access token starts a fresh entry and the old one is unreachable, as
+    seed 000 keyed the cache by the token. Logout needs no code here: latch
+    refuses a revoked session's tokens before they reach this view, and an
+    unreachable entry expires after ORDERS_CACHE_SECONDS."""
     user = request.user
     token = request.META.get("HTTP_AUTHORIZATION", "")
     digest = hashlib.sha256(token.encode()).hexdigest()[:32] if token else "-"
