@@ -282,25 +282,14 @@ type ResetConfirmation struct {
 
 // ConfirmPasswordReset sets a new password with a reset token, spends the
 // token (and every other reset token of the user) and revokes every
-// session of the user. Its checks come in dj-rest-auth's order: the uid,
-// then the passwords (as Django's SetPasswordForm), then the token.
+// session of the user. Its checks come in the order of dj-rest-auth's
+// PasswordResetConfirmSerializer.validate: the uid, then the token (only
+// looked at, not spent), then the passwords (Django's SetPasswordForm), so
+// a dead link says so whatever passwords come with it.
 func (s *Service) ConfirmPasswordReset(ctx context.Context, c ResetConfirmation) error {
-	if err := s.accountsReady(); err != nil {
-		return err
-	}
-	invalid := func(field string) error {
-		return &ValidationError{Fields: []FieldError{{Field: field, Messages: []string{msgInvalidValue}}}}
-	}
-	id, ok := DecodeUID(c.UID)
-	if !ok {
-		return invalid("uid")
-	}
-	u, err := s.opts.Users.UserByID(ctx, id)
-	if errors.Is(err, latch.ErrNotFound) {
-		return invalid("uid")
-	}
+	u, hash, err := s.resetLink(ctx, c.UID, c.Token)
 	if err != nil {
-		return fmt.Errorf("password reset: %w", err)
+		return err
 	}
 	if c.NewPassword1 != c.NewPassword2 {
 		return &ValidationError{Fields: []FieldError{{Field: "new_password2", Messages: []string{msgPasswordMismatch}}}}
@@ -309,19 +298,6 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, c ResetConfirmation)
 	verr.add("new_password2", password.Validate(c.NewPassword2, u.Username, s.opts.MinPasswordLength)...)
 	if err := verr.orNil(); err != nil {
 		return err
-	}
-	if !plausibleSecret(c.Token) {
-		return invalid("token")
-	}
-	hash := hashSecret(c.Token)
-	// Peek first: a wrong token must not cost a hash, and a right one is
-	// spent only once the new password is ready to store.
-	t, err := s.opts.Accounts.Tokens.AccountToken(ctx, latch.AccountTokenPasswordReset, hash, s.opts.Now())
-	if errors.Is(err, latch.ErrNotFound) || (err == nil && t.UserID != u.ID) {
-		return invalid("token")
-	}
-	if err != nil {
-		return fmt.Errorf("password reset: %w", err)
 	}
 	var h string
 	var herr error
@@ -333,7 +309,7 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, c ResetConfirmation)
 	}
 	// Of concurrent confirmations with one token, one takes it.
 	if _, err := s.opts.Accounts.Tokens.TakeAccountToken(ctx, latch.AccountTokenPasswordReset, hash, s.opts.Now()); errors.Is(err, latch.ErrNotFound) {
-		return invalid("token")
+		return invalidField("token")
 	} else if err != nil {
 		return fmt.Errorf("password reset: %w", err)
 	}
@@ -345,6 +321,53 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, c ResetConfirmation)
 	}
 	// No session survives a reset: whoever knew the old password is out.
 	return s.revokeUser(ctx, u.ID, "", latch.ReasonPasswordChange)
+}
+
+// CheckPasswordReset reports whether a reset link (uid and token) would
+// be accepted now, without spending it: the reset page asks before it
+// shows its form, as Django's PasswordResetConfirmView does. Its errors
+// are ConfirmPasswordReset's for the uid and the token.
+func (s *Service) CheckPasswordReset(ctx context.Context, uid, token string) error {
+	_, _, err := s.resetLink(ctx, uid, token)
+	return err
+}
+
+// invalidField is dj-rest-auth's answer to a bad uid or token.
+func invalidField(field string) error {
+	return &ValidationError{Fields: []FieldError{{Field: field, Messages: []string{msgInvalidValue}}}}
+}
+
+// resetLink finds the user a reset link names and the hash of its live
+// token, without spending it.
+func (s *Service) resetLink(ctx context.Context, uid, token string) (*latch.User, string, error) {
+	if err := s.accountsReady(); err != nil {
+		return nil, "", err
+	}
+	id, ok := DecodeUID(uid)
+	if !ok {
+		return nil, "", invalidField("uid")
+	}
+	u, err := s.opts.Users.UserByID(ctx, id)
+	if errors.Is(err, latch.ErrNotFound) {
+		return nil, "", invalidField("uid")
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("password reset: %w", err)
+	}
+	if !plausibleSecret(token) {
+		return nil, "", invalidField("token")
+	}
+	hash := hashSecret(token)
+	// Looked at, not taken: a wrong token must not cost a hash, and a
+	// right one is spent only once the new password is ready to store.
+	t, err := s.opts.Accounts.Tokens.AccountToken(ctx, latch.AccountTokenPasswordReset, hash, s.opts.Now())
+	if errors.Is(err, latch.ErrNotFound) || (err == nil && t.UserID != u.ID) {
+		return nil, "", invalidField("token")
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("password reset: %w", err)
+	}
+	return u, hash, nil
 }
 
 // plausibleSecret reports whether s could be a token latch mailed: the

@@ -102,6 +102,11 @@ func TestPasswordReset(t *testing.T) {
 			{"mismatch", uid, token, newPW, newPW + "x", 400, `{"new_password2":["The two password fields didn’t match."]}`},
 			{"weak", uid, token, "12345678", "12345678", 400, `{"new_password2":["This password is too common.","This password is entirely numeric."]}`},
 			{"bad token", uid, token + "x", newPW, newPW, 400, `{"token":["Invalid value"]}`},
+			// dj-rest-auth checks the token before the passwords: a dead
+			// link says so whatever passwords come with it.
+			{"bad token, mismatch", uid, token + "x", newPW, newPW + "x", 400, `{"token":["Invalid value"]}`},
+			{"bad token, weak", uid, token + "x", "12345678", "12345678", 400, `{"token":["Invalid value"]}`},
+			{"bad uid, bad token, mismatch", "!!", token + "x", newPW, newPW + "x", 400, `{"uid":["Invalid value"]}`},
 		} {
 			t.Run(tt.name, func(t *testing.T) { wantResponse(t, confirm(tt.uid, tt.token, tt.p1, tt.p2), tt.status, tt.body) })
 		}
@@ -269,12 +274,27 @@ func TestResetPage(t *testing.T) {
 	ts := newTestServer(t, env)
 	username, email := ts.newMailUser("page")
 	ts.postJSON("/api/password/reset/", map[string]any{"email": email})
-	link, _, _ := resetLink(t, mp, email, 1)
+	link, uid, token := resetLink(t, mp, email, 1)
 	path := strings.TrimPrefix(link, ts.URL)
-	r := ts.do("GET", path, "", "")
-	if r.status != 200 || !strings.Contains(r.body, `<form method="post">`) || !strings.Contains(r.body, `name="new_password2"`) {
-		t.Fatalf("GET reset page: %d %s", r.status, r.body)
+	// A dead link says so before a password is typed, as Django's
+	// PasswordResetConfirmView does: no form.
+	deadPage := func(t *testing.T, path string) {
+		t.Helper()
+		r := ts.do("GET", path, "", "")
+		if r.status != 400 || !strings.Contains(r.body, "invalid or has expired") || strings.Contains(r.body, "<form") || strings.Contains(r.body, token) {
+			t.Errorf("GET %s: %d %s; want 400, the link invalid, no form", path, r.status, r.body)
+		}
 	}
+	for _, p := range []string{"/reset/" + uid + "/" + token + "x/", "/reset/OTk5OTk/" + token + "/", "/reset/" + uid + "/short/"} {
+		deadPage(t, p)
+	}
+	for range 2 { // looking spends nothing
+		r := ts.do("GET", path, "", "")
+		if r.status != 200 || !strings.Contains(r.body, `<form method="post">`) || !strings.Contains(r.body, `name="new_password2"`) {
+			t.Fatalf("GET reset page: %d %s", r.status, r.body)
+		}
+	}
+	r := ts.do("GET", path, "", "")
 	if r.header.Get("Referrer-Policy") != "no-referrer" || r.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("reset page headers: %v", r.header)
 	}
@@ -295,9 +315,10 @@ func TestResetPage(t *testing.T) {
 		t.Errorf("login with the password set on the page: %d", r.status)
 	}
 	r = ts.do("POST", path, "application/x-www-form-urlencoded", form, "Sec-Fetch-Site", "same-origin")
-	if r.status != 400 || !strings.Contains(r.body, "invalid or has expired") {
-		t.Errorf("the page's link used twice: %d %s", r.status, r.body)
+	if r.status != 400 || !strings.Contains(r.body, "invalid or has expired") || strings.Contains(r.body, "<form") {
+		t.Errorf("the page's link used twice: %d %s; want the link invalid and no form", r.status, r.body)
 	}
+	deadPage(t, path)
 }
 
 // TestOutboxFiles: with no SMTP server (the embedded default) reset and
