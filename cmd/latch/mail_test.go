@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -215,11 +217,14 @@ func TestEmailVerificationMandatory(t *testing.T) {
 
 		wantResponse(t, ts.postJSON("/api/signup/resend-email/", map[string]any{"email": uniqueAddress("unknown")}), 200, `{"detail":"ok"}`)
 		wantResponse(t, ts.postJSON("/api/signup/resend-email/", map[string]any{"email": email}), 200, `{"detail":"ok"}`)
-		resent := mp.Wait(email, 2, 15*time.Second)
-		if verifyKey(t, resent[1].Text) == key {
+		first := key
+		key = verifyKey(t, mp.Wait(email, 2, 15*time.Second)[1].Text)
+		if key == first {
 			t.Error("the resent mail has the same key")
 		}
 		wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key + "x"}), 404, `{"detail":"Not found."}`)
+		// The resent key replaced the first.
+		wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": first}), 404, `{"detail":"Not found."}`)
 		wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key}), 200, `{"detail":"ok"}`)
 		wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key}), 404, `{"detail":"Not found."}`)
 		if r := login(); r.status != 200 {
@@ -388,4 +393,136 @@ func readEML(t *testing.T, dir string, n int) []string {
 		texts = append(texts, string(text))
 	}
 	return texts
+}
+
+// TestResetLinkDiesWithCredentialChange: a reset link mailed before the
+// password is changed or set, the address changes or the user is
+// deactivated no longer works, as Django's token generator invalidates
+// its links when the password or the account changes.
+func TestResetLinkDiesWithCredentialChange(t *testing.T) {
+	env, mp := mailEnv(t, nil)
+	dir := t.TempDir()
+	env["LATCH_DATA_DIR"] = dir // latch changepassword works on the same SQLite file
+	ts := newTestServer(t, env)
+	_, admin := ts.mustRole("root", "admin")
+	const newPW = "a brand new passphrase"
+	type account struct {
+		id              int64
+		username, email string
+		access          string
+	}
+	adminPatch := func(t *testing.T, a account, body string) {
+		t.Helper()
+		wantResponse(t, ts.patchJSON(fmt.Sprintf("/api/admin/users/%d/", a.id), body, bearer(admin.access)...), 200, "")
+	}
+	tests := []struct {
+		name   string
+		change func(t *testing.T, a account)
+	}{
+		{"password change", func(t *testing.T, a account) {
+			wantResponse(t, ts.postJSON("/api/password/", map[string]any{"old_password": testPassword, "new_password": newPW}, bearer(a.access)...), 204, "")
+		}},
+		{"admin sets the password", func(t *testing.T, a account) { adminPatch(t, a, `{"password":"`+newPW+`"}`) }},
+		{"admin changes the email", func(t *testing.T, a account) { adminPatch(t, a, `{"email":"`+uniqueAddress("admin-set")+`"}`) }},
+		{"admin deactivates", func(t *testing.T, a account) { adminPatch(t, a, `{"is_active":false}`) }},
+		{"email change confirmed", func(t *testing.T, a account) {
+			to := uniqueAddress("moved")
+			wantResponse(t, ts.patchJSON("/api/me/", `{"email":"`+to+`"}`, bearer(a.access)...), 200, "")
+			key := verifyKey(t, mp.Wait(to, 1, 15*time.Second)[0].Text)
+			wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key}), 200, `{"detail":"ok"}`)
+		}},
+		{"email removed", func(t *testing.T, a account) {
+			wantResponse(t, ts.patchJSON("/api/me/", `{"email":""}`, bearer(a.access)...), 200, "")
+		}},
+		{"latch changepassword", func(t *testing.T, a account) {
+			cmdEnv := map[string]string{"LATCH_DATA_DIR": dir, "LATCH_PASSWORD": newPW, "LATCH_LOG_LEVEL": "error"}
+			maps.Copy(cmdEnv, fastHashing)
+			if code, _, errOut := runCommand(t, cmdEnv, "", "changepassword", a.username); code != 0 {
+				t.Fatalf("latch changepassword: %d %s", code, errOut)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			username, email := ts.newMailUser("dies")
+			u, err := ts.app.Store().UserByEmail(t.Context(), email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := account{u.ID, username, email, ts.mustLogin(username).access}
+			wantResponse(t, ts.postJSON("/api/password/reset/", map[string]any{"email": email}), 200, "")
+			_, uid, token := resetLink(t, mp, email, 1)
+			tt.change(t, a)
+			wantResponse(t, ts.postJSON("/api/password/reset/confirm/", map[string]any{"uid": uid, "token": token,
+				"new_password1": "yet another passphrase", "new_password2": "yet another passphrase"}), 400, `{"token":["Invalid value"]}`)
+		})
+	}
+	// A change of username is none of these: the link still works.
+	t.Run("username change", func(t *testing.T) {
+		username, email := ts.newMailUser("stays")
+		wantResponse(t, ts.postJSON("/api/password/reset/", map[string]any{"email": email}), 200, "")
+		_, uid, token := resetLink(t, mp, email, 1)
+		wantResponse(t, ts.patchJSON("/api/me/", `{"username":"`+username+`x"}`, bearer(ts.mustLogin(username).access)...), 200, "")
+		wantResponse(t, ts.postJSON("/api/password/reset/confirm/", map[string]any{"uid": uid, "token": token,
+			"new_password1": newPW, "new_password2": newPW}), 200, `{"detail":"Password has been reset with the new password."}`)
+	})
+}
+
+// TestEmailKeySuperseded: only the key of a user's latest verification
+// or change mail works. An older one, mailed to an address the user has
+// moved on from (or that someone with a session once asked for), cannot
+// make that address theirs.
+func TestEmailKeySuperseded(t *testing.T) {
+	env, mp := mailEnv(t, map[string]string{"LATCH_EMAIL_VERIFICATION": "optional"})
+	onEachBackend(t, env, func(t *testing.T, ts *testServer) {
+		username, email := ts.newMailUser("keys")
+		signupKey := verifyKey(t, mp.Wait(email, 1, 15*time.Second)[0].Text)
+		access := ts.mustLogin(username).access
+		me := func() map[string]any {
+			t.Helper()
+			return ts.do("GET", "/api/me/", "", "", bearer(access)...).json(t)
+		}
+		wantEmail := func(want string) {
+			t.Helper()
+			if got := me()["email"]; got != want {
+				t.Fatalf("email %v, want %s", got, want)
+			}
+		}
+		change := func(to string) string {
+			t.Helper()
+			wantResponse(t, ts.patchJSON("/api/me/", `{"email":"`+to+`"}`, bearer(access)...), 200, "")
+			return verifyKey(t, mp.Wait(to, 1, 15*time.Second)[0].Text)
+		}
+		verify := func(key string) response {
+			return ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key})
+		}
+		const notFound = `{"detail":"Not found."}`
+
+		firstKey := change(uniqueAddress("first"))
+		secondTo := uniqueAddress("second")
+		secondKey := change(secondTo)
+		wantResponse(t, verify(firstKey), 404, notFound)
+		wantResponse(t, verify(signupKey), 404, notFound)
+		wantEmail(email)
+
+		// A new mail for the current address drops the pending change.
+		wantResponse(t, ts.postJSON("/api/signup/resend-email/", map[string]any{"email": email}), 200, `{"detail":"ok"}`)
+		resent := verifyKey(t, mp.Wait(email, 2, 15*time.Second)[1].Text)
+		wantResponse(t, verify(secondKey), 404, notFound)
+		wantEmail(email)
+		wantResponse(t, verify(resent), 200, `{"detail":"ok"}`)
+
+		// An address an admin sets overrides a change still pending.
+		thirdKey := change(uniqueAddress("third"))
+		_, admin := ts.mustRole("root", "admin")
+		set := uniqueAddress("set")
+		wantResponse(t, ts.patchJSON(fmt.Sprintf("/api/admin/users/%v/", me()["id"]), `{"email":"`+set+`"}`, bearer(admin.access)...), 200, "")
+		wantResponse(t, verify(thirdKey), 404, notFound)
+		wantEmail(set)
+
+		// The latest key works.
+		fourthTo := uniqueAddress("fourth")
+		wantResponse(t, verify(change(fourthTo)), 200, `{"detail":"ok"}`)
+		wantEmail(fourthTo)
+	})
 }
