@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -525,4 +526,78 @@ func TestEmailKeySuperseded(t *testing.T) {
 		wantResponse(t, verify(change(fourthTo)), 200, `{"detail":"ok"}`)
 		wantEmail(fourthTo)
 	})
+}
+
+// TestPasswordResetThrottled: the mail requests are throttled like login,
+// with DRF's 429: per address after a few requests, whatever the client
+// IP (the failed-login guard's back-off), and per client IP
+// (LATCH_THROTTLE_ANON) whatever the address.
+func TestPasswordResetThrottled(t *testing.T) {
+	throttled := regexp.MustCompile(`^\{"detail":"Request was throttled\. Expected available in (\d+) seconds?\."\}$`)
+	wantThrottled := func(t *testing.T, r response, maxWait int) {
+		t.Helper()
+		m := throttled.FindStringSubmatch(r.body)
+		if r.status != 429 || m == nil {
+			t.Fatalf("got %d %s, want 429 and DRF's throttled body", r.status, r.body)
+		}
+		if got := r.header.Get("Retry-After"); got != m[1] {
+			t.Errorf("Retry-After %q, body says %s seconds", got, m[1])
+		}
+		if n, _ := strconv.Atoi(m[1]); n < 1 || n > maxWait {
+			t.Errorf("wait %d s, want 1..%d", n, maxWait)
+		}
+		if want := "second."; m[1] == "1" && !strings.HasSuffix(r.body, want+`"}`) {
+			t.Errorf("body %s: want the singular %q", r.body, want)
+		}
+	}
+	const perAddress, perIP = 3, 5
+	env := map[string]string{
+		"LATCH_LOGIN_FAILURES":     strconv.Itoa(perAddress),
+		"LATCH_THROTTLE_ANON":      strconv.Itoa(perIP) + "/min",
+		"LATCH_TRUSTED_PROXIES":    "127.0.0.1/32,::1/128", // the test client's X-Forwarded-For is the client IP
+		"LATCH_EMAIL_VERIFICATION": "optional",
+	}
+	for _, tt := range []struct{ name, path, body string }{
+		{"reset", "/api/password/reset/", `{"detail":"Password reset e-mail has been sent."}`},
+		{"resend", "/api/signup/resend-email/", `{"detail":"ok"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			onEachBackend(t, env, func(t *testing.T, ts *testServer) {
+				_, known := ts.newMailUser("throttled")
+				// Client IPs of this run only: Redis keeps their counts
+				// for other tests and runs.
+				var b [2]byte
+				rand.Read(b[:])
+				subnet := fmt.Sprintf("10.%d.%d.", b[0], b[1])
+				ip := 0
+				from := func(email, client string) response {
+					return ts.postJSON(tt.path, map[string]any{"email": email}, "X-Forwarded-For", client)
+				}
+				// One address from a new IP each time: the address's back-off.
+				for _, email := range []string{known, uniqueAddress("unknown")} {
+					for i := range perAddress + 1 {
+						ip++
+						r := from(strings.ToUpper(email[:1])+email[1:], subnet+strconv.Itoa(ip))
+						if i < perAddress {
+							wantResponse(t, r, 200, tt.body)
+							continue
+						}
+						wantThrottled(t, r, 1)
+					}
+				}
+				// One IP, a new address each time: the per-IP rate.
+				for i := range perIP + 1 {
+					r := from(uniqueAddress("many"), subnet+"250")
+					if i < perIP {
+						wantResponse(t, r, 200, tt.body)
+						continue
+					}
+					wantThrottled(t, r, 60)
+				}
+				// Another IP is not held back by that one.
+				wantResponse(t, from(uniqueAddress("other"), subnet+"251"), 200, tt.body)
+				ts.app.Auth().Drain()
+			})
+		})
+	}
 }
