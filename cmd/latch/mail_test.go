@@ -331,7 +331,7 @@ func TestResetPage(t *testing.T) {
 // verification mail lands in DATA_DIR/outbox/ as .eml files.
 func TestOutboxFiles(t *testing.T) {
 	dir := t.TempDir()
-	ts := newTestServer(t, map[string]string{"LATCH_DATA_DIR": dir, "LATCH_EMAIL_VERIFICATION": "optional"})
+	ts := newTestServer(t, map[string]string{"LATCH_DATA_DIR": dir, "LATCH_EMAIL_VERIFICATION": "optional", "LATCH_LOG_LEVEL": "debug"})
 	username, email := ts.newMailUser("files")
 	key := verifyKey(t, readEML(t, dir, 1)[0])
 	wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key}), 200, `{"detail":"ok"}`)
@@ -352,6 +352,23 @@ func TestOutboxFiles(t *testing.T) {
 		`{"detail":"Password has been reset with the new password."}`)
 	if r := ts.postJSON("/api/token/", map[string]any{"username": username, "password": "from the eml file"}); r.status != 200 {
 		t.Errorf("login: %d", r.status)
+	}
+
+	// The log names each .eml file, and holds no key, token or link
+	// (debug level: failed requests are logged too).
+	wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key}), 404, "")
+	ts.do("DELETE", "/reset/"+m[1]+"/"+m[2]+"/", "", "")
+	files, _ := filepath.Glob(filepath.Join(dir, "outbox", "*.eml"))
+	logged := ts.logged.String()
+	for _, f := range files {
+		if !strings.Contains(logged, "file="+f) {
+			t.Errorf("the log does not name %s:\n%s", f, logged)
+		}
+	}
+	for name, secret := range map[string]string{"verification key": key, "reset token": m[2], "reset link": "/reset/" + m[1] + "/"} {
+		if strings.Contains(logged, secret) {
+			t.Errorf("the log holds the %s:\n%s", name, logged)
+		}
 	}
 }
 
