@@ -77,8 +77,9 @@ type UserChange struct {
 // claims, and a demoted admin must not keep it in any token.
 // Username and email changes leave sessions alone; the next refresh
 // carries them. A new email, a password and deactivation kill the user's
-// pending reset links; a new email also their pending email keys. It returns *ValidationError for a bad value or a taken
-// username or email, and latch.ErrNotFound.
+// pending reset links; a new email also their pending email keys.
+// It returns *ValidationError for a bad value or a taken username or
+// email, and latch.ErrNotFound.
 func (a *Admin) UpdateUser(ctx context.Context, id int64, c UserChange) (*latch.User, error) {
 	s := a.s
 	u, err := s.opts.Users.UserByID(ctx, id)
