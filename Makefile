@@ -44,7 +44,8 @@ openapi-lint: node
 # Browser tests (e2e/): Swagger UI at /api/docs/, cookie mode and password
 # reset (the link read from mailpit, hence scripts/testenv.sh), in
 # Debian's Chromium driven by playwright-core (which downloads no browser).
-# Chromium is installed when missing; under CI=true its absence fails.
+# Chromium is installed when missing; under CI (CI=1, true, … as
+# internal/testenv reads it) its absence fails.
 CHROMIUM ?= /usr/bin/chromium
 e2e: export GOFLAGS := $(strip $(GOFLAGS) -buildvcs=false)
 e2e: node

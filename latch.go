@@ -388,9 +388,10 @@ type AccountTokenStore interface {
 	// when it had not expired at now: of concurrent callers, at most one
 	// gets it. ErrNotFound otherwise.
 	TakeAccountToken(ctx context.Context, kind, hash string, now time.Time) (*AccountToken, error)
-	// DeleteAccountTokens deletes every token of kind of the user (a reset
-	// makes the other reset links useless).
-	DeleteAccountTokens(ctx context.Context, userID int64, kind string) error
+	// DeleteAccountTokens deletes every token of kind of the user but the
+	// one whose hash is except (none when except is empty): a reset makes
+	// the other reset links useless, a new verification key the older ones.
+	DeleteAccountTokens(ctx context.Context, userID int64, kind, except string) error
 	// PurgeAccountTokens deletes the tokens that expired before cutoff and
 	// returns how many went.
 	PurgeAccountTokens(ctx context.Context, cutoff time.Time) (int64, error)

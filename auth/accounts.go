@@ -282,25 +282,14 @@ type ResetConfirmation struct {
 
 // ConfirmPasswordReset sets a new password with a reset token, spends the
 // token (and every other reset token of the user) and revokes every
-// session of the user. Its checks come in dj-rest-auth's order: the uid,
-// then the passwords (as Django's SetPasswordForm), then the token.
+// session of the user. Its checks come in the order of dj-rest-auth's
+// PasswordResetConfirmSerializer.validate: the uid, then the token (only
+// looked at, not spent), then the passwords (Django's SetPasswordForm), so
+// a dead link says so whatever passwords come with it.
 func (s *Service) ConfirmPasswordReset(ctx context.Context, c ResetConfirmation) error {
-	if err := s.accountsReady(); err != nil {
-		return err
-	}
-	invalid := func(field string) error {
-		return &ValidationError{Fields: []FieldError{{Field: field, Messages: []string{msgInvalidValue}}}}
-	}
-	id, ok := DecodeUID(c.UID)
-	if !ok {
-		return invalid("uid")
-	}
-	u, err := s.opts.Users.UserByID(ctx, id)
-	if errors.Is(err, latch.ErrNotFound) {
-		return invalid("uid")
-	}
+	u, hash, err := s.resetLink(ctx, c.UID, c.Token)
 	if err != nil {
-		return fmt.Errorf("password reset: %w", err)
+		return err
 	}
 	if c.NewPassword1 != c.NewPassword2 {
 		return &ValidationError{Fields: []FieldError{{Field: "new_password2", Messages: []string{msgPasswordMismatch}}}}
@@ -309,19 +298,6 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, c ResetConfirmation)
 	verr.add("new_password2", password.Validate(c.NewPassword2, u.Username, s.opts.MinPasswordLength)...)
 	if err := verr.orNil(); err != nil {
 		return err
-	}
-	if !plausibleSecret(c.Token) {
-		return invalid("token")
-	}
-	hash := hashSecret(c.Token)
-	// Peek first: a wrong token must not cost a hash, and a right one is
-	// spent only once the new password is ready to store.
-	t, err := s.opts.Accounts.Tokens.AccountToken(ctx, latch.AccountTokenPasswordReset, hash, s.opts.Now())
-	if errors.Is(err, latch.ErrNotFound) || (err == nil && t.UserID != u.ID) {
-		return invalid("token")
-	}
-	if err != nil {
-		return fmt.Errorf("password reset: %w", err)
 	}
 	var h string
 	var herr error
@@ -333,18 +309,65 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, c ResetConfirmation)
 	}
 	// Of concurrent confirmations with one token, one takes it.
 	if _, err := s.opts.Accounts.Tokens.TakeAccountToken(ctx, latch.AccountTokenPasswordReset, hash, s.opts.Now()); errors.Is(err, latch.ErrNotFound) {
-		return invalid("token")
+		return invalidField("token")
 	} else if err != nil {
 		return fmt.Errorf("password reset: %w", err)
 	}
 	if err := s.opts.Users.SetPasswordHash(ctx, u.ID, h); err != nil {
 		return fmt.Errorf("password reset: %w", err)
 	}
-	if err := s.opts.Accounts.Tokens.DeleteAccountTokens(ctx, u.ID, latch.AccountTokenPasswordReset); err != nil {
+	if err := s.opts.Accounts.Tokens.DeleteAccountTokens(ctx, u.ID, latch.AccountTokenPasswordReset, ""); err != nil {
 		s.opts.Logger.Warn("delete the user's other reset tokens", "user", u.ID, "err", err)
 	}
 	// No session survives a reset: whoever knew the old password is out.
 	return s.revokeUser(ctx, u.ID, "", latch.ReasonPasswordChange)
+}
+
+// CheckPasswordReset reports whether a reset link (uid and token) would
+// be accepted now, without spending it: the reset page asks before it
+// shows its form, as Django's PasswordResetConfirmView does. Its errors
+// are ConfirmPasswordReset's for the uid and the token.
+func (s *Service) CheckPasswordReset(ctx context.Context, uid, token string) error {
+	_, _, err := s.resetLink(ctx, uid, token)
+	return err
+}
+
+// invalidField is dj-rest-auth's answer to a bad uid or token.
+func invalidField(field string) error {
+	return &ValidationError{Fields: []FieldError{{Field: field, Messages: []string{msgInvalidValue}}}}
+}
+
+// resetLink finds the user a reset link names and the hash of its live
+// token, without spending it.
+func (s *Service) resetLink(ctx context.Context, uid, token string) (*latch.User, string, error) {
+	if err := s.accountsReady(); err != nil {
+		return nil, "", err
+	}
+	id, ok := DecodeUID(uid)
+	if !ok {
+		return nil, "", invalidField("uid")
+	}
+	u, err := s.opts.Users.UserByID(ctx, id)
+	if errors.Is(err, latch.ErrNotFound) {
+		return nil, "", invalidField("uid")
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("password reset: %w", err)
+	}
+	if !plausibleSecret(token) {
+		return nil, "", invalidField("token")
+	}
+	hash := hashSecret(token)
+	// Looked at, not taken: a wrong token must not cost a hash, and a
+	// right one is spent only once the new password is ready to store.
+	t, err := s.opts.Accounts.Tokens.AccountToken(ctx, latch.AccountTokenPasswordReset, hash, s.opts.Now())
+	if errors.Is(err, latch.ErrNotFound) || (err == nil && t.UserID != u.ID) {
+		return nil, "", invalidField("token")
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("password reset: %w", err)
+	}
+	return u, hash, nil
 }
 
 // plausibleSecret reports whether s could be a token latch mailed: the
@@ -366,11 +389,19 @@ func (s *Service) SendVerification(ctx context.Context, u *latch.User, base stri
 	return s.sendEmailKey(ctx, u, u.Email, mail.EmailVerification, base)
 }
 
+// sendEmailKey mails a key for email to u, and makes it the only one of
+// u's that works: an older key, mailed to an address the user has since
+// changed their mind about, must not be able to make that address theirs.
 func (s *Service) sendEmailKey(ctx context.Context, u *latch.User, email string, kind mail.Kind, base string) error {
 	secret, hash := newAccountSecret()
 	now := s.opts.Now()
 	t := &latch.AccountToken{Hash: hash, Kind: latch.AccountTokenEmail, UserID: u.ID, Email: email, CreatedAt: now, ExpiresAt: now.Add(s.opts.Accounts.VerifyTimeout)}
 	if err := s.opts.Accounts.Tokens.PutAccountToken(ctx, t); err != nil {
+		return fmt.Errorf("email key: %w", err)
+	}
+	// Stored first, then the others deleted: of two keys sent at once,
+	// neither survives the other's deletion rather than both.
+	if err := s.opts.Accounts.Tokens.DeleteAccountTokens(ctx, u.ID, latch.AccountTokenEmail, hash); err != nil {
 		return fmt.Errorf("email key: %w", err)
 	}
 	if err := s.opts.Accounts.Mailer.Send(ctx, kind, email, mail.Data{
@@ -407,9 +438,10 @@ func (s *Service) ResendVerification(ctx context.Context, email, base string) er
 }
 
 // VerifyEmail spends a key from a verification or change mail: the
-// address it was sent to becomes the user's, verified. An unknown, spent
-// or expired key, or one for an address the user no longer has, is
-// latch.ErrNotFound (allauth's 404).
+// address it was sent to becomes the user's, verified. Only the key of
+// the user's latest mail works (sendEmailKey deletes the others). An
+// unknown, spent, expired or superseded key is latch.ErrNotFound
+// (allauth's 404). A change of address kills the user's reset links.
 func (s *Service) VerifyEmail(ctx context.Context, key string) error {
 	if err := s.accountsReady(); err != nil {
 		return err
@@ -432,6 +464,33 @@ func (s *Service) VerifyEmail(ctx context.Context, key string) error {
 	verified := true
 	if _, err := s.opts.Users.UpdateUser(ctx, u.ID, latch.UserPatch{Email: &t.Email, EmailVerified: &verified}); err != nil {
 		return fmt.Errorf("verify email: %w", takenFields(err))
+	}
+	return s.dropResetLinks(ctx, u.ID)
+}
+
+// dropResetLinks deletes the user's pending password reset tokens, as
+// Django's token generator invalidates its links when the password or
+// the account changes: a link mailed before a password change, an
+// address change or a deactivation must not undo it.
+func (s *Service) dropResetLinks(ctx context.Context, userID int64) error {
+	if s.opts.Accounts.Tokens == nil {
+		return nil
+	}
+	if err := s.opts.Accounts.Tokens.DeleteAccountTokens(ctx, userID, latch.AccountTokenPasswordReset, ""); err != nil {
+		return fmt.Errorf("delete reset links of user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// dropEmailKeys deletes the user's pending verification and change keys:
+// an address set without one (by an admin, or removed by the user)
+// overrides any change still waiting for its confirmation.
+func (s *Service) dropEmailKeys(ctx context.Context, userID int64) error {
+	if s.opts.Accounts.Tokens == nil {
+		return nil
+	}
+	if err := s.opts.Accounts.Tokens.DeleteAccountTokens(ctx, userID, latch.AccountTokenEmail, ""); err != nil {
+		return fmt.Errorf("delete email keys of user %d: %w", userID, err)
 	}
 	return nil
 }
@@ -496,6 +555,14 @@ func (s *Service) UpdateProfile(ctx context.Context, p *Principal, c ProfileChan
 			return nil, takenFields(err)
 		}
 		s.users.forget(u.ID)
+	}
+	if patch.Email != nil { // the address is gone: so are links mailed to it
+		if err := s.dropResetLinks(ctx, u.ID); err != nil {
+			return nil, err
+		}
+		if err := s.dropEmailKeys(ctx, u.ID); err != nil {
+			return nil, err
+		}
 	}
 	if newEmail != "" {
 		if err := s.sendEmailKey(ctx, u, newEmail, mail.EmailChange, base); err != nil {

@@ -76,8 +76,10 @@ type UserChange struct {
 // session of the user at once, on every instance: a role is in the tokens'
 // claims, and a demoted admin must not keep it in any token.
 // Username and email changes leave sessions alone; the next refresh
-// carries them. It returns *ValidationError for a bad value or a taken
-// username or email, and latch.ErrNotFound.
+// carries them. A new email, a password and deactivation kill the user's
+// pending reset links; a new email also their pending email keys.
+// It returns *ValidationError for a bad value or a taken username or
+// email, and latch.ErrNotFound.
 func (a *Admin) UpdateUser(ctx context.Context, id int64, c UserChange) (*latch.User, error) {
 	s := a.s
 	u, err := s.opts.Users.UserByID(ctx, id)
@@ -119,6 +121,16 @@ func (a *Admin) UpdateUser(ctx context.Context, id int64, c UserChange) (*latch.
 			return nil, takenFields(err)
 		}
 		s.users.forget(id)
+	}
+	if c.Email != nil && latch.EmailKey(*c.Email) != latch.EmailKey(u.Email) {
+		// The admin's address wins: links mailed to the old one, and a
+		// change the user had asked for, are void.
+		if err := s.dropResetLinks(ctx, id); err != nil {
+			return nil, err
+		}
+		if err := s.dropEmailKeys(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	revoke := ""
 	switch {

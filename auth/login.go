@@ -419,7 +419,9 @@ type NewUser struct {
 	EmailVerified bool
 }
 
-// CreateUser is Signup with a chosen role (latch createuser).
+// CreateUser is Signup with a chosen role (latch createuser, the admin
+// API). Under VerifyMandatory it requires an email, as Signup does: login
+// waits for a verified address, so a user without one could never log in.
 func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*latch.User, error) {
 	username, pw, email, role := NormalizeUsername(nu.Username), nu.Password, nu.Email, nu.Role
 	if role == "" {
@@ -428,6 +430,9 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*latch.User, erro
 	verr := &ValidationError{}
 	verr.add("username", validUsername(username)...)
 	verr.add("password", password.Validate(pw, username, s.opts.MinPasswordLength)...)
+	if email == "" && s.opts.Accounts.Verification == VerifyMandatory {
+		verr.add("email", msgRequired)
+	}
 	verr.add("email", validEmail(email)...)
 	if err := verr.orNil(); err != nil {
 		return nil, err

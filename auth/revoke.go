@@ -117,9 +117,13 @@ func (s *Service) RevokeSession(ctx context.Context, id string) error {
 	return err
 }
 
-// Deactivate makes a user unable to log in and revokes all their sessions.
+// Deactivate makes a user unable to log in, revokes all their sessions
+// and kills their pending reset links.
 func (s *Service) Deactivate(ctx context.Context, userID int64) error {
 	if err := s.opts.Users.SetActive(ctx, userID, false); err != nil {
+		return err
+	}
+	if err := s.dropResetLinks(ctx, userID); err != nil {
 		return err
 	}
 	return s.revokeUser(ctx, userID, "", latch.ReasonDeactivated)
@@ -155,7 +159,8 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, oldPW, newPW
 }
 
 // SetPassword stores a new password for a user without checking the old
-// one (latch changepassword) and revokes every session but keep.
+// one (latch changepassword), revokes every session but keep and kills
+// the user's pending reset links.
 func (s *Service) SetPassword(ctx context.Context, userID int64, newPW, keep string) error {
 	var h string
 	var herr error
@@ -166,6 +171,9 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, newPW, keep str
 		return fmt.Errorf("set password: %w: %w", latch.ErrUnavailable, herr)
 	}
 	if err := s.opts.Users.SetPasswordHash(ctx, userID, h); err != nil {
+		return err
+	}
+	if err := s.dropResetLinks(ctx, userID); err != nil {
 		return err
 	}
 	return s.revokeUser(ctx, userID, keep, latch.ReasonPasswordChange)

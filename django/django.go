@@ -1,5 +1,7 @@
 // Package django reads the users of a Django project (its auth_user
 // table, on SQLite or PostgreSQL) into latch's store: latch import-django.
+// When the project uses django-allauth, its account_emailaddress table
+// says which addresses were verified.
 // Django's password hashes are stored as they are; latch verifies them
 // (password.Hasher.Verify) and replaces each with argon2id at the user's
 // first successful login.
@@ -29,6 +31,9 @@ type djangoUser struct {
 	Username, Email, Password      string
 	IsActive, IsStaff, IsSuperuser bool
 	LastLogin, DateJoined          time.Time // zero: NULL
+	// EmailVerified: allauth's account_emailaddress has Email as the
+	// user's primary address, verified.
+	EmailVerified bool
 }
 
 // role maps Django's flags to latch's role claim: staff and superusers
@@ -56,7 +61,17 @@ type Stats struct {
 	// EmailsTaken counts users imported without their email, because
 	// another latch user has that address (letter case ignored).
 	EmailsTaken int
+	// Verified counts users imported with an address allauth had
+	// verified; NoEmail those imported without an address.
+	Verified, NoEmail int
+	// Allauth is whether the database has allauth's account_emailaddress.
+	Allauth bool
 }
+
+// Unverified is how many users were imported with an address not known
+// to be verified: under mandatory verification they must verify it
+// before they can log in.
+func (s Stats) Unverified() int { return s.Imported - s.Verified - s.NoEmail }
 
 func (s Stats) String() string {
 	var b strings.Builder
@@ -67,6 +82,9 @@ func (s Stats) String() string {
 	if s.EmailsTaken > 0 {
 		fmt.Fprintf(&b, "\n%d imported without their email, which another user has (latch emails are unique, letter case ignored): give them one with PATCH /api/admin/users/{id}/", s.EmailsTaken)
 	}
+	if s.Allauth {
+		fmt.Fprintf(&b, "\n%d with the address django-allauth had verified as primary (email_verified)", s.Verified)
+	}
 	if s.Unverifiable > 0 {
 		fmt.Fprintf(&b, "\n%d imported with a hash scheme latch cannot verify (such as md5, sha1, crypt or scrypt): they cannot log in until their password is set again (latch changepassword)", s.Unverifiable)
 	}
@@ -75,8 +93,9 @@ func (s Stats) String() string {
 
 // Source is an open Django database.
 type Source struct {
-	db    *sql.DB
-	where string // the database, for messages: a path or the URL without password
+	db      *sql.DB
+	where   string // the database, for messages: a path or the URL without password
+	allauth bool   // it has django-allauth's account_emailaddress
 }
 
 func (s *Source) Close() error { return s.db.Close() }
@@ -128,6 +147,10 @@ func openDjangoSQLite(ctx context.Context, path string) (*Source, error) {
 		db.Close()
 		return nil, fmt.Errorf("django database %s: no auth_user table (not a Django database, or its migrations never ran)", abs)
 	}
+	if err := db.QueryRowContext(ctx, `SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'account_emailaddress'`).Scan(&src.allauth); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("django database %s: %w", abs, err)
+	}
 	return src, nil
 }
 
@@ -156,6 +179,10 @@ func openDjangoPostgres(ctx context.Context, raw string) (*Source, error) {
 	if !found {
 		db.Close()
 		return nil, fmt.Errorf("django database %s: no auth_user table in the search_path (not a Django database, its migrations never ran, or it lives in another schema: add ?search_path=SCHEMA)", where)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT to_regclass('account_emailaddress') IS NOT NULL`).Scan(&src.allauth); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("django database %s: %w", where, err)
 	}
 	return src, nil
 }
@@ -188,7 +215,13 @@ func redactURL(raw string) string {
 
 // users calls fn with every user, in id order.
 func (s *Source) users(ctx context.Context, fn func(*djangoUser) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT username, email, password, is_active, is_staff, is_superuser, last_login, date_joined FROM auth_user ORDER BY id`)
+	// allauth keeps the user's addresses apart from auth_user.email, which
+	// it keeps equal to the primary one; only that one, verified, counts.
+	verified := `false`
+	if s.allauth {
+		verified = `EXISTS (SELECT 1 FROM account_emailaddress e WHERE e.user_id = u.id AND e.verified AND e."primary" AND lower(e.email) = lower(u.email))`
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT u.username, u.email, u.password, u.is_active, u.is_staff, u.is_superuser, u.last_login, u.date_joined, `+verified+` FROM auth_user u ORDER BY u.id`)
 	if err != nil {
 		return fmt.Errorf("django database %s: read auth_user: %w", s.where, err)
 	}
@@ -197,7 +230,7 @@ func (s *Source) users(ctx context.Context, fn func(*djangoUser) error) error {
 		var u djangoUser
 		var email sql.NullString
 		var lastLogin, joined any
-		if err := rows.Scan(&u.Username, &email, &u.Password, &u.IsActive, &u.IsStaff, &u.IsSuperuser, &lastLogin, &joined); err != nil {
+		if err := rows.Scan(&u.Username, &email, &u.Password, &u.IsActive, &u.IsStaff, &u.IsSuperuser, &lastLogin, &joined, &u.EmailVerified); err != nil {
 			return fmt.Errorf("django database %s: read auth_user: %w", s.where, err)
 		}
 		u.Email = email.String
@@ -263,24 +296,26 @@ const maxImportWarnings = 20
 // Import creates a latch user for each Django user whose username is not
 // taken (in any letter case); Django's staff and superusers get adminRole.
 // A user whose email another latch user has is imported without it and
-// reported. warn reports what an operator should know about single users;
-// it is never given a hash.
+// reported. The email is verified when allauth's account_emailaddress has
+// it as the user's primary address, verified. warn reports what an
+// operator should know about single users; it is never given a hash.
 func Import(ctx context.Context, src *Source, users latch.UserStore, adminRole string, warn func(format string, args ...any)) (Stats, error) {
-	var stats Stats
+	stats := Stats{Allauth: src.allauth}
 	imported := make(map[string]string) // lower-cased name → name, for case clashes within the import
 	err := src.users(ctx, func(du *djangoUser) error {
 		u := &latch.User{
-			Username:     du.Username,
-			Email:        du.Email,
-			PasswordHash: du.Password,
-			Role:         du.role(adminRole),
-			IsActive:     du.IsActive,
-			LastLogin:    du.LastLogin,
-			CreatedAt:    du.DateJoined,
+			Username:      du.Username,
+			Email:         du.Email,
+			EmailVerified: du.EmailVerified && du.Email != "",
+			PasswordHash:  du.Password,
+			Role:          du.role(adminRole),
+			IsActive:      du.IsActive,
+			LastLogin:     du.LastLogin,
+			CreatedAt:     du.DateJoined,
 		}
 		err := users.CreateUser(ctx, u)
 		if errors.Is(err, latch.ErrEmailTaken) {
-			u.Email = ""
+			u.Email, u.EmailVerified = "", false
 			if err = users.CreateUser(ctx, u); err == nil {
 				stats.EmailsTaken++
 				if stats.EmailsTaken <= maxImportWarnings {
@@ -309,6 +344,12 @@ func Import(ctx context.Context, src *Source, users latch.UserStore, adminRole s
 		}
 		stats.Imported++
 		imported[strings.ToLower(du.Username)] = du.Username
+		switch {
+		case u.Email == "":
+			stats.NoEmail++
+		case u.EmailVerified:
+			stats.Verified++
+		}
 		switch {
 		case !djangoUsable(du.Password):
 			stats.Unusable++

@@ -7,12 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ci } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const haveChromium = existsSync(chromiumPath);
-if (!haveChromium && process.env.CI === 'true') {
-  throw new Error(`Chromium not found at ${chromiumPath}: under CI=true the browser tests must run`);
+if (!haveChromium && ci) {
+  throw new Error(`Chromium not found at ${chromiumPath}: under CI the browser tests must run`);
 }
 
 test('demo page: the interceptor pattern of seed 001 in a real browser', { skip: haveChromium ? false : 'no Chromium', timeout: 180_000 }, () => {

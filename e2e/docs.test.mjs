@@ -8,7 +8,8 @@
 //
 // Environment: CHROMIUM (default /usr/bin/chromium); E2E_ARTIFACTS, where
 // screenshots go (default $TMPDIR/latch-e2e). Without Chromium the tests
-// are skipped, except under CI=true, where that is a failure.
+// are skipped, except under CI (CI set to a true value, as
+// internal/testenv reads it), where that is a failure.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -18,6 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { ci } from './harness.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -27,8 +29,8 @@ const launchArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-ba
   '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 const haveChromium = existsSync(chromiumPath);
-if (!haveChromium && process.env.CI === 'true') {
-  throw new Error(`Chromium not found at ${chromiumPath}: under CI=true the browser tests must run (make e2e installs it)`);
+if (!haveChromium && ci) {
+  throw new Error(`Chromium not found at ${chromiumPath}: under CI the browser tests must run (make e2e installs it)`);
 }
 const skip = haveChromium ? false : `Chromium not found at ${chromiumPath} (apt-get install chromium, or set CHROMIUM)`;
 

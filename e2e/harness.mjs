@@ -1,5 +1,12 @@
-// What the browser tests share: a free port, and waiting for latch.
+// What the browser tests share: whether this is CI, a free port, and
+// waiting for latch.
 import { createServer } from 'node:net';
+
+// ci is internal/testenv's rule, so that Go and browser tests agree: CI
+// set to a true value as Go's strconv.ParseBool reads it (1, t, T, TRUE,
+// true, True). Under CI a missing browser or service fails the tests
+// rather than skipping them.
+export const ci = ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(process.env.CI ?? '');
 
 export function freePort() {
   return new Promise((resolve, reject) => {

@@ -13,19 +13,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { freePort, waitHealthy } from './harness.mjs';
+import { ci, freePort, waitHealthy } from './harness.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const artifacts = process.env.E2E_ARTIFACTS || path.join(tmpdir(), 'latch-e2e');
 const smtp = process.env.LATCH_TEST_SMTP_ADDR;
 const mailpit = process.env.LATCH_TEST_MAILPIT_API;
-const ci = process.env.CI === 'true';
 
 let skip = false;
 if (!existsSync(chromiumPath)) skip = `Chromium not found at ${chromiumPath}`;
 else if (!smtp || !mailpit) skip = 'LATCH_TEST_SMTP_ADDR / LATCH_TEST_MAILPIT_API unset: run under scripts/testenv.sh';
-if (skip && ci) throw new Error(`${skip} (CI=true: the browser tests must run)`);
+if (skip && ci) throw new Error(`${skip} (CI is set: the browser tests must run)`);
 
 // resetLink waits for the mail to address and returns the link in its text.
 async function resetLink(address, deadline = Date.now() + 20_000) {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"errors"
 	"html/template"
 	"net/http"
 
@@ -66,7 +67,14 @@ func (s *Server) writePage(w http.ResponseWriter, status int, d accountPageData)
 func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) error {
 	d := accountPageData{Title: "Choose a new password", Reset: true}
 	if r.Method != http.MethodPost {
-		s.writePage(w, http.StatusOK, d)
+		// A dead link says so at once, not after a password is typed (as
+		// Django's PasswordResetConfirmView); looking spends nothing.
+		status := http.StatusOK
+		if err := s.opts.Auth.CheckPasswordReset(r.Context(), r.PathValue("uid"), r.PathValue("token")); err != nil {
+			status, d.Errors = s.pageError(err)
+			d.Reset = false
+		}
+		s.writePage(w, status, d)
 		return nil
 	}
 	if err := s.csrf.Check(r); err != nil {
@@ -89,6 +97,7 @@ func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		status, msgs := s.pageError(err)
 		d.Errors = msgs
+		d.Reset = !linkError(err) // a dead link needs no second try
 		s.writePage(w, status, d)
 		return nil
 	}
@@ -96,6 +105,21 @@ func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) error {
 	d.Reset, d.Done = false, "Your password has been reset. You can now log in with the new password."
 	s.writePage(w, http.StatusOK, d)
 	return nil
+}
+
+// linkError reports whether err is about the reset link (uid or token)
+// rather than the passwords.
+func linkError(err error) bool {
+	var verr *auth.ValidationError
+	if !errors.As(err, &verr) {
+		return false
+	}
+	for _, f := range verr.Fields {
+		if f.Field == "uid" || f.Field == "token" {
+			return true
+		}
+	}
+	return false
 }
 
 // verifyPage is latch's own email confirmation page, /verify-email/{key}/.

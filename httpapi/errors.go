@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/latch-auth/latch"
@@ -316,8 +317,28 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, ae *apiError
 	case ae.status >= 500 && ae.status != http.StatusServiceUnavailable:
 		level = slog.LevelError // other 503s are load shedding, not a bug
 	}
-	s.opts.Logger.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "status", ae.status, "err", ae.err)
+	s.opts.Logger.Log(r.Context(), level, "request failed", "method", r.Method, "path", logPath(r), "status", ae.status, "err", ae.err)
 	writeJSON(w, ae.status, ae.body)
+}
+
+// secretPaths are the prefixes of the account pages, whose URLs hold a
+// reset token or a verification key.
+var secretPaths = []string{"/reset/", "/verify-email/"}
+
+// logPath is what the log says of r's path: the route's pattern
+// (/reset/{uid}/{token}/) when a route of latch's matched, never the
+// secret the path holds; the path itself otherwise (a 404, a proxied
+// request), unless it is under an account page's prefix.
+func logPath(r *http.Request) string {
+	if p := r.Pattern; p != "" && p != "/" {
+		return strings.TrimSuffix(p, "{$}")
+	}
+	for _, prefix := range secretPaths {
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			return prefix + "…"
+		}
+	}
+	return r.URL.Path
 }
 
 // upstreamError is the answer to a request that gateway mode could not

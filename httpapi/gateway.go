@@ -104,7 +104,7 @@ func (s *Server) gateway() http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p) // a stream cut midway: the connection is dropped
 				}
-				s.opts.Logger.Error("panic proxying request", "method", r.Method, "path", r.URL.Path, "panic", p)
+				s.opts.Logger.Error("panic proxying request", "method", r.Method, "path", logPath(r), "panic", p)
 				if !rec.wrote {
 					s.writeError(rec, r, s.toAPIError(errors.New("panic")))
 				}

@@ -269,7 +269,7 @@ func (s *Server) adapt(route string, ms methods) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.opts.Logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
+				s.opts.Logger.Error("panic serving request", "method", r.Method, "path", logPath(r), "panic", p)
 				if !rec.wrote {
 					s.writeError(rec, r, s.toAPIError(errors.New("panic")))
 				}

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -72,5 +74,43 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	}
 	if got := s.toAPIError(fmt.Errorf("login: update user 2: %w", context.Canceled)).status; got != statusClientClosedRequest {
 		t.Fatalf("wrapped context.Canceled maps to %d", got)
+	}
+}
+
+// TestLogHoldsNoSecretPath: the account pages' URLs hold a reset token
+// or a verification key; what the log says of a failed request to them,
+// even at debug level, is the route's pattern or a prefix, never the path.
+func TestLogHoldsNoSecretPath(t *testing.T) {
+	env := authtest.New(t, nil)
+	var log bytes.Buffer
+	s, err := New(Options{Auth: env.Service, Tokens: env.Tokens,
+		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "SECRETTOKENabcdefghijklmnopqrstuvwxyz234567"
+	tests := []struct {
+		name, method, path string
+		status             int
+		logged             string
+	}{
+		{"405 on the reset page", "DELETE", "/reset/MQ/" + secret + "/", 405, "path=/reset/{uid}/{token}/ "},
+		{"405 on the reset page, no slash", "PUT", "/reset/MQ/" + secret, 405, "path=/reset/{uid}/{token} "},
+		{"405 on the verification page", "DELETE", "/verify-email/" + secret + "/", 405, "path=/verify-email/{key}/ "},
+		{"404 under the reset page", "GET", "/reset/MQ/" + secret + "/more/", 404, "path=/reset/… "},
+		{"404 elsewhere", "GET", "/nowhere/", 404, "path=/nowhere/ "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log.Reset()
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+			if rec.Code != tt.status {
+				t.Fatalf("%s %s: %d, want %d", tt.method, tt.path, rec.Code, tt.status)
+			}
+			if got := log.String(); strings.Contains(got, secret) || !strings.Contains(got, tt.logged) {
+				t.Errorf("logged %q; want %q in it and no token", got, tt.logged)
+			}
+		})
 	}
 }

@@ -132,8 +132,8 @@ func (db *DB) TakeAccountToken(ctx context.Context, kind, hash string, now time.
 }
 
 // DeleteAccountTokens implements latch.AccountTokenStore.
-func (db *DB) DeleteAccountTokens(ctx context.Context, userID int64, kind string) error {
-	if _, err := db.pool.Exec(ctx, `DELETE FROM account_tokens WHERE user_id = $1 AND kind = $2`, userID, kind); err != nil {
+func (db *DB) DeleteAccountTokens(ctx context.Context, userID int64, kind, except string) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM account_tokens WHERE user_id = $1 AND kind = $2 AND hash <> $3`, userID, kind, except); err != nil {
 		return fmt.Errorf("delete account tokens: %w", err)
 	}
 	return nil

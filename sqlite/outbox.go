@@ -137,8 +137,8 @@ func (db *DB) TakeAccountToken(ctx context.Context, kind, hash string, now time.
 }
 
 // DeleteAccountTokens implements latch.AccountTokenStore.
-func (db *DB) DeleteAccountTokens(ctx context.Context, userID int64, kind string) error {
-	if _, err := db.write.ExecContext(ctx, `DELETE FROM account_tokens WHERE user_id = ? AND kind = ?`, userID, kind); err != nil {
+func (db *DB) DeleteAccountTokens(ctx context.Context, userID int64, kind, except string) error {
+	if _, err := db.write.ExecContext(ctx, `DELETE FROM account_tokens WHERE user_id = ? AND kind = ? AND hash <> ?`, userID, kind, except); err != nil {
 		return fmt.Errorf("delete account tokens: %w", classify(err))
 	}
 	return nil

@@ -182,7 +182,7 @@ func testAccountTokens(t *testing.T, newStore func(*testing.T) Store) {
 	}
 	_, err = s.TakeAccountToken(ctx, latch.AccountTokenEmail, hashOf("old"), at(0))
 	checkErr(t, "TakeAccountToken expired", err, latch.ErrNotFound)
-	checkErr(t, "DeleteAccountTokens", s.DeleteAccountTokens(ctx, u.ID, latch.AccountTokenPasswordReset), nil)
+	checkErr(t, "DeleteAccountTokens", s.DeleteAccountTokens(ctx, u.ID, latch.AccountTokenPasswordReset, ""), nil)
 	_, err = s.AccountToken(ctx, latch.AccountTokenPasswordReset, hashOf("r2"), at(0))
 	checkErr(t, "reset token after DeleteAccountTokens", err, latch.ErrNotFound)
 	_, err = s.AccountToken(ctx, latch.AccountTokenEmail, hashOf("e1"), at(0))
@@ -192,4 +192,11 @@ func testAccountTokens(t *testing.T, newStore func(*testing.T) Store) {
 	if n != 1 {
 		t.Errorf("PurgeAccountTokens = %d, want 1 (the expired one)", n)
 	}
+	// All but one: a new key replaces the user's older ones.
+	put(hashOf("e2"), latch.AccountTokenEmail, "newer@example.com", at(time.Hour))
+	checkErr(t, "DeleteAccountTokens except", s.DeleteAccountTokens(ctx, u.ID, latch.AccountTokenEmail, hashOf("e2")), nil)
+	_, err = s.AccountToken(ctx, latch.AccountTokenEmail, hashOf("e1"), at(0))
+	checkErr(t, "older email key after DeleteAccountTokens except", err, latch.ErrNotFound)
+	_, err = s.AccountToken(ctx, latch.AccountTokenEmail, hashOf("e2"), at(0))
+	checkErr(t, "kept email key", err, nil)
 }

@@ -63,9 +63,16 @@ func oneArg(fs *flag.FlagSet, what string) (string, error) {
 }
 
 func createUserFlags(fs *flag.FlagSet) {
-	fs.String("email", "", "email address (taken as verified: the operator vouches for it)")
+	fs.String("email", "", "email address (taken as verified: the operator vouches for it); required under LATCH_EMAIL_VERIFICATION=mandatory")
 	fs.String("role", "user", "role claim (for example user, staff, admin)")
-	fs.Bool("admin", false, "give the user the admin role (LATCH_ADMIN_ROLE), which may use the admin API")
+	fs.Bool("admin", false, "give the user the admin role (LATCH_ADMIN_ROLE), which may use the admin API; not with another --role")
+}
+
+// flagSet reports whether the command line gave the flag.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // flagValue reads a flag that the command's flags function registered.
@@ -76,16 +83,23 @@ func createUser(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagS
 	if err != nil {
 		return err
 	}
+	role, email := flagValue(fs, "role"), flagValue(fs, "email")
+	if flagValue(fs, "admin") == "true" {
+		if flagSet(fs, "role") && role != adminRole(cfg) {
+			return fmt.Errorf("--admin gives the role %s; it contradicts --role %s: give one of them", adminRole(cfg), role)
+		}
+		role = adminRole(cfg)
+	}
+	if email == "" && auth.EmailVerification(cfg.EmailVerification) == auth.VerifyMandatory {
+		// Checked before the password is read: the user could never log in.
+		return errors.New("LATCH_EMAIL_VERIFICATION=mandatory: login waits for a verified address, so a user without one could never log in: give --email (the operator vouches for it; it is taken as verified)")
+	}
 	pw, err := readPassword(env)
 	if err != nil {
 		return err
 	}
 	return withApp(ctx, env, cfg, func(a *server.Server) error {
-		role := flagValue(fs, "role")
-		if flagValue(fs, "admin") == "true" {
-			role = a.Auth().AdminRole()
-		}
-		u, err := a.Auth().CreateUser(ctx, auth.NewUser{Username: username, Password: pw, Email: flagValue(fs, "email"), Role: role, EmailVerified: true})
+		u, err := a.Auth().CreateUser(ctx, auth.NewUser{Username: username, Password: pw, Email: email, Role: role, EmailVerified: true})
 		if err != nil {
 			return err
 		}

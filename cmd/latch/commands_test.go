@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,4 +133,68 @@ func TestIdleTimeout(t *testing.T) {
 	ts.clock.Advance(61 * time.Minute)
 	wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": r.str(t, "refresh")}), 401, bodyBlacklisted)
 	wantResponse(t, ts.do("GET", "/api/sessions/", "", "", bearer(ts.mustLogin("alice").access)...), 200, "")
+}
+
+// TestCreateUserAdmin: latch createuser --admin makes a user of the admin
+// role (LATCH_ADMIN_ROLE) who may use the admin API; a contradicting
+// --role is an error, not quietly overridden. Under mandatory email
+// verification a user without an address could never log in: createuser
+// refuses one, and so does the admin API.
+func TestCreateUserAdmin(t *testing.T) {
+	dir := t.TempDir()
+	base := map[string]string{"LATCH_DATA_DIR": dir, "LATCH_ARGON2_MEMORY": "64", "LATCH_ARGON2_ITERATIONS": "1", "LATCH_LOG_LEVEL": "error"}
+	with := func(extra ...string) map[string]string {
+		env := maps.Clone(base)
+		for i := 0; i+1 < len(extra); i += 2 {
+			env[extra[i]] = extra[i+1]
+		}
+		return env
+	}
+	mandatory := with("LATCH_EMAIL_VERIFICATION", "mandatory")
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr string // "" for success
+		role    string
+	}{
+		{"admin", base, []string{"root", "--admin"}, "", "admin"},
+		{"admin and the same role", base, []string{"root2", "--admin", "--role", "admin"}, "", "admin"},
+		{"admin and another role", base, []string{"eve", "--admin", "--role", "staff"}, "contradicts --role staff", ""},
+		{"another role before admin", base, []string{"eve", "--role=user", "--admin"}, "contradicts --role user", ""},
+		{"LATCH_ADMIN_ROLE", with("LATCH_ADMIN_ROLE", "superuser"), []string{"boss", "--admin"}, "", "superuser"},
+		{"role", base, []string{"sam", "--role", "staff"}, "", "staff"},
+		{"mandatory, no email", mandatory, []string{"nomail", "--admin"}, "give --email", ""},
+		{"mandatory, email", mandatory, []string{"mailed", "--admin", "--email", "mailed@example.com"}, "", "admin"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCommand(t, tt.env, testPassword+"\n", append([]string{"createuser"}, tt.args...)...)
+			if tt.wantErr != "" {
+				if code == 0 || !strings.Contains(errOut, tt.wantErr) {
+					t.Fatalf("latch createuser %v: exit %d, stderr %q; want an error saying %q", tt.args, code, errOut, tt.wantErr)
+				}
+				return
+			}
+			if code != 0 || !strings.Contains(out, "role "+tt.role+")") {
+				t.Fatalf("latch createuser %v: exit %d, %q %q; want role %s", tt.args, code, out, errOut, tt.role)
+			}
+		})
+	}
+	// Nothing was created by a refused command.
+	ts := newTestServer(t, map[string]string{"LATCH_DATA_DIR": dir, "LATCH_SIGNING_KEY": "", "LATCH_EMAIL_VERIFICATION": "mandatory"})
+	for _, name := range []string{"eve", "nomail"} {
+		if _, err := ts.app.Store().UserByUsername(t.Context(), name); err == nil {
+			t.Errorf("user %s was created", name)
+		}
+	}
+	// The admin logs in under mandatory verification (the address is
+	// the operator's word) and uses the admin API.
+	admin := ts.mustLogin("mailed")
+	as := bearer(admin.access)
+	wantResponse(t, ts.do("GET", "/api/admin/users/?search=root", "", "", as...), 200, "")
+	wantResponse(t, ts.postJSON("/api/admin/users/", map[string]any{"username": "bob", "password": testPassword}, as...), 400,
+		`{"email":["This field is required."]}`)
+	wantResponse(t, ts.postJSON("/api/admin/users/", map[string]any{"username": "bob", "password": testPassword, "email": "bob@example.com", "email_verified": true}, as...), 201, "")
+	ts.mustLogin("bob")
 }

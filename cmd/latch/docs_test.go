@@ -464,6 +464,7 @@ func TestDocsMatchResponses(t *testing.T) {
 		c.check(ts, 200, "POST", "/api/password/reset/confirm/", js, confirm)
 		c.check(ts, 400, "POST", "/api/password/reset/confirm/", js, confirm)
 		c.check(ts, 400, "POST", page, form, "new_password1=a+fine+new+one&new_password2=a+fine+new+one", "Sec-Fetch-Site", "same-origin")
+		c.check(ts, 400, "GET", page, "", "") // a spent link: no form
 
 		// The page itself, through a fresh link.
 		c.check(ts, 200, "POST", "/api/password/reset/", js, `{"email":"new@example.com"}`)

@@ -27,7 +27,7 @@ func testEnumerationTiming(t *testing.T, hashProcess string) {
 	// cheap one: the difference to detect is one hash.
 	ts := newTestServer(t, map[string]string{"LATCH_ARGON2_MEMORY": "19456", "LATCH_ARGON2_ITERATIONS": "2", "LATCH_HASH_PROCESS": hashProcess})
 	if hashProcess == "on" && ts.app.HashProcess() == nil {
-		t.Fatalf("the hash worker did not start; latch logged:\n%s", ts.warnings.String())
+		t.Fatalf("the hash worker did not start; latch logged:\n%s", ts.logged.String())
 	}
 	hasher, err := password.NewHasher(password.Params{Memory: 19456, Iterations: 2})
 	if err != nil {

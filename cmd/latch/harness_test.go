@@ -41,9 +41,9 @@ type testServer struct {
 	app    *server.Server
 	clock  *clocktest.Clock
 	secret string
-	// warnings holds what latch logged at warn level and above, for
-	// tests to show or inspect.
-	warnings lockedBuffer
+	// logged holds what latch logged at warn level and above (or at the
+	// LATCH_LOG_LEVEL a test sets), for tests to show or inspect.
+	logged lockedBuffer
 }
 
 // lockedBuffer is a bytes.Buffer safe for the server's goroutines, which
@@ -101,7 +101,13 @@ func newTestServer(t *testing.T, env map[string]string) *testServer {
 		t.Fatalf("config: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewTextHandler(&ts.warnings, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
+	if v, ok := env["LATCH_LOG_LEVEL"]; ok {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			t.Fatalf("LATCH_LOG_LEVEL %q: %v", v, err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(&ts.logged, &slog.HandlerOptions{Level: level}))
 	sc := serverConfig(cfg, log)
 	sc.Now, sc.Registry = ts.clock.Now, prometheus.NewRegistry()
 	sc.MailRetryBase = 200 * time.Millisecond // an SMTP outage in a test lasts a second or two

@@ -28,11 +28,11 @@ func TestHashProcess(t *testing.T) {
 	ts := newTestServer(t, map[string]string{"LATCH_HASH_PROCESS": "on"})
 	proc := ts.app.HashProcess()
 	if proc == nil {
-		t.Fatalf("latch hashes in process: the worker did not start; latch logged:\n%s", ts.warnings.String())
+		t.Fatalf("latch hashes in process: the worker did not start; latch logged:\n%s", ts.logged.String())
 	}
 	first := proc.Pid()
 	if first <= 0 { // never kill(0): that is the whole process group
-		t.Fatalf("no hash worker running (pid %d); latch logged:\n%s", first, ts.warnings.String())
+		t.Fatalf("no hash worker running (pid %d); latch logged:\n%s", first, ts.logged.String())
 	}
 	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", first)); err == nil && !strings.Contains(string(cmdline), "\x00hash-worker\x00") {
 		t.Fatalf("process %d is not a hash worker: %q", first, cmdline)

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -13,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +105,11 @@ func TestPasswordReset(t *testing.T) {
 			{"mismatch", uid, token, newPW, newPW + "x", 400, `{"new_password2":["The two password fields didn’t match."]}`},
 			{"weak", uid, token, "12345678", "12345678", 400, `{"new_password2":["This password is too common.","This password is entirely numeric."]}`},
 			{"bad token", uid, token + "x", newPW, newPW, 400, `{"token":["Invalid value"]}`},
+			// dj-rest-auth checks the token before the passwords: a dead
+			// link says so whatever passwords come with it.
+			{"bad token, mismatch", uid, token + "x", newPW, newPW + "x", 400, `{"token":["Invalid value"]}`},
+			{"bad token, weak", uid, token + "x", "12345678", "12345678", 400, `{"token":["Invalid value"]}`},
+			{"bad uid, bad token, mismatch", "!!", token + "x", newPW, newPW + "x", 400, `{"uid":["Invalid value"]}`},
 		} {
 			t.Run(tt.name, func(t *testing.T) { wantResponse(t, confirm(tt.uid, tt.token, tt.p1, tt.p2), tt.status, tt.body) })
 		}
@@ -210,11 +218,14 @@ func TestEmailVerificationMandatory(t *testing.T) {
 
 		wantResponse(t, ts.postJSON("/api/signup/resend-email/", map[string]any{"email": uniqueAddress("unknown")}), 200, `{"detail":"ok"}`)
 		wantResponse(t, ts.postJSON("/api/signup/resend-email/", map[string]any{"email": email}), 200, `{"detail":"ok"}`)
-		resent := mp.Wait(email, 2, 15*time.Second)
-		if verifyKey(t, resent[1].Text) == key {
+		first := key
+		key = verifyKey(t, mp.Wait(email, 2, 15*time.Second)[1].Text)
+		if key == first {
 			t.Error("the resent mail has the same key")
 		}
 		wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key + "x"}), 404, `{"detail":"Not found."}`)
+		// The resent key replaced the first.
+		wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": first}), 404, `{"detail":"Not found."}`)
 		wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key}), 200, `{"detail":"ok"}`)
 		wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key}), 404, `{"detail":"Not found."}`)
 		if r := login(); r.status != 200 {
@@ -269,12 +280,27 @@ func TestResetPage(t *testing.T) {
 	ts := newTestServer(t, env)
 	username, email := ts.newMailUser("page")
 	ts.postJSON("/api/password/reset/", map[string]any{"email": email})
-	link, _, _ := resetLink(t, mp, email, 1)
+	link, uid, token := resetLink(t, mp, email, 1)
 	path := strings.TrimPrefix(link, ts.URL)
-	r := ts.do("GET", path, "", "")
-	if r.status != 200 || !strings.Contains(r.body, `<form method="post">`) || !strings.Contains(r.body, `name="new_password2"`) {
-		t.Fatalf("GET reset page: %d %s", r.status, r.body)
+	// A dead link says so before a password is typed, as Django's
+	// PasswordResetConfirmView does: no form.
+	deadPage := func(t *testing.T, path string) {
+		t.Helper()
+		r := ts.do("GET", path, "", "")
+		if r.status != 400 || !strings.Contains(r.body, "invalid or has expired") || strings.Contains(r.body, "<form") || strings.Contains(r.body, token) {
+			t.Errorf("GET %s: %d %s; want 400, the link invalid, no form", path, r.status, r.body)
+		}
 	}
+	for _, p := range []string{"/reset/" + uid + "/" + token + "x/", "/reset/OTk5OTk/" + token + "/", "/reset/" + uid + "/short/"} {
+		deadPage(t, p)
+	}
+	for range 2 { // looking spends nothing
+		r := ts.do("GET", path, "", "")
+		if r.status != 200 || !strings.Contains(r.body, `<form method="post">`) || !strings.Contains(r.body, `name="new_password2"`) {
+			t.Fatalf("GET reset page: %d %s", r.status, r.body)
+		}
+	}
+	r := ts.do("GET", path, "", "")
 	if r.header.Get("Referrer-Policy") != "no-referrer" || r.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("reset page headers: %v", r.header)
 	}
@@ -295,16 +321,17 @@ func TestResetPage(t *testing.T) {
 		t.Errorf("login with the password set on the page: %d", r.status)
 	}
 	r = ts.do("POST", path, "application/x-www-form-urlencoded", form, "Sec-Fetch-Site", "same-origin")
-	if r.status != 400 || !strings.Contains(r.body, "invalid or has expired") {
-		t.Errorf("the page's link used twice: %d %s", r.status, r.body)
+	if r.status != 400 || !strings.Contains(r.body, "invalid or has expired") || strings.Contains(r.body, "<form") {
+		t.Errorf("the page's link used twice: %d %s; want the link invalid and no form", r.status, r.body)
 	}
+	deadPage(t, path)
 }
 
 // TestOutboxFiles: with no SMTP server (the embedded default) reset and
 // verification mail lands in DATA_DIR/outbox/ as .eml files.
 func TestOutboxFiles(t *testing.T) {
 	dir := t.TempDir()
-	ts := newTestServer(t, map[string]string{"LATCH_DATA_DIR": dir, "LATCH_EMAIL_VERIFICATION": "optional"})
+	ts := newTestServer(t, map[string]string{"LATCH_DATA_DIR": dir, "LATCH_EMAIL_VERIFICATION": "optional", "LATCH_LOG_LEVEL": "debug"})
 	username, email := ts.newMailUser("files")
 	key := verifyKey(t, readEML(t, dir, 1)[0])
 	wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key}), 200, `{"detail":"ok"}`)
@@ -325,6 +352,23 @@ func TestOutboxFiles(t *testing.T) {
 		`{"detail":"Password has been reset with the new password."}`)
 	if r := ts.postJSON("/api/token/", map[string]any{"username": username, "password": "from the eml file"}); r.status != 200 {
 		t.Errorf("login: %d", r.status)
+	}
+
+	// The log names each .eml file, and holds no key, token or link
+	// (debug level: failed requests are logged too).
+	wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key}), 404, "")
+	ts.do("DELETE", "/reset/"+m[1]+"/"+m[2]+"/", "", "")
+	files, _ := filepath.Glob(filepath.Join(dir, "outbox", "*.eml"))
+	logged := ts.logged.String()
+	for _, f := range files {
+		if !strings.Contains(logged, "file="+f) {
+			t.Errorf("the log does not name %s:\n%s", f, logged)
+		}
+	}
+	for name, secret := range map[string]string{"verification key": key, "reset token": m[2], "reset link": "/reset/" + m[1] + "/"} {
+		if strings.Contains(logged, secret) {
+			t.Errorf("the log holds the %s:\n%s", name, logged)
+		}
 	}
 }
 
@@ -367,4 +411,210 @@ func readEML(t *testing.T, dir string, n int) []string {
 		texts = append(texts, string(text))
 	}
 	return texts
+}
+
+// TestResetLinkDiesWithCredentialChange: a reset link mailed before the
+// password is changed or set, the address changes or the user is
+// deactivated no longer works, as Django's token generator invalidates
+// its links when the password or the account changes.
+func TestResetLinkDiesWithCredentialChange(t *testing.T) {
+	env, mp := mailEnv(t, nil)
+	dir := t.TempDir()
+	env["LATCH_DATA_DIR"] = dir // latch changepassword works on the same SQLite file
+	ts := newTestServer(t, env)
+	_, admin := ts.mustRole("root", "admin")
+	const newPW = "a brand new passphrase"
+	type account struct {
+		id              int64
+		username, email string
+		access          string
+	}
+	adminPatch := func(t *testing.T, a account, body string) {
+		t.Helper()
+		wantResponse(t, ts.patchJSON(fmt.Sprintf("/api/admin/users/%d/", a.id), body, bearer(admin.access)...), 200, "")
+	}
+	tests := []struct {
+		name   string
+		change func(t *testing.T, a account)
+	}{
+		{"password change", func(t *testing.T, a account) {
+			wantResponse(t, ts.postJSON("/api/password/", map[string]any{"old_password": testPassword, "new_password": newPW}, bearer(a.access)...), 204, "")
+		}},
+		{"admin sets the password", func(t *testing.T, a account) { adminPatch(t, a, `{"password":"`+newPW+`"}`) }},
+		{"admin changes the email", func(t *testing.T, a account) { adminPatch(t, a, `{"email":"`+uniqueAddress("admin-set")+`"}`) }},
+		{"admin deactivates", func(t *testing.T, a account) { adminPatch(t, a, `{"is_active":false}`) }},
+		{"email change confirmed", func(t *testing.T, a account) {
+			to := uniqueAddress("moved")
+			wantResponse(t, ts.patchJSON("/api/me/", `{"email":"`+to+`"}`, bearer(a.access)...), 200, "")
+			key := verifyKey(t, mp.Wait(to, 1, 15*time.Second)[0].Text)
+			wantResponse(t, ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key}), 200, `{"detail":"ok"}`)
+		}},
+		{"email removed", func(t *testing.T, a account) {
+			wantResponse(t, ts.patchJSON("/api/me/", `{"email":""}`, bearer(a.access)...), 200, "")
+		}},
+		{"latch changepassword", func(t *testing.T, a account) {
+			cmdEnv := map[string]string{"LATCH_DATA_DIR": dir, "LATCH_PASSWORD": newPW, "LATCH_LOG_LEVEL": "error"}
+			maps.Copy(cmdEnv, fastHashing)
+			if code, _, errOut := runCommand(t, cmdEnv, "", "changepassword", a.username); code != 0 {
+				t.Fatalf("latch changepassword: %d %s", code, errOut)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			username, email := ts.newMailUser("dies")
+			u, err := ts.app.Store().UserByEmail(t.Context(), email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := account{u.ID, username, email, ts.mustLogin(username).access}
+			wantResponse(t, ts.postJSON("/api/password/reset/", map[string]any{"email": email}), 200, "")
+			_, uid, token := resetLink(t, mp, email, 1)
+			tt.change(t, a)
+			wantResponse(t, ts.postJSON("/api/password/reset/confirm/", map[string]any{"uid": uid, "token": token,
+				"new_password1": "yet another passphrase", "new_password2": "yet another passphrase"}), 400, `{"token":["Invalid value"]}`)
+		})
+	}
+	// A change of username is none of these: the link still works.
+	t.Run("username change", func(t *testing.T) {
+		username, email := ts.newMailUser("stays")
+		wantResponse(t, ts.postJSON("/api/password/reset/", map[string]any{"email": email}), 200, "")
+		_, uid, token := resetLink(t, mp, email, 1)
+		wantResponse(t, ts.patchJSON("/api/me/", `{"username":"`+username+`x"}`, bearer(ts.mustLogin(username).access)...), 200, "")
+		wantResponse(t, ts.postJSON("/api/password/reset/confirm/", map[string]any{"uid": uid, "token": token,
+			"new_password1": newPW, "new_password2": newPW}), 200, `{"detail":"Password has been reset with the new password."}`)
+	})
+}
+
+// TestEmailKeySuperseded: only the key of a user's latest verification
+// or change mail works. An older one, mailed to an address the user has
+// moved on from (or that someone with a session once asked for), cannot
+// make that address theirs.
+func TestEmailKeySuperseded(t *testing.T) {
+	env, mp := mailEnv(t, map[string]string{"LATCH_EMAIL_VERIFICATION": "optional"})
+	onEachBackend(t, env, func(t *testing.T, ts *testServer) {
+		username, email := ts.newMailUser("keys")
+		signupKey := verifyKey(t, mp.Wait(email, 1, 15*time.Second)[0].Text)
+		access := ts.mustLogin(username).access
+		me := func() map[string]any {
+			t.Helper()
+			return ts.do("GET", "/api/me/", "", "", bearer(access)...).json(t)
+		}
+		wantEmail := func(want string) {
+			t.Helper()
+			if got := me()["email"]; got != want {
+				t.Fatalf("email %v, want %s", got, want)
+			}
+		}
+		change := func(to string) string {
+			t.Helper()
+			wantResponse(t, ts.patchJSON("/api/me/", `{"email":"`+to+`"}`, bearer(access)...), 200, "")
+			return verifyKey(t, mp.Wait(to, 1, 15*time.Second)[0].Text)
+		}
+		verify := func(key string) response {
+			return ts.postJSON("/api/signup/verify-email/", map[string]any{"key": key})
+		}
+		const notFound = `{"detail":"Not found."}`
+
+		firstKey := change(uniqueAddress("first"))
+		secondTo := uniqueAddress("second")
+		secondKey := change(secondTo)
+		wantResponse(t, verify(firstKey), 404, notFound)
+		wantResponse(t, verify(signupKey), 404, notFound)
+		wantEmail(email)
+
+		// A new mail for the current address drops the pending change.
+		wantResponse(t, ts.postJSON("/api/signup/resend-email/", map[string]any{"email": email}), 200, `{"detail":"ok"}`)
+		resent := verifyKey(t, mp.Wait(email, 2, 15*time.Second)[1].Text)
+		wantResponse(t, verify(secondKey), 404, notFound)
+		wantEmail(email)
+		wantResponse(t, verify(resent), 200, `{"detail":"ok"}`)
+
+		// An address an admin sets overrides a change still pending.
+		thirdKey := change(uniqueAddress("third"))
+		_, admin := ts.mustRole("root", "admin")
+		set := uniqueAddress("set")
+		wantResponse(t, ts.patchJSON(fmt.Sprintf("/api/admin/users/%v/", me()["id"]), `{"email":"`+set+`"}`, bearer(admin.access)...), 200, "")
+		wantResponse(t, verify(thirdKey), 404, notFound)
+		wantEmail(set)
+
+		// The latest key works.
+		fourthTo := uniqueAddress("fourth")
+		wantResponse(t, verify(change(fourthTo)), 200, `{"detail":"ok"}`)
+		wantEmail(fourthTo)
+	})
+}
+
+// TestPasswordResetThrottled: the mail requests are throttled like login,
+// with DRF's 429: per address after a few requests, whatever the client
+// IP (the failed-login guard's back-off), and per client IP
+// (LATCH_THROTTLE_ANON) whatever the address.
+func TestPasswordResetThrottled(t *testing.T) {
+	throttled := regexp.MustCompile(`^\{"detail":"Request was throttled\. Expected available in (\d+) seconds?\."\}$`)
+	wantThrottled := func(t *testing.T, r response, maxWait int) {
+		t.Helper()
+		m := throttled.FindStringSubmatch(r.body)
+		if r.status != 429 || m == nil {
+			t.Fatalf("got %d %s, want 429 and DRF's throttled body", r.status, r.body)
+		}
+		if got := r.header.Get("Retry-After"); got != m[1] {
+			t.Errorf("Retry-After %q, body says %s seconds", got, m[1])
+		}
+		if n, _ := strconv.Atoi(m[1]); n < 1 || n > maxWait {
+			t.Errorf("wait %d s, want 1..%d", n, maxWait)
+		}
+		if want := "second."; m[1] == "1" && !strings.HasSuffix(r.body, want+`"}`) {
+			t.Errorf("body %s: want the singular %q", r.body, want)
+		}
+	}
+	const perAddress, perIP = 3, 5
+	env := map[string]string{
+		"LATCH_LOGIN_FAILURES":     strconv.Itoa(perAddress),
+		"LATCH_THROTTLE_ANON":      strconv.Itoa(perIP) + "/min",
+		"LATCH_TRUSTED_PROXIES":    "127.0.0.1/32,::1/128", // the test client's X-Forwarded-For is the client IP
+		"LATCH_EMAIL_VERIFICATION": "optional",
+	}
+	for _, tt := range []struct{ name, path, body string }{
+		{"reset", "/api/password/reset/", `{"detail":"Password reset e-mail has been sent."}`},
+		{"resend", "/api/signup/resend-email/", `{"detail":"ok"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			onEachBackend(t, env, func(t *testing.T, ts *testServer) {
+				_, known := ts.newMailUser("throttled")
+				// Client IPs of this run only: Redis keeps their counts
+				// for other tests and runs.
+				var b [2]byte
+				rand.Read(b[:])
+				subnet := fmt.Sprintf("10.%d.%d.", b[0], b[1])
+				ip := 0
+				from := func(email, client string) response {
+					return ts.postJSON(tt.path, map[string]any{"email": email}, "X-Forwarded-For", client)
+				}
+				// One address from a new IP each time: the address's back-off.
+				for _, email := range []string{known, uniqueAddress("unknown")} {
+					for i := range perAddress + 1 {
+						ip++
+						r := from(strings.ToUpper(email[:1])+email[1:], subnet+strconv.Itoa(ip))
+						if i < perAddress {
+							wantResponse(t, r, 200, tt.body)
+							continue
+						}
+						wantThrottled(t, r, 1)
+					}
+				}
+				// One IP, a new address each time: the per-IP rate.
+				for i := range perIP + 1 {
+					r := from(uniqueAddress("many"), subnet+"250")
+					if i < perIP {
+						wantResponse(t, r, 200, tt.body)
+						continue
+					}
+					wantThrottled(t, r, 60)
+				}
+				// Another IP is not held back by that one.
+				wantResponse(t, from(uniqueAddress("other"), subnet+"251"), 200, tt.body)
+				ts.app.Auth().Drain()
+			})
+		})
+	}
 }
