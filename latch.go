@@ -48,14 +48,18 @@ func (s *Session) Active(now time.Time) bool {
 	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt)
 }
 
-// RefreshToken is the stored record of one refresh token. The token itself
-// is never stored: Hash identifies it (SHA-256 of its jti, hex).
+// RefreshToken is what the store knows of one refresh token. The token
+// itself is never stored: Hash identifies it (SHA-256 of its jti, hex).
+// A session keeps its current token and the one that token replaced; of
+// the older tokens of its family the store knows only that they were
+// replaced, at the latest when the current one's predecessor was (SpentAt,
+// with zero IssuedAt and ExpiresAt and no Successor).
 type RefreshToken struct {
 	Hash      string
 	SessionID string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
-	SpentAt   time.Time // zero until rotated away or blacklisted
+	SpentAt   time.Time // zero until rotated away
 	// Successor describes the token that replaced this one, so that a
 	// duplicate refresh inside the grace interval gets the same successor.
 	Successor *Successor
@@ -127,10 +131,12 @@ type RevocationLog interface {
 // Rotation is one refresh-token rotation, see SessionStore.Rotate.
 type Rotation struct {
 	OldHash string
-	Next    RefreshToken // the successor's record; Next.SessionID must match
-	NextJTI string       // remembered on the old record for the grace interval
+	// Next is the successor's record; Next.SessionID names the session of
+	// both tokens.
+	Next    RefreshToken
+	NextJTI string // remembered with the session for the grace interval
 	// Spend is false under SimpleJWT's BLACKLIST_AFTER_ROTATION=False: the
-	// old token then stays valid.
+	// old token then stays valid, and any token of the session rotates.
 	Spend bool
 	// ReuseInterval is the grace after a rotation during which presenting
 	// the old token again is a duplicate (two tabs), not theft; 0: none.
@@ -237,29 +243,35 @@ type UserQuery struct {
 
 // SessionStore keeps sessions and refresh-token records.
 type SessionStore interface {
-	// CreateSession inserts s together with its first refresh token.
+	// CreateSession inserts s with first as its current refresh token.
+	// first's hash alone also finds s (see RefreshToken).
 	CreateSession(ctx context.Context, s *Session, first *RefreshToken) error
 	// Session returns ErrNotFound when no session has id.
 	Session(ctx context.Context, id string) (*Session, error)
-	// RefreshToken returns the record with hash and its session, or ErrNotFound.
-	RefreshToken(ctx context.Context, hash string) (*RefreshToken, *Session, error)
-	// Rotate spends the unspent token r.OldHash and stores r.Next, in one
-	// transaction; the session counts as used at r.Next.IssuedAt (callers
-	// pass r.Now), the issue time of its newest token. Under any
-	// concurrency at most one caller succeeds for one OldHash. When the
-	// token was already spent it returns *SpentError (Is ErrTokenSpent)
-	// inside r.ReuseInterval (see InGrace), and otherwise revokes the
-	// session with ReasonReuse in that same transaction and returns
-	// *ReuseError (Is ErrTokenReused). It returns ErrSessionRevoked when
-	// the session is revoked or expired, and ErrNotFound when no such
-	// token exists. With r.Check set it also returns the session's user,
-	// and ErrRotationCheck, changing nothing, when the token is usable but
-	// the check fails (the caller then finds out why); without it the
-	// user is nil.
+	// RefreshToken returns what the store knows of the refresh token with
+	// hash in session sid (see RefreshToken: a token of the session that
+	// is neither its current one nor the one that replaced is reported
+	// replaced), and the session. With sid "" (a token that names no
+	// session, as SimpleJWT's) the session is the one created with hash as
+	// its first token. Returns ErrNotFound when there is no such session.
+	RefreshToken(ctx context.Context, sid, hash string) (*RefreshToken, *Session, error)
+	// Rotate spends r.OldHash, the current token of session
+	// r.Next.SessionID, and makes r.Next current, in one transaction; the
+	// session counts as used at r.Next.IssuedAt (callers pass r.Now).
+	// Under any concurrency at most one caller succeeds for one OldHash.
+	// When the token was already spent it returns *SpentError (Is
+	// ErrTokenSpent) inside r.ReuseInterval (see InGrace), and otherwise
+	// revokes the session with ReasonReuse in that same transaction and
+	// returns *ReuseError (Is ErrTokenReused). It returns
+	// ErrSessionRevoked when the session is revoked or expired, and
+	// ErrNotFound when there is no such session. With r.Check set it also
+	// returns the session's user, and ErrRotationCheck, changing nothing,
+	// when the token is usable but the check fails (the caller then finds
+	// out why); without it the user is nil.
 	Rotate(ctx context.Context, r Rotation) (*Session, *User, error)
-	// Touch marks the session of an unspent token used at now, for refresh
-	// without rotation. Errors as Rotate.
-	Touch(ctx context.Context, hash string, now time.Time) (*Session, error)
+	// Touch marks session sid used at now, for refresh without rotation:
+	// hash must be its current token. Errors as Rotate.
+	Touch(ctx context.Context, sid, hash string, now time.Time) (*Session, error)
 	// RevokeSession revokes one session (which refuses all its tokens) and
 	// records it in the revocation log, in one transaction; it returns the
 	// session as revoked. Revoking a revoked session is not an error and

@@ -44,7 +44,7 @@ func (s *Service) introspectRefresh(ctx context.Context, raw string) (*Introspec
 	if err != nil {
 		return nil, err
 	}
-	rec, sess, err := s.opts.Sessions.RefreshToken(ctx, hashJTI(c.ID))
+	rec, sess, err := s.opts.Sessions.RefreshToken(ctx, c.SessionID, hashJTI(c.ID))
 	switch {
 	case errors.Is(err, latch.ErrNotFound) && c.SessionID == "":
 		// SimpleJWT's token not seen yet: a refresh would adopt it.

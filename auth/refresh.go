@@ -29,7 +29,7 @@ func userOf(c *token.Claims) (int64, error) {
 // and its reuse is detected like any other.
 func (s *Service) refreshRecord(ctx context.Context, c *token.Claims, u *latch.User) (*latch.RefreshToken, *latch.Session, error) {
 	hash := hashJTI(c.ID)
-	rec, sess, err := s.opts.Sessions.RefreshToken(ctx, hash)
+	rec, sess, err := s.opts.Sessions.RefreshToken(ctx, c.SessionID, hash)
 	if err == nil {
 		if sess.UserID != u.ID {
 			return nil, nil, fmt.Errorf("refresh token of another user: %w", token.ErrInvalid)
@@ -51,7 +51,7 @@ func (s *Service) refreshRecord(ctx context.Context, c *token.Claims, u *latch.U
 	rec = &latch.RefreshToken{Hash: hash, SessionID: sess.ID, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}
 	if err := s.opts.Sessions.CreateSession(ctx, sess, rec); err != nil {
 		// A concurrent adoption of the same token won; its record now exists.
-		if rec, sess, err2 := s.opts.Sessions.RefreshToken(ctx, hash); err2 == nil {
+		if rec, sess, err2 := s.opts.Sessions.RefreshToken(ctx, "", hash); err2 == nil {
 			return rec, sess, nil
 		}
 		return nil, nil, fmt.Errorf("adopt refresh token: %w", err)
@@ -210,7 +210,7 @@ func (s *Service) refreshRead(ctx context.Context, c *token.Claims) (*Pair, erro
 		return nil, latch.ErrSessionRevoked
 	}
 	if !s.opts.RotateRefreshTokens {
-		sess, err := s.opts.Sessions.Touch(ctx, rec.Hash, now)
+		sess, err := s.opts.Sessions.Touch(ctx, rec.SessionID, rec.Hash, now)
 		if err != nil {
 			return nil, s.spentOrRevoked(ctx, err)
 		}
@@ -292,7 +292,7 @@ func (s *Service) Verify(ctx context.Context, raw string) error {
 		return err
 	}
 	if c.Type == token.Refresh {
-		rec, sess, err := s.opts.Sessions.RefreshToken(ctx, hashJTI(c.ID))
+		rec, sess, err := s.opts.Sessions.RefreshToken(ctx, c.SessionID, hashJTI(c.ID))
 		switch {
 		case errors.Is(err, latch.ErrNotFound):
 			return nil // a SimpleJWT token not seen yet
@@ -327,7 +327,7 @@ func (s *Service) Blacklist(ctx context.Context, raw string) error {
 	if !sess.Active(s.opts.Now()) {
 		return latch.ErrSessionRevoked
 	}
-	if !rec.SpentAt.IsZero() {
+	if !rec.SpentAt.IsZero() && s.opts.BlacklistAfterRotation {
 		// A spent token is answered as blacklisted, and its presenter is
 		// either the owner logging out or a thief: revoke the session.
 		if _, err := s.revokeSession(ctx, sess.ID, latch.ReasonReuse); err != nil {

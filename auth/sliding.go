@@ -69,7 +69,7 @@ func (s *Service) RefreshSliding(ctx context.Context, raw string) (string, error
 		return "", latch.ErrSessionRevoked
 	}
 	now := s.opts.Now()
-	sess, err := s.opts.Sessions.Touch(ctx, hashJTI(c.ID), now)
+	sess, err := s.opts.Sessions.Touch(ctx, c.SessionID, hashJTI(c.ID), now)
 	if err != nil {
 		return "", s.spentOrRevoked(ctx, err)
 	}

@@ -17,7 +17,10 @@ import (
 // rather than one per client.
 const (
 	maxBatch      = 64
-	rotateWorkers = 2 // batches in flight at once, each on its own connection
+	// One batch in flight at a time: the rotations that arrive meanwhile
+	// make the next one bigger (two in flight measured no faster, with
+	// smaller batches).
+	rotateWorkers = 1
 	batchTimeout  = 10 * time.Second
 )
 
@@ -80,66 +83,32 @@ func (w *rotator) runBatch(batch []*rotateReq) {
 // when no row changed.
 func (db *DB) rotateOne(ctx context.Context, r latch.Rotation) (*latch.Session, *latch.User, error) {
 	c := r.Check
-	var u *latch.User
-	var issued time.Time
-	// scanSession's destinations, the successor's issue time, then
-	// scanUser's, in one Scan of the row.
-	s, err := scanSession(scanFunc(func(sessionDest ...any) error {
-		var err error
-		u, err = scanUser(scanFunc(func(userDest ...any) error {
-			return db.pool.QueryRow(ctx, rotateChecked,
-				r.Now, r.NextJTI, r.Next.IssuedAt, r.Next.ExpiresAt, r.Next.SessionID, r.OldHash,
-				c.UserID, c.Version, c.IdleTimeout.Microseconds(), r.Next.Hash,
-			).Scan(append(append(sessionDest, &issued), userDest...)...)
-		}))
-		return err
-	}))
-	switch {
-	case errors.Is(err, latch.ErrNotFound):
+	s, u, err := scanSessionUser(db.pool.QueryRow(ctx, rotateChecked,
+		r.Now, r.Next.Hash, r.NextJTI, r.Next.IssuedAt, r.Next.ExpiresAt, r.Next.SessionID,
+		r.OldHash, c.UserID, c.Version, c.IdleTimeout.Microseconds()))
+	if errors.Is(err, latch.ErrNotFound) {
 		return nil, nil, nil
-	case err != nil:
-		return nil, nil, err
 	}
-	newest(s, issued)
-	return s, u, nil
+	return s, u, err
 }
 
-// newest makes the successor, issued at issued by the rotation, the
-// session's last use.
-func newest(s *latch.Session, issued time.Time) {
-	if issued = issued.UTC(); issued.After(s.LastUsedAt) {
-		s.LastUsedAt = issued
-	}
-}
-
-// rotateMany is rotateChecked for a whole batch, in one statement: the
+// rotateManySQL is rotateChecked for a whole batch, in one statement: the
 // rotations come in as arrays, and the rows that come back name the ones
-// that happened by their index in the batch. Two rotations of one token in
-// a batch update its row once; the one whose successor the row names won,
-// the other finds the token spent on its own.
-var rotateManySQL = `WITH input AS (
-	SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
-		$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::bigint[])
-		AS i(idx, old_hash, next_jti, next_hash, session_id, user_id, ver, now, issued, expires, idle)
-), spent AS (
-	UPDATE refresh_tokens t
-	SET spent_at = i.now, successor_jti = i.next_jti, successor_issued_at = i.issued,
-		successor_expires_at = LEAST(i.expires, s.expires_at)
-	FROM input i, sessions s JOIN users u ON u.id = s.user_id
-	WHERE t.hash = i.old_hash AND t.spent_at IS NULL AND t.session_id = i.session_id AND s.id = t.session_id
-		AND s.revoked_at IS NULL AND s.expires_at > i.now AND s.user_id = i.user_id AND u.is_active
-		AND (u.token_version <= i.ver OR (u.version_keep_session = s.id AND u.version_keep_from <= i.ver))
-		AND (i.idle <= 0 OR ` + lastUsed + ` >= i.now - i.idle * interval '1 microsecond')
-	RETURNING t.hash, t.session_id, t.successor_jti, t.successor_issued_at, t.successor_expires_at
-), won AS (
-	SELECT i.idx, i.next_hash, spent.session_id, spent.successor_issued_at, spent.successor_expires_at
-	FROM spent JOIN input i ON i.old_hash = spent.hash AND i.next_jti = spent.successor_jti
-), next AS (
-	INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at)
-	SELECT next_hash, session_id, successor_issued_at, successor_expires_at FROM won
-)
-SELECT won.idx, ` + rotatedSessionColumns + `, won.successor_issued_at, ` + qualifiedUserColumns + `
-FROM won JOIN sessions s ON s.id = won.session_id JOIN users u ON u.id = s.user_id`
+// that happened by their index in the batch. Two rotations of one session
+// in a batch update its row once: the one whose row comes back won, the
+// other finds another current token on its own.
+var rotateManySQL = `UPDATE sessions s SET
+	replaced_hash = s.refresh_hash, replaced_issued_at = s.refresh_issued_at, replaced_expires_at = s.refresh_expires_at, replaced_at = i.now,
+	refresh_hash = i.next_hash, refresh_jti = i.next_jti, refresh_issued_at = i.issued, refresh_expires_at = LEAST(i.expires, s.expires_at)
+FROM unnest($1::int[], $2::timestamptz[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[],
+		$8::text[], $9::bigint[], $10::bigint[], $11::bigint[])
+		AS i(idx, now, next_hash, next_jti, issued, expires, session_id, old_hash, user_id, ver, idle),
+	users u
+WHERE s.id = i.session_id AND s.refresh_hash = i.old_hash AND s.revoked_at IS NULL AND s.expires_at > i.now AND s.user_id = i.user_id
+	AND u.id = s.user_id AND u.is_active
+	AND (u.token_version <= i.ver OR (u.version_keep_session = s.id AND u.version_keep_from <= i.ver))
+	AND (i.idle <= 0 OR GREATEST(s.last_used_at, s.refresh_issued_at) >= i.now - i.idle * interval '1 microsecond')
+RETURNING i.idx, ` + sessionColumns + `, ` + qualifiedUserColumns
 
 // rotateMany runs batch in one statement and records each rotation's
 // session and user in it; a rotation that did not happen keeps neither.
@@ -147,40 +116,30 @@ func (db *DB) rotateMany(ctx context.Context, batch []*rotateReq) error {
 	n := len(batch)
 	var (
 		idx                     = make([]int32, n)
-		oldHash, jti, hash, sid = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		user, ver, idle         = make([]int64, n), make([]int64, n), make([]int64, n)
 		now, issued, expires    = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+		hash, jti, sid, oldHash = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		user, ver, idle         = make([]int64, n), make([]int64, n), make([]int64, n)
 	)
 	for i, q := range batch {
 		r := q.r
 		q.sess, q.user, q.err = nil, nil, nil
-		idx[i], oldHash[i], jti[i], hash[i], sid[i] = int32(i), r.OldHash, r.NextJTI, r.Next.Hash, r.Next.SessionID
-		user[i], ver[i], idle[i] = r.Check.UserID, r.Check.Version, r.Check.IdleTimeout.Microseconds()
-		now[i], issued[i], expires[i] = r.Now, r.Next.IssuedAt, r.Next.ExpiresAt
+		idx[i], now[i], hash[i], jti[i], issued[i], expires[i], sid[i] = int32(i), r.Now, r.Next.Hash, r.NextJTI, r.Next.IssuedAt, r.Next.ExpiresAt, r.Next.SessionID
+		oldHash[i], user[i], ver[i], idle[i] = r.OldHash, r.Check.UserID, r.Check.Version, r.Check.IdleTimeout.Microseconds()
 	}
-	rows, err := db.pool.Query(ctx, rotateManySQL, idx, oldHash, jti, hash, sid, user, ver, now, issued, expires, idle)
+	rows, err := db.pool.Query(ctx, rotateManySQL, idx, now, hash, jti, issued, expires, sid, oldHash, user, ver, idle)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var i int32
-		var u *latch.User
-		var at time.Time
-		s, err := scanSession(scanFunc(func(sessionDest ...any) error {
-			var err error
-			u, err = scanUser(scanFunc(func(userDest ...any) error {
-				return rows.Scan(append(append(append([]any{&i}, sessionDest...), &at), userDest...)...)
-			}))
-			return err
-		}))
+		s, u, err := scanSessionUser(rows, &i)
 		if err != nil {
 			return err
 		}
 		if i < 0 || int(i) >= n {
 			return fmt.Errorf("rotate: batch index %d out of range", i)
 		}
-		newest(s, at)
 		batch[i].sess, batch[i].user = s, u
 	}
 	return rows.Err()

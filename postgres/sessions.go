@@ -14,19 +14,55 @@ import (
 
 var _ latch.SessionStore = (*DB)(nil)
 
-// lastUsed is when session s was last used: a rotation does not write
-// s.last_used_at (its statement stays one round trip), the issue time of
-// the session's newest refresh token says it (index
-// refresh_tokens_session_issued).
-const lastUsed = `GREATEST(s.last_used_at, (SELECT max(r.issued_at) FROM refresh_tokens r WHERE r.session_id = s.id))`
+// lastUsed is when session s was last used: when its current refresh
+// token was issued, or when a refresh without rotation touched it (a
+// rotation writes the one, Touch the other).
+const lastUsed = `GREATEST(s.last_used_at, s.refresh_issued_at)`
 
 const sessionColumns = `s.id, s.user_id, s.created_at, ` + lastUsed + `, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
 
-// rotatedSessionColumns is sessionColumns right after a rotation, whose
-// successor is the session's newest token: the caller takes the later of
-// last_used_at and the successor's issue time (newest), with no look at
-// the other tokens.
-const rotatedSessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
+// familyColumns are a session's current refresh token and the one it
+// replaced.
+const familyColumns = `s.refresh_hash, s.refresh_jti, s.refresh_issued_at, s.refresh_expires_at,
+	s.replaced_hash, s.replaced_issued_at, s.replaced_expires_at, s.replaced_at`
+
+// family is what a session knows of its refresh tokens.
+type family struct {
+	hash, jti       string // the current token; jti when a rotation made it
+	issued, expires time.Time
+	replacedHash    string // the token the current one replaced, if any
+	replacedIssued  time.Time
+	replacedExpires time.Time
+	replacedAt      *time.Time
+}
+
+func (f *family) dest() []any {
+	return []any{&f.hash, &f.jti, &f.issued, &f.expires, &f.replacedHash, &f.replacedIssued, &f.replacedExpires, &f.replacedAt}
+}
+
+// record is what the family says of the token with hash in session sid:
+// the current token, the one it replaced (spent, with the current one as
+// its successor), or an older one (spent when the current one's
+// predecessor was, at the latest).
+func (f *family) record(sid, hash string) *latch.RefreshToken {
+	switch {
+	case hash == f.hash:
+		return &latch.RefreshToken{Hash: hash, SessionID: sid, IssuedAt: f.issued.UTC(), ExpiresAt: f.expires.UTC()}
+	case hash == f.replacedHash:
+		return &latch.RefreshToken{
+			Hash: hash, SessionID: sid, IssuedAt: f.replacedIssued.UTC(), ExpiresAt: f.replacedExpires.UTC(),
+			SpentAt:   fromNull(f.replacedAt),
+			Successor: &latch.Successor{JTI: f.jti, IssuedAt: f.issued.UTC(), ExpiresAt: f.expires.UTC()},
+		}
+	}
+	spent := fromNull(f.replacedAt)
+	if spent.IsZero() {
+		// Never rotated: a token of the session that is not its first was
+		// replaced before the store kept families (or never existed).
+		spent = f.issued.UTC()
+	}
+	return &latch.RefreshToken{Hash: hash, SessionID: sid, SpentAt: spent}
+}
 
 func scanSession(row pgx.Row, extra ...any) (*latch.Session, error) {
 	var s latch.Session
@@ -60,24 +96,22 @@ func scanSessions(rows pgx.Rows, err error) ([]latch.Session, error) {
 func (db *DB) CreateSession(ctx context.Context, s *latch.Session, first *latch.RefreshToken) error {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx,
-			`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at, revoke_reason)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, '')`,
-			s.ID, s.UserID, s.CreatedAt, s.LastUsedAt, s.ExpiresAt, s.UserAgent, s.IP); err != nil {
+			`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at, revoke_reason,
+				refresh_hash, refresh_issued_at, refresh_expires_at)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, '', $8, $9, $10)`,
+			s.ID, s.UserID, s.CreatedAt, s.LastUsedAt, s.ExpiresAt, s.UserAgent, s.IP, first.Hash, first.IssuedAt, first.ExpiresAt); err != nil {
 			return err
 		}
-		return insertToken(ctx, tx, first)
+		// The first token's record finds the session by the hash alone.
+		_, err := tx.Exec(ctx,
+			`INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)`,
+			first.Hash, s.ID, first.IssuedAt, first.ExpiresAt)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
 	return nil
-}
-
-func insertToken(ctx context.Context, tx pgx.Tx, t *latch.RefreshToken) error {
-	_, err := tx.Exec(ctx,
-		`INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)`,
-		t.Hash, t.SessionID, t.IssuedAt, t.ExpiresAt)
-	return err
 }
 
 // Session implements latch.SessionStore.
@@ -93,91 +127,66 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// tokenQuery reads a refresh token with its session; tokenForUpdate also
-// locks both rows until the end of the transaction, so that concurrent
+// familyQuery reads a session with its family; familyForUpdate also
+// locks the row until the end of the transaction, so that concurrent
 // rotations, touches and revocations of the session take turns, and each
 // sees what the one before it committed.
 const (
-	tokenQuery = `SELECT ` + sessionColumns + `, t.hash, t.issued_at, t.expires_at, t.spent_at, t.successor_jti, t.successor_issued_at, t.successor_expires_at
-		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $1`
-	tokenForUpdate = tokenQuery + ` FOR NO KEY UPDATE`
+	familyQuery     = `SELECT ` + sessionColumns + `, ` + familyColumns + ` FROM sessions s WHERE s.id = $1`
+	familyForUpdate = familyQuery + ` FOR NO KEY UPDATE`
 )
 
-func tokenWithSession(ctx context.Context, q querier, query, hash string) (*latch.RefreshToken, *latch.Session, error) {
-	var t latch.RefreshToken
-	var spent, succIssued, succExpires *time.Time
-	var succJTI *string
-	s, err := scanSession(q.QueryRow(ctx, query, hash),
-		&t.Hash, &t.IssuedAt, &t.ExpiresAt, &spent, &succJTI, &succIssued, &succExpires)
+func sessionFamily(ctx context.Context, q querier, query, sid string) (*latch.Session, *family, error) {
+	var f family
+	s, err := scanSession(q.QueryRow(ctx, query, sid), f.dest()...)
 	if err != nil {
 		return nil, nil, err
 	}
-	t.SessionID = s.ID
-	t.IssuedAt, t.ExpiresAt = t.IssuedAt.UTC(), t.ExpiresAt.UTC()
-	t.SpentAt = fromNull(spent)
-	if succJTI != nil {
-		t.Successor = &latch.Successor{JTI: *succJTI, IssuedAt: fromNull(succIssued), ExpiresAt: fromNull(succExpires)}
-	}
-	return &t, s, nil
+	return s, &f, nil
 }
 
 // RefreshToken implements latch.SessionStore.
-func (db *DB) RefreshToken(ctx context.Context, hash string) (*latch.RefreshToken, *latch.Session, error) {
-	t, s, err := tokenWithSession(ctx, db.pool, tokenQuery, hash)
+func (db *DB) RefreshToken(ctx context.Context, sid, hash string) (*latch.RefreshToken, *latch.Session, error) {
+	if sid == "" {
+		err := db.pool.QueryRow(ctx, `SELECT session_id FROM refresh_tokens WHERE hash = $1`, hash).Scan(&sid)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, nil, fmt.Errorf("refresh token: %w", latch.ErrNotFound)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("refresh token: %w", err)
+		}
+	}
+	s, f, err := sessionFamily(ctx, db.pool, familyQuery, sid)
 	if err != nil {
 		return nil, nil, fmt.Errorf("refresh token: %w", err)
 	}
-	return t, s, nil
+	return f.record(sid, hash), s, nil
 }
 
-// usable loads and locks the token in tx and checks it may be refreshed
-// at now. A spent token comes back with its session and a *SpentError.
-func usable(ctx context.Context, tx pgx.Tx, hash string, now time.Time) (*latch.RefreshToken, *latch.Session, error) {
-	t, s, err := tokenWithSession(ctx, tx, tokenForUpdate, hash)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !s.Active(now) {
-		return nil, nil, latch.ErrSessionRevoked
-	}
-	if !t.SpentAt.IsZero() {
-		return t, s, &latch.SpentError{Token: t}
-	}
-	return t, s, nil
-}
-
-// markUsed sets the session's last use and returns the session.
-func markUsed(ctx context.Context, tx pgx.Tx, id string, now time.Time) (*latch.Session, error) {
-	return scanSession(tx.QueryRow(ctx,
-		`UPDATE sessions AS s SET last_used_at = $1 WHERE s.id = $2 RETURNING `+sessionColumns, now, id))
-}
+// rotateSet makes the successor the session's current token and the
+// current one its replaced token. Parameters: 1 now, 2 successor hash,
+// 3 successor jti, 4 successor issued, 5 successor expires (capped at the
+// session's end), 6 session.
+const rotateSet = `UPDATE sessions s SET
+	replaced_hash = s.refresh_hash, replaced_issued_at = s.refresh_issued_at, replaced_expires_at = s.refresh_expires_at, replaced_at = $1,
+	refresh_hash = $2, refresh_jti = $3, refresh_issued_at = $4, refresh_expires_at = LEAST($5::timestamptz, s.expires_at)`
 
 // rotateChecked is a whole rotation with its Rotation.Check in one
-// statement, so one round trip: spend the unspent token if its session is
-// active, of the user, not idle, and the user active with a version that
-// allows the token; store the successor (its expiry capped at the
-// session's end); return the session and the user. It returns no row when
-// any of that fails. Concurrent rotations of one token queue on its row
-// lock; the ones after the first find it spent when PostgreSQL rechecks
-// the WHERE clause. Parameters: 1 now, 2 successor jti, 3 successor
-// issued, 4 successor expires, 5 session, 6 old hash, 7 user, 8 ver
-// claim, 9 idle timeout (us, 0: none), 10 successor hash.
-var rotateChecked = `WITH spent AS (
-	UPDATE refresh_tokens t
-	SET spent_at = $1, successor_jti = $2, successor_issued_at = $3,
-		successor_expires_at = LEAST($4::timestamptz, s.expires_at)
-	FROM sessions s JOIN users u ON u.id = s.user_id
-	WHERE t.hash = $6 AND t.spent_at IS NULL AND t.session_id = $5 AND s.id = t.session_id
-		AND s.revoked_at IS NULL AND s.expires_at > $1 AND s.user_id = $7 AND u.is_active
-		AND (u.token_version <= $8 OR (u.version_keep_session = s.id AND u.version_keep_from <= $8))
-		AND ($9::bigint <= 0 OR ` + lastUsed + ` >= $1 - $9::bigint * interval '1 microsecond')
-	RETURNING t.session_id, t.successor_issued_at, t.successor_expires_at
-), next AS (
-	INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at)
-	SELECT $10, session_id, successor_issued_at, successor_expires_at FROM spent
-)
-SELECT ` + rotatedSessionColumns + `, spent.successor_issued_at, ` + qualifiedUserColumns + `
-FROM spent JOIN sessions s ON s.id = spent.session_id JOIN users u ON u.id = s.user_id`
+// statement, so one round trip: the token must be the session's current
+// one, the session active, of the user, not idle, and the user active
+// with a version that allows the token; it returns the session (after the
+// rotation) and the user, or no row when any of that fails. Concurrent
+// rotations of one session queue on its row lock; the ones after the first
+// find another current token when PostgreSQL rechecks the WHERE clause.
+// Further parameters: 7 old hash, 8 user, 9 ver claim, 10 idle timeout
+// (us, 0: none).
+var rotateChecked = rotateSet + `
+	FROM users u
+	WHERE s.id = $6 AND s.refresh_hash = $7 AND s.revoked_at IS NULL AND s.expires_at > $1 AND s.user_id = $8
+		AND u.id = s.user_id AND u.is_active
+		AND (u.token_version <= $9 OR (u.version_keep_session = s.id AND u.version_keep_from <= $9))
+		AND ($10::bigint <= 0 OR GREATEST(s.last_used_at, s.refresh_issued_at) >= $1 - $10::bigint * interval '1 microsecond')
+	RETURNING ` + sessionColumns + `, ` + qualifiedUserColumns
 
 // qualifiedUserColumns is userColumns of the users table aliased u.
 var qualifiedUserColumns = "u." + strings.ReplaceAll(userColumns, ", ", ", u.")
@@ -186,6 +195,23 @@ var qualifiedUserColumns = "u." + strings.ReplaceAll(userColumns, ", ", ", u.")
 type scanFunc func(dest ...any) error
 
 func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// scanSessionUser scans sessionColumns then userColumns from row, after
+// the values of before.
+func scanSessionUser(row pgx.Row, before ...any) (*latch.Session, *latch.User, error) {
+	var u *latch.User
+	s, err := scanSession(scanFunc(func(sessionDest ...any) error {
+		var err error
+		u, err = scanUser(scanFunc(func(userDest ...any) error {
+			return row.Scan(append(append(before, sessionDest...), userDest...)...)
+		}))
+		return err
+	}))
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, u, nil
+}
 
 // Rotate implements latch.SessionStore.
 func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *latch.User, error) {
@@ -200,59 +226,47 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *la
 		// No row changed: find out why (reuse revokes there, in one
 		// transaction with finding the token spent).
 	}
+	sid := r.Next.SessionID
 	var out *latch.Session
 	var refused error
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		refused = nil
-		// Concurrent rotations of one token wait here for the first to
-		// commit, then find the token spent.
-		t, s, err := usable(ctx, tx, r.OldHash, r.Now)
-		var spent *latch.SpentError
-		if errors.As(err, &spent) && !latch.InGrace(t, r.ReuseInterval, r.Now) {
+		// Concurrent rotations of one session wait here for the first to
+		// commit, then find another current token.
+		s, f, err := sessionFamily(ctx, tx, familyForUpdate, sid)
+		switch {
+		case errors.Is(err, latch.ErrNotFound):
+			refused = err
+			return nil
+		case err != nil:
+			return err
+		case !s.Active(r.Now):
+			refused = latch.ErrSessionRevoked
+			return nil
+		}
+		if t := f.record(sid, r.OldHash); !t.SpentAt.IsZero() && r.Spend {
+			if latch.InGrace(t, r.ReuseInterval, r.Now) {
+				refused = &latch.SpentError{Token: t}
+				return nil
+			}
 			// Theft: the family goes in this transaction, so no crash or
 			// hang-up between finding the token spent and revoking leaves
 			// the thief's branch alive. Committed, then reported.
-			revoked, err := db.revokeInTx(ctx, tx, s.ID, latch.ReasonReuse, r.Now)
+			revoked, err := db.revokeInTx(ctx, tx, sid, latch.ReasonReuse, r.Now)
 			if err != nil {
 				return err
 			}
 			refused = &latch.ReuseError{Session: revoked}
 			return nil
 		}
-		if err != nil {
-			return err
-		}
-		if r.Next.SessionID != s.ID {
-			return fmt.Errorf("successor names session %q, token belongs to %q", r.Next.SessionID, s.ID)
-		}
 		if r.Check != nil {
-			// Usable, so the check failed (or, without Spend, was not
-			// made in a statement): the caller finds out which.
+			// Usable, so the check failed: the caller finds out which.
 			refused = latch.ErrRotationCheck
 			return nil
 		}
-		if r.Spend {
-			tag, err := tx.Exec(ctx,
-				`UPDATE refresh_tokens SET spent_at = $1, successor_jti = $2, successor_issued_at = $3, successor_expires_at = $4
-				 WHERE hash = $5 AND spent_at IS NULL`,
-				r.Now, r.NextJTI, r.Next.IssuedAt, r.Next.ExpiresAt, r.OldHash)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() != 1 {
-				// Cannot happen while usable holds the row lock; if it
-				// did, this transaction must not store a successor.
-				return latch.ErrTokenSpent
-			}
-		}
-		if err := insertToken(ctx, tx, &r.Next); err != nil {
-			return err
-		}
-		if next := r.Next.IssuedAt.Truncate(time.Microsecond).UTC(); next.After(s.LastUsedAt) {
-			s.LastUsedAt = next
-		}
-		out = s
-		return nil
+		out, err = scanSession(tx.QueryRow(ctx, rotateSet+` WHERE s.id = $6 RETURNING `+sessionColumns,
+			r.Now, r.Next.Hash, r.NextJTI, r.Next.IssuedAt, r.Next.ExpiresAt, sid))
+		return err
 	})
 	if err == nil {
 		err = refused
@@ -264,14 +278,21 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *la
 }
 
 // Touch implements latch.SessionStore.
-func (db *DB) Touch(ctx context.Context, hash string, now time.Time) (*latch.Session, error) {
+func (db *DB) Touch(ctx context.Context, sid, hash string, now time.Time) (*latch.Session, error) {
 	var out *latch.Session
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		_, s, err := usable(ctx, tx, hash, now)
-		if err != nil {
+		s, f, err := sessionFamily(ctx, tx, familyForUpdate, sid)
+		switch {
+		case err != nil:
 			return err
+		case !s.Active(now):
+			return latch.ErrSessionRevoked
 		}
-		out, err = markUsed(ctx, tx, s.ID, now)
+		if t := f.record(sid, hash); !t.SpentAt.IsZero() {
+			return &latch.SpentError{Token: t}
+		}
+		out, err = scanSession(tx.QueryRow(ctx,
+			`UPDATE sessions AS s SET last_used_at = $1 WHERE s.id = $2 RETURNING `+sessionColumns, now, sid))
 		return err
 	})
 	if err != nil {

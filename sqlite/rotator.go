@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/internal/groupcommit"
@@ -102,48 +101,52 @@ func (db *DB) rotateBatch(ctx context.Context, batch []*rotateReq) error {
 // statements prepared once on the writer connection for the rotation's
 // hot path.
 type statements struct {
-	spendChecked *sql.Stmt
-	insertToken  *sql.Stmt
-	sessionUser  *sql.Stmt // a session with its user
+	rotateChecked *sql.Stmt
+	rotate        *sql.Stmt
+	user          *sql.Stmt
 }
 
-// spendChecked spends an unspent token and names its successor, in one
-// statement that also checks what a refresh needs (Rotation.Check): the
-// session active, of the user, the user active with a token version that
-// allows the token, the session not idle. The successor's expiry is capped
-// at the session's end. Parameters: 1 now, 2 successor jti, 3 successor
-// issued, 4 successor expires, 5 session, 6 old hash, 7 user, 8 ver claim,
-// 9 idle timeout (us, 0: none).
-const spendChecked = `UPDATE refresh_tokens
-	SET spent_at = ?1, successor_jti = ?2, successor_issued_at = ?3,
-		successor_expires_at = MIN(?4, (SELECT s.expires_at FROM sessions s WHERE s.id = ?5))
-	WHERE hash = ?6 AND spent_at IS NULL AND session_id = ?5
-		AND EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-			WHERE s.id = ?5 AND s.revoked_at IS NULL AND s.expires_at > ?1 AND s.user_id = ?7 AND u.is_active
-				AND (u.token_version <= ?8 OR (u.version_keep_session = s.id AND u.version_keep_from <= ?8))
-				AND (?9 <= 0 OR ` + lastUsed + ` >= ?1 - ?9))
-	RETURNING successor_expires_at`
+// rotateSet makes the successor the session's current token and the
+// current one its replaced token. Parameters: 1 now, 2 successor hash,
+// 3 successor jti, 4 successor issued, 5 successor expires (capped at the
+// session's end), 6 session.
+const rotateSet = `UPDATE sessions SET
+	replaced_hash = refresh_hash, replaced_issued_at = refresh_issued_at, replaced_expires_at = refresh_expires_at, replaced_at = ?1,
+	refresh_hash = ?2, refresh_jti = ?3, refresh_issued_at = ?4, refresh_expires_at = MIN(?5, expires_at)
+	WHERE id = ?6`
 
-const insertTokenSQL = `INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES (?, ?, ?, ?)`
+// rotateChecked is rotateSet for a token that must be the session's
+// current one, in one statement that also checks what a refresh needs
+// (Rotation.Check): the session active, of the user, the user active with
+// a token version that allows the token, the session not idle. Further
+// parameters: 7 old hash, 8 user, 9 ver claim, 10 idle timeout (us, 0:
+// none).
+const rotateChecked = rotateSet + ` AND refresh_hash = ?7 AND revoked_at IS NULL AND expires_at > ?1 AND user_id = ?8
+		AND EXISTS (SELECT 1 FROM users u WHERE u.id = ?8 AND u.is_active
+			AND (u.token_version <= ?9 OR (u.version_keep_session = ?6 AND u.version_keep_from <= ?9)))
+		AND (?10 <= 0 OR MAX(last_used_at, refresh_issued_at) >= ?1 - ?10)
+	RETURNING ` + returningSession
 
 func (db *DB) prepare(ctx context.Context) error {
-	var err error
-	if db.stmts.spendChecked, err = db.write.PrepareContext(ctx, spendChecked); err != nil {
-		return fmt.Errorf("sqlite: prepare: %w", err)
-	}
-	if db.stmts.insertToken, err = db.write.PrepareContext(ctx, insertTokenSQL); err != nil {
-		return fmt.Errorf("sqlite: prepare: %w", err)
-	}
-	if db.stmts.sessionUser, err = db.write.PrepareContext(ctx,
-		`SELECT `+rotatedSessionColumns+`, `+qualifiedUserColumns+` FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`); err != nil {
-		return fmt.Errorf("sqlite: prepare: %w", err)
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&db.stmts.rotateChecked, rotateChecked},
+		{&db.stmts.rotate, rotateSet + ` RETURNING ` + returningSession},
+		{&db.stmts.user, `SELECT ` + userColumns + ` FROM users WHERE id = ?`},
+	} {
+		var err error
+		if *p.stmt, err = db.write.PrepareContext(ctx, p.sql); err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
 	}
 	return nil
 }
 
 func (s *statements) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.spendChecked, s.insertToken, s.sessionUser} {
+	for _, st := range []*sql.Stmt{s.rotateChecked, s.rotate, s.user} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -151,27 +154,3 @@ func (s *statements) close() error {
 	return errors.Join(errs...)
 }
 
-// qualifiedUserColumns is userColumns of the users table aliased u.
-var qualifiedUserColumns = "u." + strings.ReplaceAll(userColumns, ", ", ", u.")
-
-// scanFunc adapts a function to scanner.
-type scanFunc func(dest ...any) error
-
-func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
-
-// scanSessionUser scans a row of sessionColumns followed by userColumns.
-func scanSessionUser(row scanner) (*latch.Session, *latch.User, error) {
-	var u *latch.User
-	// scanSession's destinations, then scanUser's, in one Scan of row.
-	s, err := scanSession(scanFunc(func(sessionDest ...any) error {
-		var err error
-		u, err = scanUser(scanFunc(func(userDest ...any) error {
-			return row.Scan(append(sessionDest, userDest...)...)
-		}))
-		return err
-	}))
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, u, nil
-}

@@ -12,26 +12,69 @@ import (
 
 var _ latch.SessionStore = (*DB)(nil)
 
-// lastUsed is when session s was last used: a rotation does not write
-// s.last_used_at (one statement less on the only writer), the issue time
-// of the session's newest refresh token says it (index
-// refresh_tokens_session_issued).
-const lastUsed = `MAX(s.last_used_at, COALESCE((SELECT MAX(r.issued_at) FROM refresh_tokens r WHERE r.session_id = s.id), 0))`
+// lastUsed is when session s was last used: when its current refresh
+// token was issued, or when a refresh without rotation touched it (a
+// rotation writes the one, Touch the other).
+const lastUsed = `MAX(s.last_used_at, s.refresh_issued_at)`
 
 const sessionColumns = `s.id, s.user_id, s.created_at, ` + lastUsed + `, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
 
-// rotatedSessionColumns is sessionColumns right after a rotation, whose
-// successor is the session's newest token: the caller takes the later of
-// last_used_at and the successor's issue time, with no look at the other
-// tokens.
-const rotatedSessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
-
 // returningSession is sessionColumns for a RETURNING clause, where SQLite
-// accepts no table qualifier (the subquery's unqualified id is the
-// session's: refresh_tokens has no such column).
-const returningSession = `id, user_id, created_at,
-	MAX(last_used_at, COALESCE((SELECT MAX(r.issued_at) FROM refresh_tokens r WHERE r.session_id = id), 0)),
-	expires_at, user_agent, ip, revoked_at, revoke_reason`
+// accepts no table qualifier.
+const returningSession = `id, user_id, created_at, MAX(last_used_at, refresh_issued_at), expires_at, user_agent, ip, revoked_at, revoke_reason`
+
+// familyColumns are a session's current refresh token and the one it
+// replaced.
+const familyColumns = `s.refresh_hash, s.refresh_jti, s.refresh_issued_at, s.refresh_expires_at,
+	s.replaced_hash, s.replaced_issued_at, s.replaced_expires_at, s.replaced_at`
+
+// family is what a session knows of its refresh tokens.
+type family struct {
+	hash, jti       string // the current token; jti when a rotation made it
+	issued, expires int64
+	replacedHash    string // the token the current one replaced, if any
+	replacedIssued  int64
+	replacedExpires int64
+	replacedAt      sql.NullInt64
+}
+
+func (f *family) dest() []any {
+	return []any{&f.hash, &f.jti, &f.issued, &f.expires, &f.replacedHash, &f.replacedIssued, &f.replacedExpires, &f.replacedAt}
+}
+
+// record is what the family says of the token with hash in session sid:
+// the current token, the one it replaced (spent, with the current one as
+// its successor), or an older one (spent when the current one's
+// predecessor was, at the latest).
+func (f *family) record(sid, hash string) *latch.RefreshToken {
+	switch {
+	case hash == f.hash:
+		return &latch.RefreshToken{Hash: hash, SessionID: sid, IssuedAt: fromMicro(f.issued), ExpiresAt: fromMicro(f.expires)}
+	case hash == f.replacedHash:
+		return &latch.RefreshToken{
+			Hash: hash, SessionID: sid, IssuedAt: fromMicro(f.replacedIssued), ExpiresAt: fromMicro(f.replacedExpires),
+			SpentAt:   fromDB(f.replacedAt),
+			Successor: &latch.Successor{JTI: f.jti, IssuedAt: fromMicro(f.issued), ExpiresAt: fromMicro(f.expires)},
+		}
+	}
+	spent := fromDB(f.replacedAt)
+	if spent.IsZero() {
+		// Never rotated: a token of the session that is not its first was
+		// replaced before the store kept families (or never existed).
+		spent = fromMicro(f.issued)
+	}
+	return &latch.RefreshToken{Hash: hash, SessionID: sid, SpentAt: spent}
+}
+
+// sessionFamily reads session sid with its family.
+func sessionFamily(ctx context.Context, q querier, sid string) (*latch.Session, *family, error) {
+	var f family
+	s, err := scanSession(q.QueryRowContext(ctx, `SELECT `+sessionColumns+`, `+familyColumns+` FROM sessions s WHERE s.id = ?`, sid), f.dest()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, &f, nil
+}
 
 type scanner interface{ Scan(...any) error }
 
@@ -75,22 +118,20 @@ func (db *DB) CreateSession(ctx context.Context, s *latch.Session, first *latch.
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at, revoke_reason)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '')`,
-		s.ID, s.UserID, s.CreatedAt.UnixMicro(), s.LastUsedAt.UnixMicro(), s.ExpiresAt.UnixMicro(), s.UserAgent, s.IP); err != nil {
+		`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at, revoke_reason,
+			refresh_hash, refresh_issued_at, refresh_expires_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '', ?, ?, ?)`,
+		s.ID, s.UserID, s.CreatedAt.UnixMicro(), s.LastUsedAt.UnixMicro(), s.ExpiresAt.UnixMicro(), s.UserAgent, s.IP,
+		first.Hash, first.IssuedAt.UnixMicro(), first.ExpiresAt.UnixMicro()); err != nil {
 		return fmt.Errorf("create session: %w", classify(err))
 	}
-	if err := insertToken(ctx, tx, first); err != nil {
+	// The first token's record finds the session by the hash alone.
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES (?, ?, ?, ?)`,
+		first.Hash, s.ID, first.IssuedAt.UnixMicro(), first.ExpiresAt.UnixMicro()); err != nil {
 		return fmt.Errorf("create session: %w", classify(err))
 	}
 	return tx.Commit()
-}
-
-func insertToken(ctx context.Context, tx *sql.Tx, t *latch.RefreshToken) error {
-	_, err := tx.ExecContext(ctx,
-		`INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES (?, ?, ?, ?)`,
-		t.Hash, t.SessionID, t.IssuedAt.UnixMicro(), t.ExpiresAt.UnixMicro())
-	return err
 }
 
 // Session implements latch.SessionStore.
@@ -106,49 +147,22 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func tokenWithSession(ctx context.Context, q querier, hash string) (*latch.RefreshToken, *latch.Session, error) {
-	var t latch.RefreshToken
-	var issued, expires int64
-	var spent, succIssued, succExpires sql.NullInt64
-	var succJTI sql.NullString
-	s, err := scanSession(q.QueryRowContext(ctx,
-		`SELECT `+sessionColumns+`, t.hash, t.issued_at, t.expires_at, t.spent_at, t.successor_jti, t.successor_issued_at, t.successor_expires_at
-		 FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = ?`, hash),
-		&t.Hash, &issued, &expires, &spent, &succJTI, &succIssued, &succExpires)
-	if err != nil {
-		return nil, nil, err
-	}
-	t.SessionID = s.ID
-	t.IssuedAt, t.ExpiresAt = fromMicro(issued), fromMicro(expires)
-	t.SpentAt = fromDB(spent)
-	if succJTI.Valid {
-		t.Successor = &latch.Successor{JTI: succJTI.String, IssuedAt: fromDB(succIssued), ExpiresAt: fromDB(succExpires)}
-	}
-	return &t, s, nil
-}
-
 // RefreshToken implements latch.SessionStore.
-func (db *DB) RefreshToken(ctx context.Context, hash string) (*latch.RefreshToken, *latch.Session, error) {
-	t, s, err := tokenWithSession(ctx, db.read, hash)
+func (db *DB) RefreshToken(ctx context.Context, sid, hash string) (*latch.RefreshToken, *latch.Session, error) {
+	if sid == "" {
+		err := db.read.QueryRowContext(ctx, `SELECT session_id FROM refresh_tokens WHERE hash = ?`, hash).Scan(&sid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil, fmt.Errorf("refresh token: %w", latch.ErrNotFound)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("refresh token: %w", classify(err))
+		}
+	}
+	s, f, err := sessionFamily(ctx, db.read, sid)
 	if err != nil {
 		return nil, nil, fmt.Errorf("refresh token: %w", classify(err))
 	}
-	return t, s, nil
-}
-
-// usable loads the token in tx and checks it may be refreshed at now.
-func usable(ctx context.Context, tx *sql.Tx, hash string, now time.Time) (*latch.RefreshToken, *latch.Session, error) {
-	t, s, err := tokenWithSession(ctx, tx, hash)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !s.Active(now) {
-		return nil, nil, latch.ErrSessionRevoked
-	}
-	if !t.SpentAt.IsZero() {
-		return t, s, &latch.SpentError{Token: t}
-	}
-	return t, s, nil
+	return f.record(sid, hash), s, nil
 }
 
 // Rotate implements latch.SessionStore. Concurrent rotations share one
@@ -164,108 +178,92 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *la
 
 // rotateInTx runs one rotation of a batch in tx and records its outcome
 // in q. It returns an error only when a statement failed, which aborts
-// the whole batch: whatever the rotation decided (a successor stored, a
-// reused family revoked) is in tx, committed with it.
+// the whole batch: whatever the rotation decided (a successor made
+// current, a reused family revoked) is in tx, committed with it.
 func (db *DB) rotateInTx(ctx context.Context, tx *sql.Tx, q *rotateReq) error {
 	r := q.r
-	if r.Check != nil && r.Spend {
-		// The whole decision in one statement: unspent, session active,
-		// user active with a version allowing the token, not idle.
-		c := r.Check
-		var expires int64
-		err := tx.StmtContext(ctx, db.stmts.spendChecked).QueryRowContext(ctx,
-			r.Now.UnixMicro(), r.NextJTI, r.Next.IssuedAt.UnixMicro(), r.Next.ExpiresAt.UnixMicro(),
-			r.Next.SessionID, r.OldHash, c.UserID, c.Version, c.IdleTimeout.Microseconds()).Scan(&expires)
+	sid := r.Next.SessionID
+	next := []any{r.Now.UnixMicro(), r.Next.Hash, r.NextJTI, r.Next.IssuedAt.UnixMicro(), r.Next.ExpiresAt.UnixMicro(), sid}
+	if c := r.Check; c != nil && r.Spend {
+		// The whole decision in one statement: the token is the
+		// session's current one, the session active, the user active
+		// with a version allowing the token, the session not idle.
+		s, err := scanSession(tx.StmtContext(ctx, db.stmts.rotateChecked).QueryRowContext(ctx,
+			append(next, r.OldHash, c.UserID, c.Version, c.IdleTimeout.Microseconds())...))
 		switch {
 		case err == nil:
-			if _, err := tx.StmtContext(ctx, db.stmts.insertToken).ExecContext(ctx,
-				r.Next.Hash, r.Next.SessionID, r.Next.IssuedAt.UnixMicro(), expires); err != nil {
+			u, err := scanUser(tx.StmtContext(ctx, db.stmts.user).QueryRowContext(ctx, c.UserID))
+			if err != nil {
 				return err
 			}
-			// What the new tokens say of the session and the user, read in
-			// the writer's transaction: its pages are in the writer's
-			// cache, where a reader would start a transaction of its own.
-			q.sess, q.user, err = scanSessionUser(tx.StmtContext(ctx, db.stmts.sessionUser).QueryRowContext(ctx, r.Next.SessionID))
-			if err == nil {
-				if next := stored(r.Next.IssuedAt); next.After(q.sess.LastUsedAt) {
-					q.sess.LastUsedAt = next
-				}
-			}
-			return err
-		case !errors.Is(err, sql.ErrNoRows):
+			q.sess, q.user = s, u
+			return nil
+		case !errors.Is(err, latch.ErrNotFound):
 			return err
 		}
 		// No row changed: find out why (reuse revokes here, in this
 		// transaction).
 	}
-	t, s, err := usable(ctx, tx, r.OldHash, r.Now)
-	var spent *latch.SpentError
+	s, f, err := sessionFamily(ctx, tx, sid)
 	switch {
-	case errors.As(err, &spent) && !latch.InGrace(t, r.ReuseInterval, r.Now):
+	case errors.Is(err, latch.ErrNotFound):
+		q.err = err
+		return nil
+	case err != nil:
+		return err
+	case !s.Active(r.Now):
+		q.err = latch.ErrSessionRevoked
+		return nil
+	}
+	if t := f.record(sid, r.OldHash); !t.SpentAt.IsZero() && r.Spend {
+		if latch.InGrace(t, r.ReuseInterval, r.Now) {
+			q.err = &latch.SpentError{Token: t}
+			return nil
+		}
 		// Theft: the family goes in this transaction, so no crash or
 		// hang-up between finding the token spent and revoking leaves the
 		// thief's branch alive.
-		revoked, err := revokeInTx(ctx, tx, s.ID, latch.ReasonReuse, r.Now)
+		revoked, err := revokeInTx(ctx, tx, sid, latch.ReasonReuse, r.Now)
 		if err != nil {
 			return err
 		}
 		q.err = &latch.ReuseError{Session: revoked}
 		return nil
-	case spent != nil, errors.Is(err, latch.ErrNotFound), errors.Is(err, latch.ErrSessionRevoked):
-		q.err = err
-		return nil
-	case err != nil:
-		return err
-	case r.Next.SessionID != s.ID:
-		q.err = fmt.Errorf("successor names session %q, token belongs to %q", r.Next.SessionID, s.ID)
-		return nil
-	case r.Check != nil:
-		// Usable, so the check failed (or, without Spend, was not made
-		// in a statement): the caller finds out which.
+	}
+	if r.Check != nil {
+		// Usable, so the check failed: the caller finds out which.
 		q.err = latch.ErrRotationCheck
 		return nil
 	}
-	if r.Spend {
-		res, err := tx.ExecContext(ctx,
-			`UPDATE refresh_tokens SET spent_at = ?, successor_jti = ?, successor_issued_at = ?, successor_expires_at = ?
-			 WHERE hash = ? AND spent_at IS NULL`,
-			r.Now.UnixMicro(), r.NextJTI, r.Next.IssuedAt.UnixMicro(), r.Next.ExpiresAt.UnixMicro(), r.OldHash)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			q.err = latch.ErrTokenSpent
-			return nil
-		}
-	}
-	if err := insertToken(ctx, tx, &r.Next); err != nil {
-		return err
-	}
-	if next := stored(r.Next.IssuedAt); next.After(s.LastUsedAt) {
-		s.LastUsedAt = next
-	}
-	q.sess = s
-	return nil
+	q.sess, err = scanSession(tx.StmtContext(ctx, db.stmts.rotate).QueryRowContext(ctx, next...))
+	return err
 }
 
 // Touch implements latch.SessionStore.
-func (db *DB) Touch(ctx context.Context, hash string, now time.Time) (*latch.Session, error) {
+func (db *DB) Touch(ctx context.Context, sid, hash string, now time.Time) (*latch.Session, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("touch: %w", classify(err))
 	}
 	defer tx.Rollback()
-	_, s, err := usable(ctx, tx, hash, now)
+	s, f, err := sessionFamily(ctx, tx, sid)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("touch: %w", classify(err))
+	case !s.Active(now):
+		return nil, fmt.Errorf("touch: %w", latch.ErrSessionRevoked)
+	}
+	if t := f.record(sid, hash); !t.SpentAt.IsZero() {
+		return nil, fmt.Errorf("touch: %w", &latch.SpentError{Token: t})
+	}
+	s, err = scanSession(tx.QueryRowContext(ctx,
+		`UPDATE sessions SET last_used_at = ? WHERE id = ? RETURNING `+returningSession, now.UnixMicro(), sid))
+	if err == nil {
+		err = tx.Commit()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("touch: %w", classify(err))
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_used_at = ? WHERE id = ?`, now.UnixMicro(), s.ID); err != nil {
-		return nil, fmt.Errorf("touch: %w", classify(err))
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("touch: %w", classify(err))
-	}
-	s.LastUsedAt = stored(now)
 	return s, nil
 }
 

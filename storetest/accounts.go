@@ -233,7 +233,7 @@ func testAccounts(t *testing.T, newStore func(*testing.T) Store) {
 		checkErr(t, "UserByID of a deleted user", err, latch.ErrNotFound)
 		_, err = s.Session(ctx, f.session.ID)
 		checkErr(t, "Session of a deleted user", err, latch.ErrNotFound)
-		_, _, err = s.RefreshToken(ctx, f.token.Hash)
+		_, _, err = s.RefreshToken(ctx, f.session.ID, f.token.Hash)
 		checkErr(t, "RefreshToken of a deleted user", err, latch.ErrNotFound)
 		checkSession(t, mustGetSession(t, s, kept.session.ID), kept.session)
 		checkErr(t, "DeleteUser again", s.DeleteUser(ctx, u.ID), latch.ErrNotFound)

@@ -68,8 +68,8 @@ func testConcurrency(t *testing.T, newStore func(*testing.T) Store) {
 		together(n, func(i int) { _, _, errs[i] = s.Rotate(ctx, rotations[i]) })
 		for i, err := range errs {
 			checkErr(t, fmt.Sprintf("Rotate %d", i), err, nil)
-			checkStored(t, s, fs[i].token.Hash, spentBy(fs[i].token, rotations[i]))
-			checkStored(t, s, rotations[i].Next.Hash, &rotations[i].Next)
+			checkStored(t, s, fs[i].token.SessionID, fs[i].token.Hash, spentBy(fs[i].token, rotations[i]))
+			checkStored(t, s, rotations[i].Next.SessionID, rotations[i].Next.Hash, &rotations[i].Next)
 		}
 	})
 
@@ -101,11 +101,11 @@ func testConcurrency(t *testing.T, newStore func(*testing.T) Store) {
 			checkTime(t, "RevokedAt", sess.RevokedAt, at(time.Hour))
 			switch err := errs[i]; {
 			case err == nil:
-				checkStored(t, s, f.token.Hash, spentBy(f.token, rotations[i]))
-				checkStored(t, s, rotations[i].Next.Hash, &rotations[i].Next)
+				checkStored(t, s, f.token.SessionID, f.token.Hash, spentBy(f.token, rotations[i]))
+				checkStored(t, s, rotations[i].Next.SessionID, rotations[i].Next.Hash, &rotations[i].Next)
 			case errors.Is(err, latch.ErrSessionRevoked):
-				checkStored(t, s, f.token.Hash, f.token)
-				checkStored(t, s, rotations[i].Next.Hash, nil)
+				checkStored(t, s, f.token.SessionID, f.token.Hash, f.token)
+				checkStored(t, s, rotations[i].Next.SessionID, rotations[i].Next.Hash, nil)
 			default:
 				t.Errorf("Rotate %d: error %v, want nil or ErrSessionRevoked", i, err)
 			}
@@ -199,12 +199,12 @@ func rotateOnce(t *testing.T, s Store, token *latch.RefreshToken, round, n int) 
 		t.Errorf("... %d Rotate calls in all failed with the wrong error", failures)
 	}
 
-	checkStored(t, s, token.Hash, spentBy(token, won))
+	checkStored(t, s, token.SessionID, token.Hash, spentBy(token, won))
 	for i, r := range rotations {
 		if i == winner {
-			checkStored(t, s, r.Next.Hash, &r.Next)
+			checkStored(t, s, r.Next.SessionID, r.Next.Hash, &r.Next)
 		} else {
-			checkStored(t, s, r.Next.Hash, nil)
+			checkStored(t, s, r.Next.SessionID, r.Next.Hash, nil)
 		}
 	}
 	return won

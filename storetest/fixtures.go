@@ -234,24 +234,41 @@ func spentBy(old *latch.RefreshToken, r latch.Rotation) *latch.RefreshToken {
 	return &t
 }
 
-// checkStored fails t unless the token with hash is stored as want
-// (nil: not stored at all).
-func checkStored(t testing.TB, s Store, hash string, want *latch.RefreshToken) {
+// checkStored fails t unless the store knows the token with hash in
+// session sid as want. want nil: as no token the store keeps, that is
+// neither the session's current token nor the one that replaced (an older
+// token of the family, if the session exists), and the hash alone finds
+// no session.
+func checkStored(t testing.TB, s Store, sid, hash string, want *latch.RefreshToken) {
 	t.Helper()
-	got, sess, err := s.RefreshToken(t.Context(), hash)
+	got, sess, err := s.RefreshToken(t.Context(), sid, hash)
 	if want == nil {
-		if !errors.Is(err, latch.ErrNotFound) {
-			t.Fatalf("RefreshToken(%.8s…) = %+v, %v; want ErrNotFound", hash, got, err)
+		switch {
+		case errors.Is(err, latch.ErrNotFound):
+		case err != nil:
+			t.Fatalf("RefreshToken(%q, %.8s…): %v", sid, hash, err)
+		case got.SpentAt.IsZero() || got.Successor != nil:
+			t.Fatalf("RefreshToken(%q, %.8s…) = %+v; want a token the session does not keep", sid, hash, got)
+		}
+		if got, _, err := s.RefreshToken(t.Context(), "", hash); !errors.Is(err, latch.ErrNotFound) {
+			t.Fatalf("RefreshToken(\"\", %.8s…) = %+v, %v; want ErrNotFound", hash, got, err)
 		}
 		return
 	}
 	if err != nil {
-		t.Fatalf("RefreshToken(%.8s…): %v", hash, err)
+		t.Fatalf("RefreshToken(%q, %.8s…): %v", sid, hash, err)
 	}
 	checkToken(t, got, want)
 	if sess == nil || sess.ID != want.SessionID {
-		t.Errorf("RefreshToken(%.8s…) session = %+v, want session %q", hash, sess, want.SessionID)
+		t.Errorf("RefreshToken(%q, %.8s…) session = %+v, want session %q", sid, hash, sess, want.SessionID)
 	}
+}
+
+// replacedBefore is what the store knows of old, a token of the family
+// older than the one the current token replaced: replaced, at the latest
+// at r.Now.
+func replacedBefore(old *latch.RefreshToken, r latch.Rotation) *latch.RefreshToken {
+	return &latch.RefreshToken{Hash: old.Hash, SessionID: old.SessionID, SpentAt: r.Now}
 }
 
 // mustGetSession returns the stored session id.

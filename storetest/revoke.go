@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -113,7 +114,7 @@ func testRevoke(t *testing.T, newStore func(*testing.T) Store) {
 			f   fixture
 			now time.Time
 		}{{mid, at(2 * time.Hour)}, {recent, at(3 * time.Hour)}, {oldest, at(30 * time.Minute)}} {
-			if _, err := s.Touch(ctx, x.f.token.Hash, x.now); err != nil {
+			if _, err := s.Touch(ctx, x.f.session.ID, x.f.token.Hash, x.now); err != nil {
 				t.Fatalf("Touch(%s): %v", x.f.session.ID, err)
 			}
 			x.f.session.LastUsedAt = x.now
@@ -142,12 +143,16 @@ func testHousekeeping(t *testing.T, newStore func(*testing.T) Store) {
 
 		// Ended before the cutoff: the session and its token go (2 rows).
 		ended := mustSession(t, s, u.ID, "ended", at(0), at(5*time.Hour))
-		// Live, with a rotated-away token that expired: only that token goes (1 row).
-		live := mustSession(t, s, u.ID, "live", at(0), at(24*time.Hour))
-		expiredToken := &latch.RefreshToken{Hash: hashOf("live/short"), SessionID: "live", IssuedAt: at(0), ExpiresAt: at(9 * time.Hour)}
+		// Live, with a first token that expired and was rotated away: only
+		// that token's record goes (1 row); the session still knows it.
+		expiredToken := &latch.RefreshToken{Hash: hashOf("live/0"), SessionID: "live", IssuedAt: at(0), ExpiresAt: at(9 * time.Hour)}
+		live := fixture{
+			session: &latch.Session{ID: "live", UserID: u.ID, CreatedAt: at(0), LastUsedAt: at(0), ExpiresAt: at(24 * time.Hour)},
+			token:   expiredToken,
+		}
+		checkErr(t, "CreateSession", s.CreateSession(ctx, live.session, live.token), nil)
 		r := rotation(live.token, "live/1", at(time.Hour))
-		r.Spend = false
-		r.Next = *expiredToken
+		r.Next.ExpiresAt = at(24 * time.Hour)
 		if _, _, err := s.Rotate(ctx, r); err != nil {
 			t.Fatalf("Rotate: %v", err)
 		}
@@ -166,12 +171,15 @@ func testHousekeeping(t *testing.T, newStore func(*testing.T) Store) {
 		}
 		_, err = s.Session(ctx, "ended")
 		checkErr(t, "Session of a purged session", err, latch.ErrNotFound)
-		checkStored(t, s, ended.token.Hash, nil)
-		checkStored(t, s, expiredToken.Hash, nil)
-		checkStored(t, s, live.token.Hash, live.token)
+		checkStored(t, s, ended.token.SessionID, ended.token.Hash, nil)
+		if _, _, err := s.RefreshToken(ctx, "", expiredToken.Hash); !errors.Is(err, latch.ErrNotFound) {
+			t.Errorf("RefreshToken of a purged first token by its hash: %v, want ErrNotFound", err)
+		}
+		checkStored(t, s, "live", expiredToken.Hash, spentBy(expiredToken, r))
+		checkStored(t, s, "live", r.Next.Hash, &r.Next)
 		mustGetSession(t, s, "live")
-		checkStored(t, s, revokedLive.token.Hash, revokedLive.token)
-		checkStored(t, s, edge.token.Hash, edge.token)
+		checkStored(t, s, revokedLive.token.SessionID, revokedLive.token.Hash, revokedLive.token)
+		checkStored(t, s, edge.token.SessionID, edge.token.Hash, edge.token)
 
 		n, err = s.PurgeExpired(ctx, cutoff)
 		checkErr(t, "PurgeExpired again", err, nil)

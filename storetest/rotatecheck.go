@@ -35,8 +35,8 @@ func testRotateChecked(t *testing.T, newStore func(*testing.T) Store) {
 		}
 		checkUser(t, gotU, u)
 		r.Next.ExpiresAt = f.session.ExpiresAt
-		checkStored(t, s, f.token.Hash, spentBy(f.token, r))
-		checkStored(t, s, r.Next.Hash, &r.Next)
+		checkStored(t, s, f.token.SessionID, f.token.Hash, spentBy(f.token, r))
+		checkStored(t, s, r.Next.SessionID, r.Next.Hash, &r.Next)
 		active, err := s.ActiveSessions(t.Context(), u.ID, at(2*time.Hour))
 		checkErr(t, "ActiveSessions", err, nil)
 		checkSessions(t, active, []latch.Session{want}, true)
@@ -76,8 +76,8 @@ func testRotateChecked(t *testing.T, newStore func(*testing.T) Store) {
 				if gotU != nil {
 					t.Errorf("Rotate refused, yet returned user %d", gotU.ID)
 				}
-				checkStored(t, s, f.token.Hash, f.token)
-				checkStored(t, s, r.Next.Hash, nil)
+				checkStored(t, s, f.token.SessionID, f.token.Hash, f.token)
+				checkStored(t, s, r.Next.SessionID, r.Next.Hash, nil)
 				checkSession(t, mustGetSession(t, s, "sess"), f.session)
 			})
 		}
@@ -125,7 +125,7 @@ func testRotateChecked(t *testing.T, newStore func(*testing.T) Store) {
 			t.Fatalf("Rotate in the grace interval: error %v, want a *latch.SpentError", err)
 		}
 		checkToken(t, se.Token, spentBy(f.token, r))
-		checkStored(t, s, again.Next.Hash, nil)
+		checkStored(t, s, again.Next.SessionID, again.Next.Hash, nil)
 
 		thief := checked(f.token, "thief", at(2*time.Hour), u.ID, 0)
 		_, _, err = s.Rotate(t.Context(), thief)
@@ -134,8 +134,8 @@ func testRotateChecked(t *testing.T, newStore func(*testing.T) Store) {
 
 		_, _, err = s.Rotate(t.Context(), checked(&r.Next, "late", at(3*time.Hour), u.ID, 0))
 		checkErr(t, "Rotate in a revoked session", err, latch.ErrSessionRevoked)
-		_, _, err = s.Rotate(t.Context(), checked(&latch.RefreshToken{Hash: hashOf("nobody"), SessionID: "sess"}, "x", at(3*time.Hour), u.ID, 0))
-		checkErr(t, "Rotate of an unknown token", err, latch.ErrNotFound)
+		_, _, err = s.Rotate(t.Context(), checked(&latch.RefreshToken{Hash: hashOf("nobody"), SessionID: "nobody's"}, "x", at(3*time.Hour), u.ID, 0))
+		checkErr(t, "Rotate in an unknown session", err, latch.ErrNotFound)
 	})
 
 	// Many sessions at once, as a group-committing store packs them: each
@@ -173,9 +173,9 @@ func testRotateChecked(t *testing.T, newStore func(*testing.T) Store) {
 					checkErr(t, fmt.Sprintf("Rotate %d of the spent token", i), err, latch.ErrSessionRevoked)
 				case err == nil:
 					won++
-					checkStored(t, s, rs[i].Next.Hash, &rs[i].Next)
+					checkStored(t, s, rs[i].Next.SessionID, rs[i].Next.Hash, &rs[i].Next)
 				case errors.Is(err, latch.ErrTokenSpent):
-					checkStored(t, s, rs[i].Next.Hash, nil)
+					checkStored(t, s, rs[i].Next.SessionID, rs[i].Next.Hash, nil)
 				default:
 					t.Errorf("Rotate %d: %v", i, err)
 				}

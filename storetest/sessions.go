@@ -23,15 +23,23 @@ func testSessions(t *testing.T, newStore func(*testing.T) Store) {
 			t.Errorf("new session is not active")
 		}
 
-		tok, sess, err := s.RefreshToken(ctx, f.token.Hash)
+		tok, sess, err := s.RefreshToken(ctx, "sess-1", f.token.Hash)
 		checkErr(t, "RefreshToken", err, nil)
+		checkToken(t, tok, f.token)
+		checkSession(t, sess, f.session)
+		// The first token finds its session by its hash alone (SimpleJWT's
+		// tokens name no session).
+		tok, sess, err = s.RefreshToken(ctx, "", f.token.Hash)
+		checkErr(t, "RefreshToken by hash", err, nil)
 		checkToken(t, tok, f.token)
 		checkSession(t, sess, f.session)
 
 		_, err = s.Session(ctx, "sess-2")
 		checkErr(t, "Session of a missing id", err, latch.ErrNotFound)
-		_, _, err = s.RefreshToken(ctx, hashOf("unknown"))
+		_, _, err = s.RefreshToken(ctx, "", hashOf("unknown"))
 		checkErr(t, "RefreshToken of an unknown hash", err, latch.ErrNotFound)
+		_, _, err = s.RefreshToken(ctx, "sess-2", f.token.Hash)
+		checkErr(t, "RefreshToken in a missing session", err, latch.ErrNotFound)
 	})
 
 	t.Run("CreateSessionDuplicate", func(t *testing.T) {
@@ -47,7 +55,7 @@ func testSessions(t *testing.T, newStore func(*testing.T) Store) {
 		if err := s.CreateSession(ctx, again, first); err == nil {
 			t.Fatalf("CreateSession with a duplicate id succeeded")
 		}
-		checkStored(t, s, first.Hash, nil)
+		checkStored(t, s, first.SessionID, first.Hash, nil)
 		checkSession(t, mustGetSession(t, s, "sess-1"), f.session)
 	})
 
@@ -70,17 +78,18 @@ func testSessions(t *testing.T, newStore func(*testing.T) Store) {
 
 		tests := []struct {
 			name    string
+			sid     string
 			hash    string
 			session *latch.Session // as stored before
 			now     time.Time
 			wantErr error
 		}{
-			{"unspent", live.token.Hash, live.session, at(time.Hour), nil},
-			{"spent", spent.token.Hash, spent.session, at(time.Hour), latch.ErrTokenSpent},
-			{"revoked session", revoked.token.Hash, revoked.session, at(time.Hour), latch.ErrSessionRevoked},
-			{"expired session", expired.token.Hash, expired.session, at(time.Hour), latch.ErrSessionRevoked},
-			{"at expiry", live.token.Hash, live.session, at(24 * time.Hour), latch.ErrSessionRevoked},
-			{"unknown hash", hashOf("unknown"), nil, at(time.Hour), latch.ErrNotFound},
+			{"unspent", "live", live.token.Hash, live.session, at(time.Hour), nil},
+			{"spent", "spent", spent.token.Hash, spent.session, at(time.Hour), latch.ErrTokenSpent},
+			{"revoked session", "revoked", revoked.token.Hash, revoked.session, at(time.Hour), latch.ErrSessionRevoked},
+			{"expired session", "expired", expired.token.Hash, expired.session, at(time.Hour), latch.ErrSessionRevoked},
+			{"at expiry", "live", live.token.Hash, live.session, at(24 * time.Hour), latch.ErrSessionRevoked},
+			{"unknown session", "missing", hashOf("unknown"), nil, at(time.Hour), latch.ErrNotFound},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -88,14 +97,14 @@ func testSessions(t *testing.T, newStore func(*testing.T) Store) {
 				if tt.session != nil {
 					before = mustGetSession(t, s, tt.session.ID)
 				}
-				got, err := s.Touch(ctx, tt.hash, tt.now)
+				got, err := s.Touch(ctx, tt.sid, tt.hash, tt.now)
 				checkErr(t, "Touch", err, tt.wantErr)
 				if tt.wantErr == nil {
 					want := *before
 					want.LastUsedAt = tt.now
 					checkSession(t, got, &want)
 					checkSession(t, mustGetSession(t, s, want.ID), &want)
-					checkStored(t, s, tt.hash, live.token) // still unspent
+					checkStored(t, s, tt.sid, tt.hash, live.token) // still unspent
 					return
 				}
 				if before != nil {
@@ -105,7 +114,7 @@ func testSessions(t *testing.T, newStore func(*testing.T) Store) {
 		}
 
 		// Touch of a spent token reports the record, as Rotate does.
-		_, err := s.Touch(ctx, spent.token.Hash, at(time.Hour))
+		_, err := s.Touch(ctx, "spent", spent.token.Hash, at(time.Hour))
 		var se *latch.SpentError
 		if !errors.As(err, &se) {
 			t.Fatalf("Touch of a spent token: error %v is not a *latch.SpentError", err)
