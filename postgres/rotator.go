@@ -16,7 +16,7 @@ import (
 // clients refreshing at once costs PostgreSQL one statement per batch
 // rather than one per client.
 const (
-	maxBatch      = 64
+	maxBatch = 64
 	// One batch in flight at a time: the rotations that arrive meanwhile
 	// make the next one bigger (two in flight measured no faster, with
 	// smaller batches).

@@ -153,4 +153,3 @@ func (s *statements) close() error {
 	}
 	return errors.Join(errs...)
 }
-
