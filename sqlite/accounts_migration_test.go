@@ -9,6 +9,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 
+	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/storetest"
 )
 
@@ -67,5 +68,54 @@ func (l legacy) ClearEmails(t *testing.T, keep int64) {
 	l.exec(t, func(db *sql.DB) error {
 		_, err := db.ExecContext(t.Context(), `UPDATE users SET email = '' WHERE id <> ?`, keep)
 		return err
+	})
+}
+
+func TestFamilyMigration(t *testing.T) {
+	storetest.TestFamilyMigration(t, func(t *testing.T) storetest.LegacyFamilies {
+		l := legacyFamilies{legacy(filepath.Join(t.TempDir(), "latch.db"))}
+		l.exec(t, func(db *sql.DB) error {
+			fsys, err := fs.Sub(migrations, "migrations")
+			if err != nil {
+				return err
+			}
+			p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithGoMigrations(accountsMigration()))
+			if err != nil {
+				return err
+			}
+			if _, err := p.UpTo(t.Context(), 6); err != nil {
+				return err
+			}
+			_, err = db.ExecContext(t.Context(),
+				`INSERT INTO users (id, username, username_key, email, email_key, password_hash, created_at) VALUES (1, 'alice', 'alice', '', '', 'h', 0)`)
+			return err
+		})
+		return l
+	})
+}
+
+// legacyFamilies is a database file at migration 00006.
+type legacyFamilies struct{ legacy }
+
+func (l legacyFamilies) Add(t *testing.T, s *latch.Session, tokens []latch.RefreshToken) {
+	l.exec(t, func(db *sql.DB) error {
+		if _, err := db.ExecContext(t.Context(),
+			`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+			s.ID, s.UserID, s.CreatedAt.UnixMicro(), s.LastUsedAt.UnixMicro(), s.ExpiresAt.UnixMicro()); err != nil {
+			return err
+		}
+		for _, r := range tokens {
+			var jti, succIssued, succExpires any
+			if r.Successor != nil {
+				jti, succIssued, succExpires = r.Successor.JTI, r.Successor.IssuedAt.UnixMicro(), r.Successor.ExpiresAt.UnixMicro()
+			}
+			if _, err := db.ExecContext(t.Context(),
+				`INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at, spent_at, successor_jti, successor_issued_at, successor_expires_at)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				r.Hash, r.SessionID, r.IssuedAt.UnixMicro(), r.ExpiresAt.UnixMicro(), toDB(r.SpentAt), jti, succIssued, succExpires); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }

@@ -114,6 +114,33 @@ func testRotate(t *testing.T, newStore func(*testing.T) Store) {
 		}
 	})
 
+	// A token older than the one the current token replaced is spent too,
+	// and never a duplicate: inside the grace interval only the replaced
+	// token gets the current one back.
+	t.Run("ReusedOlder", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ctx := t.Context()
+		u := mustUser(t, s, "alice")
+		f := mustSession(t, s, u.ID, "sess", at(0), at(24*time.Hour))
+		r1 := rotation(f.token, "next1", at(time.Hour))
+		r2 := rotation(&r1.Next, "next2", at(time.Hour+time.Second))
+		for _, r := range []latch.Rotation{r1, r2} {
+			if _, _, err := s.Rotate(ctx, r); err != nil {
+				t.Fatalf("Rotate: %v", err)
+			}
+		}
+		checkStored(t, s, "sess", f.token.Hash, replacedBefore(f.token, r2))
+		checkStored(t, s, "sess", r1.Next.Hash, spentBy(&r1.Next, r2))
+		checkStored(t, s, "sess", r2.Next.Hash, &r2.Next)
+
+		again := rotation(f.token, "other", at(time.Hour+2*time.Second))
+		again.ReuseInterval = time.Hour
+		_, _, err := s.Rotate(ctx, again)
+		checkErr(t, "Rotate of a token two rotations old", err, latch.ErrTokenReused)
+		checkTime(t, "RevokedAt", mustGetSession(t, s, "sess").RevokedAt, again.Now)
+	})
+
 	t.Run("NoSpend", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
