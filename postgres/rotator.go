@@ -96,16 +96,20 @@ func (db *DB) rotateOne(ctx context.Context, r latch.Rotation) (*latch.Session, 
 // rotations come in as arrays, and the rows that come back name the ones
 // that happened by their index in the batch. Two rotations of one session
 // in a batch update its row once: the one whose row comes back won, the
-// other finds another current token on its own.
+// other finds another current token on its own. Users are joined to the
+// rotations, and a session's user compared with IS NOT DISTINCT FROM
+// (no equivalence the planner could follow), so that sessions are found
+// by their key, never through sessions_user_id: that would read every
+// session of the user for each rotation.
 var rotateManySQL = `UPDATE sessions s SET
 	replaced_hash = s.refresh_hash, replaced_issued_at = s.refresh_issued_at, replaced_expires_at = s.refresh_expires_at, replaced_at = i.now,
 	refresh_hash = i.next_hash, refresh_jti = i.next_jti, refresh_issued_at = i.issued, refresh_expires_at = LEAST(i.expires, s.expires_at)
 FROM unnest($1::int[], $2::timestamptz[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[],
 		$8::text[], $9::bigint[], $10::bigint[], $11::bigint[])
-		AS i(idx, now, next_hash, next_jti, issued, expires, session_id, old_hash, user_id, ver, idle),
-	users u
-WHERE s.id = i.session_id AND s.refresh_hash = i.old_hash AND s.revoked_at IS NULL AND s.expires_at > i.now AND s.user_id = i.user_id
-	AND u.id = s.user_id AND u.is_active
+		AS i(idx, now, next_hash, next_jti, issued, expires, session_id, old_hash, user_id, ver, idle)
+	JOIN users u ON u.id = i.user_id
+WHERE s.id = i.session_id AND s.refresh_hash = i.old_hash AND s.revoked_at IS NULL AND s.expires_at > i.now
+	AND s.user_id IS NOT DISTINCT FROM i.user_id AND u.is_active
 	AND (u.token_version <= i.ver OR (u.version_keep_session = s.id AND u.version_keep_from <= i.ver))
 	AND (i.idle <= 0 OR GREATEST(s.last_used_at, s.refresh_issued_at) >= i.now - i.idle * interval '1 microsecond')
 RETURNING i.idx, ` + sessionColumns + `, ` + qualifiedUserColumns
