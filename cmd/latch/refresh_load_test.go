@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/latch-auth/latch/internal/testenv"
 )
 
 // refreshCall posts a refresh token to base's refresh endpoint and returns
@@ -133,11 +135,13 @@ func TestRefreshSurvivesKill(t *testing.T) {
 		name string
 		env  func(t *testing.T) map[string]string
 	}
-	dbs := []db{{"sqlite", func(t *testing.T) map[string]string { return map[string]string{"LATCH_DATA_DIR": t.TempDir()} }}}
-	if pg := os.Getenv("LATCH_TEST_POSTGRES_URL"); pg != "" {
-		dbs = append(dbs, db{"postgres", func(t *testing.T) map[string]string {
+	dbs := []db{
+		{"sqlite", func(t *testing.T) map[string]string { return map[string]string{"LATCH_DATA_DIR": t.TempDir()} }},
+		{"postgres", func(t *testing.T) map[string]string {
+			// Skipped without PostgreSQL, a failure under CI.
+			pg := testenv.Getenv(t, "LATCH_TEST_POSTGRES_URL")
 			return map[string]string{"LATCH_DATA_DIR": t.TempDir(), "LATCH_DATABASE_URL": freshSchemaURL(t, pg)}
-		}})
+		}},
 	}
 	for _, d := range dbs {
 		t.Run(d.name, func(t *testing.T) {
