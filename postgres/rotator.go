@@ -51,16 +51,10 @@ func newRotator(db *DB) *rotator {
 // do runs the checked rotation r in a batch and waits for its outcome.
 func (w *rotator) do(ctx context.Context, r latch.Rotation) (*rotateReq, error) {
 	q := &rotateReq{r: r, done: make(chan struct{})}
-	if err := w.batch.Submit(ctx, q); err != nil {
+	if err := w.batch.Do(ctx, q, q.done); err != nil {
 		return nil, err
 	}
-	select {
-	case <-q.done:
-		return q, q.err
-	case <-ctx.Done():
-		// The rotation may still commit; its caller has gone.
-		return nil, ctx.Err()
-	}
+	return q, q.err
 }
 
 func (w *rotator) runBatch(batch []*rotateReq) {

@@ -15,19 +15,8 @@ import (
 
 func TestAccountsMigration(t *testing.T) {
 	storetest.TestAccountsMigration(t, func(t *testing.T, emails []string) storetest.Legacy {
-		l := legacy(filepath.Join(t.TempDir(), "latch.db"))
+		l := newLegacy(t, 3)
 		l.exec(t, func(db *sql.DB) error {
-			fsys, err := fs.Sub(migrations, "migrations")
-			if err != nil {
-				return err
-			}
-			p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithGoMigrations(accountsMigration()))
-			if err != nil {
-				return err
-			}
-			if _, err := p.UpTo(t.Context(), 3); err != nil {
-				return err
-			}
 			for i, e := range emails {
 				name := fmt.Sprintf("user%d", i+1)
 				if _, err := db.ExecContext(t.Context(),
@@ -43,6 +32,24 @@ func TestAccountsMigration(t *testing.T) {
 
 // legacy is the path of a database file an older latch left.
 type legacy string
+
+// newLegacy creates a database file at migration version.
+func newLegacy(t *testing.T, version int64) legacy {
+	l := legacy(filepath.Join(t.TempDir(), "latch.db"))
+	l.exec(t, func(db *sql.DB) error {
+		fsys, err := fs.Sub(migrations, "migrations")
+		if err != nil {
+			return err
+		}
+		p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithGoMigrations(accountsMigration()))
+		if err != nil {
+			return err
+		}
+		_, err = p.UpTo(t.Context(), version)
+		return err
+	})
+	return l
+}
 
 func (l legacy) exec(t *testing.T, fn func(db *sql.DB) error) {
 	t.Helper()
@@ -73,20 +80,9 @@ func (l legacy) ClearEmails(t *testing.T, keep int64) {
 
 func TestFamilyMigration(t *testing.T) {
 	storetest.TestFamilyMigration(t, func(t *testing.T) storetest.LegacyFamilies {
-		l := legacyFamilies{legacy(filepath.Join(t.TempDir(), "latch.db"))}
+		l := legacyFamilies{newLegacy(t, 6)}
 		l.exec(t, func(db *sql.DB) error {
-			fsys, err := fs.Sub(migrations, "migrations")
-			if err != nil {
-				return err
-			}
-			p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithGoMigrations(accountsMigration()))
-			if err != nil {
-				return err
-			}
-			if _, err := p.UpTo(t.Context(), 6); err != nil {
-				return err
-			}
-			_, err = db.ExecContext(t.Context(),
+			_, err := db.ExecContext(t.Context(),
 				`INSERT INTO users (id, username, username_key, email, email_key, password_hash, created_at) VALUES (1, 'alice', 'alice', '', '', 'h', 0)`)
 			return err
 		})

@@ -44,14 +44,8 @@ func newRotator(db *DB) *rotator {
 // do queues r and waits for its batch to commit.
 func (w *rotator) do(ctx context.Context, r latch.Rotation) (*rotateReq, error) {
 	q := &rotateReq{r: r, done: make(chan struct{})}
-	if err := w.batch.Submit(ctx, q); err != nil {
+	if err := w.batch.Do(ctx, q, q.done); err != nil {
 		return nil, err
-	}
-	select {
-	case <-q.done:
-	case <-ctx.Done():
-		// The rotation may still commit; its caller has gone.
-		return nil, ctx.Err()
 	}
 	if q.err != nil {
 		return nil, q.err

@@ -65,6 +65,21 @@ func (b *Batcher[T]) Submit(ctx context.Context, req T) error {
 	}
 }
 
+// Do submits req and waits until done is closed (by run, once req's
+// batch has run) or ctx ends; in the latter case req may still run, with
+// no one waiting for its outcome.
+func (b *Batcher[T]) Do(ctx context.Context, req T, done <-chan struct{}) error {
+	if err := b.Submit(ctx, req); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Close stops the workers once the requests queued so far have run.
 func (b *Batcher[T]) Close() {
 	b.mu.Lock()

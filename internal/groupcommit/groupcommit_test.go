@@ -125,3 +125,37 @@ func TestSubmitGivesUpWithItsContext(t *testing.T) {
 		t.Errorf("Submit to a full queue with an ended context: %v, want context.Canceled", err)
 	}
 }
+
+func TestDoWaitsForItsBatch(t *testing.T) {
+	type job struct {
+		n    int
+		done chan struct{}
+	}
+	release := make(chan struct{})
+	b := groupcommit.New(1, 4, func(batch []*job) {
+		<-release
+		for _, j := range batch {
+			close(j.done)
+		}
+	})
+	defer b.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	first := &job{n: 1, done: make(chan struct{})}
+	gaveUp := make(chan error)
+	go func() { gaveUp <- b.Do(ctx, first, first.done) }()
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Do with an ended context: %v, want context.Canceled", err)
+	}
+	close(release) // the first job still runs
+	<-first.done
+	second := &job{n: 2, done: make(chan struct{})}
+	if err := b.Do(context.Background(), second, second.done); err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	select {
+	case <-second.done:
+	default:
+		t.Error("Do returned before the job's batch ran")
+	}
+}
