@@ -131,8 +131,10 @@ func TestDoWaitsForItsBatch(t *testing.T) {
 		n    int
 		done chan struct{}
 	}
+	started := make(chan struct{}, 1)
 	release := make(chan struct{})
 	b := groupcommit.New(1, 4, func(batch []*job) {
+		started <- struct{}{}
 		<-release
 		for _, j := range batch {
 			close(j.done)
@@ -143,6 +145,7 @@ func TestDoWaitsForItsBatch(t *testing.T) {
 	first := &job{n: 1, done: make(chan struct{})}
 	gaveUp := make(chan error)
 	go func() { gaveUp <- b.Do(ctx, first, first.done) }()
+	<-started // the job runs; its caller gives up waiting
 	cancel()
 	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Do with an ended context: %v, want context.Canceled", err)
