@@ -145,6 +145,13 @@ func TestRefresh(t *testing.T) {
 		{"rotation without blacklisting", func(o *auth.Options) { o.BlacklistAfterRotation = false }, []step{
 			{"refresh", 0, refresh(0), nil},
 			{"the old token again, long after", time.Hour, refresh(0), nil},
+			{"the first token, replaced twice, verifies", 0, func(f *flow, s *state) error {
+				return f.svc.Verify(f.ctx, s.pairs[0].Refresh)
+			}, nil},
+			{"and logs out", 0, func(f *flow, s *state) error {
+				return f.svc.Logout(f.ctx, f.principal(s.pairs[2].Access), s.pairs[0].Refresh)
+			}, nil},
+			{"which ended the session", 0, refresh(1), latch.ErrSessionRevoked},
 		}},
 		{"idle timeout", func(o *auth.Options) { o.IdleTimeout, o.AccessLifetime = time.Hour, 2*time.Hour }, []step{
 			{"refresh within it", 30 * time.Minute, refresh(0), nil},

@@ -58,7 +58,7 @@ func (s *Service) Logout(ctx context.Context, p *Principal, raw string) error {
 	if _, err := s.revokeSession(ctx, sess.ID, latch.ReasonLogout); err != nil {
 		return err
 	}
-	if !rec.SpentAt.IsZero() {
+	if !rec.SpentAt.IsZero() && s.opts.BlacklistAfterRotation {
 		return fmt.Errorf("%w: %w", ErrInvalidRefresh, latch.ErrTokenSpent) // revoked all the same: it may be a thief's
 	}
 	if p.SessionID != "" && p.SessionID != sess.ID {
