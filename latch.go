@@ -65,6 +65,42 @@ type RefreshToken struct {
 	Successor *Successor
 }
 
+// Family is what a session keeps of its refresh tokens: the current one
+// and the one it replaced. Every other token of the session is spent.
+type Family struct {
+	SessionID string
+	// Current is the session's newest token (Hash, IssuedAt, ExpiresAt);
+	// CurrentJTI its jti when a rotation made it, so that a duplicate of
+	// the rotation within the grace interval gets the same token.
+	Current    RefreshToken
+	CurrentJTI string
+	// Replaced is the token Current replaced (Hash, IssuedAt, ExpiresAt,
+	// SpentAt); Hash is empty before the first rotation.
+	Replaced RefreshToken
+}
+
+// Token returns what f says of the refresh token with hash: the current
+// token; the one it replaced, spent, with the current one as its
+// successor; or an older one, spent when the replaced one was at the
+// latest (or, before any rotation, when the current one was issued).
+func (f *Family) Token(hash string) *RefreshToken {
+	switch {
+	case hash == f.Current.Hash:
+		return &RefreshToken{Hash: hash, SessionID: f.SessionID, IssuedAt: f.Current.IssuedAt, ExpiresAt: f.Current.ExpiresAt}
+	case hash == f.Replaced.Hash && hash != "":
+		return &RefreshToken{
+			Hash: hash, SessionID: f.SessionID, IssuedAt: f.Replaced.IssuedAt, ExpiresAt: f.Replaced.ExpiresAt,
+			SpentAt:   f.Replaced.SpentAt,
+			Successor: &Successor{JTI: f.CurrentJTI, IssuedAt: f.Current.IssuedAt, ExpiresAt: f.Current.ExpiresAt},
+		}
+	}
+	spent := f.Replaced.SpentAt
+	if spent.IsZero() {
+		spent = f.Current.IssuedAt
+	}
+	return &RefreshToken{Hash: hash, SessionID: f.SessionID, SpentAt: spent}
+}
+
 // Successor identifies the refresh token issued when a token was rotated.
 type Successor struct {
 	JTI       string

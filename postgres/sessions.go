@@ -26,11 +26,11 @@ const sessionColumns = `s.id, s.user_id, s.created_at, ` + lastUsed + `, s.expir
 const familyColumns = `s.refresh_hash, s.refresh_jti, s.refresh_issued_at, s.refresh_expires_at,
 	s.replaced_hash, s.replaced_issued_at, s.replaced_expires_at, s.replaced_at`
 
-// family is what a session knows of its refresh tokens.
+// family scans familyColumns.
 type family struct {
-	hash, jti       string // the current token; jti when a rotation made it
+	hash, jti       string
 	issued, expires time.Time
-	replacedHash    string // the token the current one replaced, if any
+	replacedHash    string
 	replacedIssued  time.Time
 	replacedExpires time.Time
 	replacedAt      *time.Time
@@ -40,28 +40,14 @@ func (f *family) dest() []any {
 	return []any{&f.hash, &f.jti, &f.issued, &f.expires, &f.replacedHash, &f.replacedIssued, &f.replacedExpires, &f.replacedAt}
 }
 
-// record is what the family says of the token with hash in session sid:
-// the current token, the one it replaced (spent, with the current one as
-// its successor), or an older one (spent when the current one's
-// predecessor was, at the latest).
-func (f *family) record(sid, hash string) *latch.RefreshToken {
-	switch {
-	case hash == f.hash:
-		return &latch.RefreshToken{Hash: hash, SessionID: sid, IssuedAt: f.issued.UTC(), ExpiresAt: f.expires.UTC()}
-	case hash == f.replacedHash:
-		return &latch.RefreshToken{
-			Hash: hash, SessionID: sid, IssuedAt: f.replacedIssued.UTC(), ExpiresAt: f.replacedExpires.UTC(),
-			SpentAt:   fromNull(f.replacedAt),
-			Successor: &latch.Successor{JTI: f.jti, IssuedAt: f.issued.UTC(), ExpiresAt: f.expires.UTC()},
-		}
+func (f *family) of(sid string) *latch.Family {
+	return &latch.Family{
+		SessionID:  sid,
+		Current:    latch.RefreshToken{Hash: f.hash, SessionID: sid, IssuedAt: f.issued.UTC(), ExpiresAt: f.expires.UTC()},
+		CurrentJTI: f.jti,
+		Replaced: latch.RefreshToken{Hash: f.replacedHash, SessionID: sid, IssuedAt: f.replacedIssued.UTC(),
+			ExpiresAt: f.replacedExpires.UTC(), SpentAt: fromNull(f.replacedAt)},
 	}
-	spent := fromNull(f.replacedAt)
-	if spent.IsZero() {
-		// Never rotated: a token of the session that is not its first was
-		// replaced before the store kept families (or never existed).
-		spent = f.issued.UTC()
-	}
-	return &latch.RefreshToken{Hash: hash, SessionID: sid, SpentAt: spent}
 }
 
 func scanSession(row pgx.Row, extra ...any) (*latch.Session, error) {
@@ -136,13 +122,13 @@ const (
 	familyForUpdate = familyQuery + ` FOR NO KEY UPDATE`
 )
 
-func sessionFamily(ctx context.Context, q querier, query, sid string) (*latch.Session, *family, error) {
+func sessionFamily(ctx context.Context, q querier, query, sid string) (*latch.Session, *latch.Family, error) {
 	var f family
 	s, err := scanSession(q.QueryRow(ctx, query, sid), f.dest()...)
 	if err != nil {
 		return nil, nil, err
 	}
-	return s, &f, nil
+	return s, f.of(sid), nil
 }
 
 // RefreshToken implements latch.SessionStore.
@@ -160,7 +146,7 @@ func (db *DB) RefreshToken(ctx context.Context, sid, hash string) (*latch.Refres
 	if err != nil {
 		return nil, nil, fmt.Errorf("refresh token: %w", err)
 	}
-	return f.record(sid, hash), s, nil
+	return f.Token(hash), s, nil
 }
 
 // rotateSet makes the successor the session's current token and the
@@ -244,7 +230,7 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *la
 			refused = latch.ErrSessionRevoked
 			return nil
 		}
-		if t := f.record(sid, r.OldHash); !t.SpentAt.IsZero() && r.Spend {
+		if t := f.Token(r.OldHash); !t.SpentAt.IsZero() && r.Spend {
 			if latch.InGrace(t, r.ReuseInterval, r.Now) {
 				refused = &latch.SpentError{Token: t}
 				return nil
@@ -288,7 +274,7 @@ func (db *DB) Touch(ctx context.Context, sid, hash string, now time.Time) (*latc
 		case !s.Active(now):
 			return latch.ErrSessionRevoked
 		}
-		if t := f.record(sid, hash); !t.SpentAt.IsZero() {
+		if t := f.Token(hash); !t.SpentAt.IsZero() {
 			return &latch.SpentError{Token: t}
 		}
 		out, err = scanSession(tx.QueryRow(ctx,

@@ -28,11 +28,11 @@ const returningSession = `id, user_id, created_at, MAX(last_used_at, refresh_iss
 const familyColumns = `s.refresh_hash, s.refresh_jti, s.refresh_issued_at, s.refresh_expires_at,
 	s.replaced_hash, s.replaced_issued_at, s.replaced_expires_at, s.replaced_at`
 
-// family is what a session knows of its refresh tokens.
+// family scans familyColumns.
 type family struct {
-	hash, jti       string // the current token; jti when a rotation made it
+	hash, jti       string
 	issued, expires int64
-	replacedHash    string // the token the current one replaced, if any
+	replacedHash    string
 	replacedIssued  int64
 	replacedExpires int64
 	replacedAt      sql.NullInt64
@@ -42,38 +42,24 @@ func (f *family) dest() []any {
 	return []any{&f.hash, &f.jti, &f.issued, &f.expires, &f.replacedHash, &f.replacedIssued, &f.replacedExpires, &f.replacedAt}
 }
 
-// record is what the family says of the token with hash in session sid:
-// the current token, the one it replaced (spent, with the current one as
-// its successor), or an older one (spent when the current one's
-// predecessor was, at the latest).
-func (f *family) record(sid, hash string) *latch.RefreshToken {
-	switch {
-	case hash == f.hash:
-		return &latch.RefreshToken{Hash: hash, SessionID: sid, IssuedAt: fromMicro(f.issued), ExpiresAt: fromMicro(f.expires)}
-	case hash == f.replacedHash:
-		return &latch.RefreshToken{
-			Hash: hash, SessionID: sid, IssuedAt: fromMicro(f.replacedIssued), ExpiresAt: fromMicro(f.replacedExpires),
-			SpentAt:   fromDB(f.replacedAt),
-			Successor: &latch.Successor{JTI: f.jti, IssuedAt: fromMicro(f.issued), ExpiresAt: fromMicro(f.expires)},
-		}
+func (f *family) of(sid string) *latch.Family {
+	return &latch.Family{
+		SessionID:  sid,
+		Current:    latch.RefreshToken{Hash: f.hash, SessionID: sid, IssuedAt: fromMicro(f.issued), ExpiresAt: fromMicro(f.expires)},
+		CurrentJTI: f.jti,
+		Replaced: latch.RefreshToken{Hash: f.replacedHash, SessionID: sid, IssuedAt: fromMicro(f.replacedIssued),
+			ExpiresAt: fromMicro(f.replacedExpires), SpentAt: fromDB(f.replacedAt)},
 	}
-	spent := fromDB(f.replacedAt)
-	if spent.IsZero() {
-		// Never rotated: a token of the session that is not its first was
-		// replaced before the store kept families (or never existed).
-		spent = fromMicro(f.issued)
-	}
-	return &latch.RefreshToken{Hash: hash, SessionID: sid, SpentAt: spent}
 }
 
 // sessionFamily reads session sid with its family.
-func sessionFamily(ctx context.Context, q querier, sid string) (*latch.Session, *family, error) {
+func sessionFamily(ctx context.Context, q querier, sid string) (*latch.Session, *latch.Family, error) {
 	var f family
 	s, err := scanSession(q.QueryRowContext(ctx, `SELECT `+sessionColumns+`, `+familyColumns+` FROM sessions s WHERE s.id = ?`, sid), f.dest()...)
 	if err != nil {
 		return nil, nil, err
 	}
-	return s, &f, nil
+	return s, f.of(sid), nil
 }
 
 type scanner interface{ Scan(...any) error }
@@ -162,7 +148,7 @@ func (db *DB) RefreshToken(ctx context.Context, sid, hash string) (*latch.Refres
 	if err != nil {
 		return nil, nil, fmt.Errorf("refresh token: %w", classify(err))
 	}
-	return f.record(sid, hash), s, nil
+	return f.Token(hash), s, nil
 }
 
 // Rotate implements latch.SessionStore. Concurrent rotations share one
@@ -215,7 +201,7 @@ func (db *DB) rotateInTx(ctx context.Context, tx *sql.Tx, q *rotateReq) error {
 		q.err = latch.ErrSessionRevoked
 		return nil
 	}
-	if t := f.record(sid, r.OldHash); !t.SpentAt.IsZero() && r.Spend {
+	if t := f.Token(r.OldHash); !t.SpentAt.IsZero() && r.Spend {
 		if latch.InGrace(t, r.ReuseInterval, r.Now) {
 			q.err = &latch.SpentError{Token: t}
 			return nil
@@ -253,7 +239,7 @@ func (db *DB) Touch(ctx context.Context, sid, hash string, now time.Time) (*latc
 	case !s.Active(now):
 		return nil, fmt.Errorf("touch: %w", latch.ErrSessionRevoked)
 	}
-	if t := f.record(sid, hash); !t.SpentAt.IsZero() {
+	if t := f.Token(hash); !t.SpentAt.IsZero() {
 		return nil, fmt.Errorf("touch: %w", &latch.SpentError{Token: t})
 	}
 	s, err = scanSession(tx.QueryRowContext(ctx,
