@@ -37,7 +37,7 @@ type rotateReq struct {
 
 func newRotator(db *DB) *rotator {
 	w := &rotator{db: db}
-	w.batch = groupcommit.New(1, maxBatch, w.runBatch) // one writer
+	w.batch = groupcommit.New(maxBatch, w.runBatch)
 	return w
 }
 

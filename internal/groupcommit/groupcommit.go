@@ -3,8 +3,9 @@
 // statement: the batch's fixed cost (a commit, a round trip) is paid once
 // for all of them.
 //
-// A request that arrives while its worker is busy waits for the next batch;
-// a request that arrives at an idle worker runs at once, alone, so nothing
+// One batch runs at a time. A request that arrives while it runs waits for
+// the next batch;
+// a request that arrives when none runs goes at once, alone, so nothing
 // waits for company that may not come.
 package groupcommit
 
@@ -30,21 +31,17 @@ type Batcher[T any] struct {
 	wg     sync.WaitGroup
 }
 
-// New starts workers goroutines that each take up to max waiting requests
-// at a time and pass them to run. run answers every request of its batch
-// (each T carries its own way to be answered, typically a channel the
-// caller waits on); it must not keep the slice.
-func New[T any](workers, max int, run func([]T)) *Batcher[T] {
-	if workers < 1 {
-		workers = 1
-	}
+// New starts a goroutine that takes up to max waiting requests at a time
+// and passes them to run: one batch runs at a time, and the requests that
+// arrive meanwhile make the next one. run answers every request of its
+// batch (each T carries its own way to be answered, typically a channel
+// the caller waits on); it must not keep the slice.
+func New[T any](max int, run func([]T)) *Batcher[T] {
 	if max < 1 {
 		max = 1
 	}
-	b := &Batcher[T]{run: run, max: max, reqs: make(chan T, 4*max*workers), quit: make(chan struct{})}
-	for range workers {
-		b.wg.Go(b.work)
-	}
+	b := &Batcher[T]{run: run, max: max, reqs: make(chan T, 4*max), quit: make(chan struct{})}
+	b.wg.Go(b.work)
 	return b
 }
 
@@ -80,7 +77,7 @@ func (b *Batcher[T]) Do(ctx context.Context, req T, done <-chan struct{}) error 
 	}
 }
 
-// Close stops the workers once the requests queued so far have run.
+// Close stops the worker once the requests queued so far have run.
 func (b *Batcher[T]) Close() {
 	b.mu.Lock()
 	if !b.closed {

@@ -18,21 +18,20 @@ type req struct {
 func TestBatcher(t *testing.T) {
 	tests := []struct {
 		name             string
-		workers, max, n  int
+		max, n           int
 		wantSomeBatching bool
 	}{
-		{"one worker", 1, 8, 2000, true},
-		{"two workers", 2, 8, 2000, true},
-		{"batches of one", 1, 1, 200, false},
+		{"batches of up to 8", 8, 2000, true},
+		{"batches of one", 1, 200, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var running, ran atomic.Int64
 			release := make(chan struct{})
 			var once sync.Once
-			b := groupcommit.New(tt.workers, tt.max, func(batch []*req) {
-				if r := running.Add(1); r > int64(tt.workers) {
-					t.Errorf("%d batches run at once, want at most %d", r, tt.workers)
+			b := groupcommit.New(tt.max, func(batch []*req) {
+				if r := running.Add(1); r > 1 {
+					t.Errorf("%d batches run at once, want one", r)
 				}
 				// Hold the first batch until every request is queued, so
 				// that the next ones are full.
@@ -81,7 +80,7 @@ func TestCloseRunsWhatIsQueued(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
 	var ran atomic.Int64
-	b := groupcommit.New(1, 4, func(batch []int) {
+	b := groupcommit.New(4, func(batch []int) {
 		if ran.Add(int64(len(batch))) == int64(len(batch)) {
 			close(started)
 			<-release
@@ -111,12 +110,12 @@ func TestCloseRunsWhatIsQueued(t *testing.T) {
 
 func TestSubmitGivesUpWithItsContext(t *testing.T) {
 	release := make(chan struct{})
-	b := groupcommit.New(1, 1, func([]int) { <-release })
+	b := groupcommit.New(1, func([]int) { <-release })
 	defer b.Close()
 	defer close(release)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	// The queue takes 4 per worker and batch size; the worker holds one.
+	// The queue takes 4 per batch size; the worker holds one.
 	var err error
 	for i := 0; i < 10 && err == nil; i++ {
 		err = b.Submit(ctx, i)
@@ -133,7 +132,7 @@ func TestDoWaitsForItsBatch(t *testing.T) {
 	}
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
-	b := groupcommit.New(1, 4, func(batch []*job) {
+	b := groupcommit.New(4, func(batch []*job) {
 		started <- struct{}{}
 		<-release
 		for _, j := range batch {
