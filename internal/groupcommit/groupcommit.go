@@ -4,9 +4,8 @@
 // for all of them.
 //
 // One batch runs at a time. A request that arrives while it runs waits for
-// the next batch;
-// a request that arrives when none runs goes at once, alone, so nothing
-// waits for company that may not come.
+// the next batch; a request that arrives when none runs goes at once,
+// alone, so nothing waits for company that may not come.
 package groupcommit
 
 import (
