@@ -150,26 +150,37 @@ func TestPasswordResetNoEnumeration(t *testing.T) {
 		_, email := ts.newMailUser("enum")
 		known = append(known, email)
 	}
-	var tKnown, tUnknown []time.Duration
-	for i := range 2 * n {
-		email := uniqueAddress("nobody")
-		if i%2 == 0 {
-			email = known[i/2]
+	median := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
+	// A timing difference that tells addresses apart shows in every
+	// attempt; a burst of load from the tests running alongside (the
+	// packages run in parallel) in one, so three attempts are allowed.
+	var ratio float64
+	for attempt := 1; attempt <= 3; attempt++ {
+		var tKnown, tUnknown []time.Duration
+		for i := range 2 * n {
+			email := uniqueAddress("nobody")
+			if i%2 == 0 {
+				email = known[i/2]
+			}
+			start := time.Now()
+			r := ts.postJSON("/api/password/reset/", map[string]any{"email": email})
+			d := time.Since(start)
+			wantResponse(t, r, 200, `{"detail":"Password reset e-mail has been sent."}`)
+			if i%2 == 0 {
+				tKnown = append(tKnown, d)
+			} else {
+				tUnknown = append(tUnknown, d)
+			}
 		}
-		start := time.Now()
-		r := ts.postJSON("/api/password/reset/", map[string]any{"email": email})
-		d := time.Since(start)
-		wantResponse(t, r, 200, `{"detail":"Password reset e-mail has been sent."}`)
-		if i%2 == 0 {
-			tKnown = append(tKnown, d)
-		} else {
-			tUnknown = append(tUnknown, d)
+		k, u := median(tKnown), median(tUnknown)
+		ratio = float64(max(k, u)) / float64(min(k, u))
+		t.Logf("attempt %d: median time known %v, unknown %v: ratio %.2f", attempt, k, u, ratio)
+		if ratio <= 1.5 {
+			break
 		}
 	}
-	median := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
-	k, u := median(tKnown), median(tUnknown)
-	if ratio := float64(max(k, u)) / float64(min(k, u)); ratio > 1.5 {
-		t.Errorf("median time known %v, unknown %v: ratio %.2f > 1.5", k, u, ratio)
+	if ratio > 1.5 {
+		t.Errorf("median time of known and unknown addresses differ by %.2fx in every attempt, want at most 1.5x", ratio)
 	}
 	ts.app.Auth().Drain()
 }
