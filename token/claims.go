@@ -268,11 +268,33 @@ func (p *payload) date(name string) (*jwt.NumericDate, error) {
 	if !ok {
 		return nil, nil
 	}
+	if n, ok := smallUint(r); ok {
+		// What NumericDate's UnmarshalJSON makes of it (an integer of at
+		// most 15 digits is exact as the float64 it goes through), without
+		// decoding it a second time.
+		return jwt.NewNumericDate(time.Unix(n, 0)), nil
+	}
 	d := new(jwt.NumericDate)
 	if err := d.UnmarshalJSON(r); err != nil {
 		return nil, fmt.Errorf("%s is not a number", name)
 	}
 	return d, nil
+}
+
+// smallUint reads r as an integer of 1 to 15 decimal digits and nothing
+// else.
+func smallUint(r []byte) (int64, bool) {
+	if len(r) == 0 || len(r) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range r {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 func (p *payload) GetExpirationTime() (*jwt.NumericDate, error) { return p.exp, nil }

@@ -2,10 +2,12 @@ package token
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -47,6 +49,8 @@ type Engine struct {
 	method         jwt.SigningMethod
 	header         string // base64url JOSE header of the tokens Sign makes
 	parser         *jwt.Parser
+	validator      *jwt.Validator // the parser's claim checks, for parseOwn
+	macs           *macPool       // the signing key's, when it is an HMAC secret
 	userIDClaim    string
 	userIDAsString bool
 	audience       string
@@ -122,6 +126,10 @@ func New(opts Options) (*Engine, error) {
 		parserOpts = append(parserOpts, jwt.WithIssuer(e.issuer))
 	}
 	e.parser = jwt.NewParser(parserOpts...)
+	e.validator = jwt.NewValidator(parserOpts...)
+	if m, ok := e.method.(*jwt.SigningMethodHMAC); ok && e.signing.secret != nil {
+		e.macs = newMACPool(m.Hash.New, e.signing.secret())
+	}
 
 	// golang-jwt would also marshal the header with sorted keys; PyJWT sorts
 	// them too (alg, kid, typ).
@@ -168,8 +176,10 @@ func (e *Engine) Sign(c Claims) (string, error) {
 		return "", err
 	}
 	signingString := e.header + "." + b64.EncodeToString(body)
-	sig, err := e.method.Sign(signingString, e.signing.signingKey())
-	if err != nil {
+	var sig []byte
+	if e.macs != nil {
+		sig = e.macs.sign(make([]byte, 0, 64), signingString)
+	} else if sig, err = e.method.Sign(signingString, e.signing.signingKey()); err != nil {
 		return "", fmt.Errorf("token: sign with %s: %w", e.signing.Algorithm, err)
 	}
 	return signingString + "." + b64.EncodeToString(sig), nil
@@ -192,12 +202,59 @@ func (e *Engine) Sign(c Claims) (string, error) {
 // verify endpoint) the type is not checked. Parse does not check refresh_exp
 // against the clock: see [Engine.RefreshExpired].
 func (e *Engine) Parse(raw string, want Type) (*Claims, error) {
+	if p := e.parseOwn(raw); p != nil {
+		return e.claims(p, want)
+	}
+	return e.parseGeneral(raw, want)
+}
+
+// parseGeneral is Parse through golang-jwt's parser alone.
+func (e *Engine) parseGeneral(raw string, want Type) (*Claims, error) {
 	p := new(payload)
 	if _, err := e.parser.ParseWithClaims(raw, p, e.keyFor); err != nil {
 		return nil, invalid(err)
 	}
 	return e.claims(p, want)
 }
+
+// parseOwn accepts the tokens golang-jwt would accept that Sign made with
+// an HMAC signing key: the exact header Sign writes (so alg and kid name
+// that key), a signature that verifies, a payload that decodes, and the
+// parser's own claim checks passed. It returns nil for anything else, and
+// golang-jwt then decides, with its reasons. A refresh parses one such
+// token, and golang-jwt's general path (the header decoded into a map, the
+// payload scanned twice) cost more than the signature itself.
+func (e *Engine) parseOwn(raw string) *payload {
+	h := len(e.header)
+	if e.macs == nil || len(raw) <= h || raw[h] != '.' || raw[:h] != e.header {
+		return nil
+	}
+	dot := strings.IndexByte(raw[h+1:], '.')
+	if dot < 0 {
+		return nil
+	}
+	signed, sigSeg := raw[:h+1+dot], raw[h+2+dot:]
+	var sig [64]byte // the longest HMAC, HS512's
+	if b64Strict.DecodedLen(len(sigSeg)) > len(sig) {
+		return nil
+	}
+	n, err := b64Strict.Decode(sig[:], []byte(sigSeg))
+	if err != nil || !e.macs.verify(signed, sig[:n]) {
+		return nil
+	}
+	body, err := b64Strict.DecodeString(raw[h+1 : h+1+dot])
+	if err != nil || !json.Valid(body) {
+		return nil
+	}
+	p := new(payload)
+	if p.UnmarshalJSON(body) != nil || e.validator.Validate(p) != nil {
+		return nil
+	}
+	return p
+}
+
+// b64Strict decodes segments as the parser does (jwt.WithStrictDecoding).
+var b64Strict = base64.RawURLEncoding.Strict()
 
 // keyFor is the jwt.Keyfunc: golang-jwt has already checked that the alg
 // header is one of the engine's algorithms.
