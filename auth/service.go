@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -217,7 +218,7 @@ func (s *Service) claimsFor(u *latch.User, sid string, typ token.Type, jti strin
 	c := token.Claims{
 		Type:      typ,
 		ID:        jti,
-		UserID:    fmt.Sprint(u.ID),
+		UserID:    strconv.FormatInt(u.ID, 10),
 		SessionID: sid,
 		Version:   u.TokenVersion,
 		IssuedAt:  iat,

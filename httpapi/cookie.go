@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -90,11 +91,31 @@ var errNoRefreshCookie = &apiError{status: http.StatusUnauthorized,
 func (s *Server) writePair(ctx context.Context, w http.ResponseWriter, pair *auth.Pair, cookiePath string) {
 	noStore(w)
 	if cookiePath == "" || pair.Refresh == "" {
-		writeJSON(w, http.StatusOK, pairBody{pair.Access, pair.Refresh})
+		writePairBody(w, pair.Access, pair.Refresh)
 		return
 	}
 	s.setRefreshCookie(w, cookiePath, pair.Refresh, s.opts.Auth.RefreshExpiry(ctx, pair.Refresh))
-	writeJSON(w, http.StatusOK, pairBody{Access: pair.Access})
+	writePairBody(w, pair.Access, "")
+}
+
+// writePairBody writes {"access": access, "refresh": refresh} (no refresh
+// when empty) as writeJSON would, without reflection: every login and
+// refresh answers with it.
+func writePairBody(w http.ResponseWriter, access, refresh string) {
+	buf := buffers.Get().(*bytes.Buffer)
+	defer putBuffer(buf)
+	buf.Grow(32 + len(access) + len(refresh))
+	b := buf.AvailableBuffer()
+	b = append(b, `{"access":`...)
+	b = appendJSONString(b, access)
+	if refresh != "" {
+		b = append(b, `,"refresh":`...)
+		b = appendJSONString(b, refresh)
+	}
+	b = append(b, '}')
+	w.Header()["Content-Type"] = contentTypeJSON
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
 }
 
 func (s *Server) cookieLogin(path string) handlerFunc {

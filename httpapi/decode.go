@@ -75,6 +75,9 @@ func decodeJSON(body []byte) (fields, error) {
 	if msg := utf8Error(body); msg != "" {
 		return nil, errBadRequest("JSON parse error - " + msg)
 	}
+	if f, ok := flatStrings(body); ok {
+		return f, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
@@ -90,6 +93,72 @@ func decodeJSON(body []byte) (fields, error) {
 			[]string{fmt.Sprintf("Invalid data. Expected a dictionary, but got %s.", pythonType(v))}}}}
 	}
 	return fields(obj), nil
+}
+
+// flatStrings decodes b when it is a JSON object whose names and values
+// are all strings without escapes, the shape of nearly every body latch
+// reads (a token; a username and a password): what encoding/json makes
+// of it, without its reflection, on every refresh. ok is false for
+// anything else, which encoding/json then decodes and reports. b is
+// valid UTF-8 (decodeJSON checks first).
+func flatStrings(b []byte) (f fields, ok bool) {
+	i := skipJSONSpace(b, 0)
+	if i == len(b) || b[i] != '{' {
+		return nil, false
+	}
+	f = make(fields, 2)
+	if i = skipJSONSpace(b, i+1); i < len(b) && b[i] == '}' {
+		return f, skipJSONSpace(b, i+1) == len(b)
+	}
+	for {
+		name, next, ok := plainJSONString(b, i)
+		if !ok {
+			return nil, false
+		}
+		if i = skipJSONSpace(b, next); i == len(b) || b[i] != ':' {
+			return nil, false
+		}
+		value, next, ok := plainJSONString(b, skipJSONSpace(b, i+1))
+		if !ok {
+			return nil, false
+		}
+		f[name] = value // a later duplicate wins, as in encoding/json
+		if i = skipJSONSpace(b, next); i == len(b) {
+			return nil, false
+		}
+		switch b[i] {
+		case '}':
+			return f, skipJSONSpace(b, i+1) == len(b)
+		case ',':
+			i = skipJSONSpace(b, i+1)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// plainJSONString reads the string at b[i] when it has no escapes and no
+// control characters, and returns it and the index past it.
+func plainJSONString(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", 0, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return string(b[i+1 : j]), j + 1, true
+		case c == '\\' || c < 0x20:
+			return "", 0, false
+		}
+	}
+	return "", 0, false
+}
+
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // jsonErrorText describes a JSON syntax error without echoing the input.

@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -117,4 +119,34 @@ func TestUTF8Error(t *testing.T) {
 			t.Errorf("utf8Error(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
+}
+
+// FuzzFlatStrings holds decodeJSON's shortcut for flat string objects to
+// encoding/json: whatever it accepts, encoding/json decodes to the same
+// fields.
+func FuzzFlatStrings(f *testing.F) {
+	for _, seed := range []string{
+		`{"refresh":"a.b.c"}`, ` { "username" : "alice" , "password":"x y" } `, `{}`, `{"a":"1","a":"2"}`,
+		`{"a":"\u0041"}`, `{"a":1}`, `{"a":"b",}`, `{"a":"b"} {}`, "{\"a\":\"\t\"}", `{"a":"é"}`, `{"a" "b"}`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		if !utf8.ValidString(body) {
+			return // decodeJSON refuses it before
+		}
+		got, ok := flatStrings([]byte(body))
+		if !ok {
+			return
+		}
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil || dec.More() {
+			t.Fatalf("flatStrings accepted %q, encoding/json refuses it (%v)", body, err)
+		}
+		if !reflect.DeepEqual(map[string]any(got), v) {
+			t.Fatalf("flatStrings(%q) = %v, encoding/json %v", body, got, v)
+		}
+	})
 }

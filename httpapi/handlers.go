@@ -50,11 +50,6 @@ var (
 	headerNoCache = []string{"no-cache"}
 )
 
-type pairBody struct {
-	Access  string `json:"access"`
-	Refresh string `json:"refresh,omitempty"`
-}
-
 // credentials reads the identifier and password of a login: the
 // username field, or the email field under LATCH_LOGIN_FIELD=email.
 func (s *Server) credentials(r *http.Request) (login, pw string, err error) {

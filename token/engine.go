@@ -175,11 +175,19 @@ func (e *Engine) Sign(c Claims) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	signingString := e.header + "." + b64.EncodeToString(body)
-	var sig []byte
 	if e.macs != nil {
-		sig = e.macs.sign(make([]byte, 0, 64), signingString)
-	} else if sig, err = e.method.Sign(signingString, e.signing.signingKey()); err != nil {
+		// header.payload.signature in one buffer.
+		buf := make([]byte, 0, len(e.header)+1+b64.EncodedLen(len(body))+1+b64.EncodedLen(64))
+		buf = append(append(buf, e.header...), '.')
+		buf = b64.AppendEncode(buf, body)
+		var sig [64]byte
+		mac := e.macs.sum(sig[:0], buf)
+		buf = b64.AppendEncode(append(buf, '.'), mac)
+		return string(buf), nil
+	}
+	signingString := e.header + "." + b64.EncodeToString(body)
+	sig, err := e.method.Sign(signingString, e.signing.signingKey())
+	if err != nil {
 		return "", fmt.Errorf("token: sign with %s: %w", e.signing.Algorithm, err)
 	}
 	return signingString + "." + b64.EncodeToString(sig), nil

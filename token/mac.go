@@ -15,7 +15,7 @@ type macPool struct {
 
 type keyedMAC struct {
 	h   hash.Hash
-	buf []byte // the signing input, copied: Write takes bytes
+	buf []byte // a signing input to verify, copied: Write takes bytes
 	sum []byte
 }
 
@@ -25,29 +25,26 @@ func newMACPool(newHash func() hash.Hash, secret []byte) *macPool {
 	return p
 }
 
-// sign appends the MAC of s to dst.
-func (p *macPool) sign(dst []byte, s string) []byte {
-	m := p.get(s)
-	dst = append(dst, m.sum...)
-	p.put(m)
+// sum appends the MAC of b to dst.
+func (p *macPool) sum(dst, b []byte) []byte {
+	m := p.pool.Get().(*keyedMAC)
+	m.h.Reset()
+	m.h.Write(b)
+	dst = m.h.Sum(dst)
+	p.pool.Put(m)
 	return dst
 }
 
 // verify reports whether sig is the MAC of s, in constant time.
 func (p *macPool) verify(s string, sig []byte) bool {
-	m := p.get(s)
-	ok := hmac.Equal(m.sum, sig)
-	p.put(m)
-	return ok
-}
-
-func (p *macPool) get(s string) *keyedMAC {
 	m := p.pool.Get().(*keyedMAC)
 	m.h.Reset()
 	m.buf = append(m.buf[:0], s...)
 	m.h.Write(m.buf)
 	m.sum = m.h.Sum(m.sum[:0])
-	return m
+	ok := hmac.Equal(m.sum, sig)
+	p.put(m)
+	return ok
 }
 
 // maxPooledInput bounds the signing input a pooled state keeps room for:

@@ -1,0 +1,29 @@
+package httpapi
+
+import (
+	"bytes"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestWritePairBodyAsWriteJSON(t *testing.T) {
+	type pair struct {
+		Access  string `json:"access"`
+		Refresh string `json:"refresh,omitempty"`
+	}
+	for _, p := range []pair{
+		{"a.b.c", "d.e.f"},
+		{"a.b.c", ""},
+		{"", ""},
+		{"lt_ABC234", "lt_XYZ"},
+		{`quote" back\ <&> é ` + "\x01", "\u2028"},
+	} {
+		want, got := httptest.NewRecorder(), httptest.NewRecorder()
+		writeJSON(want, 200, p)
+		writePairBody(got, p.Access, p.Refresh)
+		if !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) || got.Code != want.Code ||
+			got.Header().Get("Content-Type") != want.Header().Get("Content-Type") {
+			t.Errorf("writePairBody(%q, %q) = %d %q, writeJSON %d %q", p.Access, p.Refresh, got.Code, got.Body, want.Code, want.Body)
+		}
+	}
+}
