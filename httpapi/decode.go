@@ -84,7 +84,9 @@ func decodeJSON(body []byte) (fields, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, errBadRequest("JSON parse error - " + jsonErrorText(err))
 	}
-	if dec.More() {
+	// Anything but white space after the value is Python's "Extra data"
+	// (Decoder.More would let a stray ] or } through).
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return nil, errBadRequest("JSON parse error - Extra data")
 	}
 	obj, ok := v.(map[string]any)
@@ -108,7 +110,10 @@ func flatStrings(b []byte) (f fields, ok bool) {
 	}
 	f = make(fields, 2)
 	if i = skipJSONSpace(b, i+1); i < len(b) && b[i] == '}' {
-		return f, skipJSONSpace(b, i+1) == len(b)
+		if skipJSONSpace(b, i+1) != len(b) {
+			return nil, false
+		}
+		return f, true
 	}
 	for {
 		name, next, ok := plainJSONString(b, i)
@@ -128,7 +133,10 @@ func flatStrings(b []byte) (f fields, ok bool) {
 		}
 		switch b[i] {
 		case '}':
-			return f, skipJSONSpace(b, i+1) == len(b)
+			if skipJSONSpace(b, i+1) != len(b) {
+				return nil, false
+			}
+			return f, true
 		case ',':
 			i = skipJSONSpace(b, i+1)
 		default:

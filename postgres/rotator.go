@@ -101,7 +101,11 @@ func (db *DB) rotateOne(ctx context.Context, r latch.Rotation) (*latch.Session, 
 // a multi-array unnest and hashes it for every execution, a fixed cost of
 // ~50 µs of its CPU per statement where VALUES costs ~20 (measured with
 // the batch sizes a few clients make, 2 to 4). Each batch size is its own
-// statement, prepared once per connection.
+// statement, prepared once per connection: up to maxBatch of them, a
+// prepare round trip each the first time a connection meets that size.
+//
+// It is a template: %s takes the list, and the statement ends with the
+// columns returned after the index (see rotateManyStatements).
 const rotateManySQL = `UPDATE sessions s SET
 	replaced_hash = s.refresh_hash, replaced_issued_at = s.refresh_issued_at, replaced_expires_at = s.refresh_expires_at, replaced_at = i.now,
 	refresh_hash = i.next_hash, refresh_jti = i.next_jti, refresh_issued_at = i.issued, refresh_expires_at = LEAST(i.expires, s.expires_at)
@@ -117,11 +121,11 @@ RETURNING i.idx, `
 const rotateManyColumns = 11
 
 // rotateManyStatements returns rotateManySQL for each batch size up to
-// max (index n holds the statement for n rotations).
-func rotateManyStatements(max int) []string {
-	out := make([]string, max+1)
+// most (index n holds the statement for n rotations).
+func rotateManyStatements(most int) []string {
+	out := make([]string, most+1)
 	var list strings.Builder
-	for n := 1; n <= max; n++ {
+	for n := 1; n <= most; n++ {
 		p := (n - 1) * rotateManyColumns
 		if n == 1 {
 			// The first row's casts type the columns.
@@ -147,6 +151,7 @@ func (w *rotator) rotateMany(ctx context.Context, batch []*rotateReq) error {
 		args = append(args, int32(i), r.Now, r.Next.Hash, r.NextJTI, r.Next.IssuedAt, r.Next.ExpiresAt, r.Next.SessionID,
 			r.OldHash, r.Check.UserID, r.Check.Version, r.Check.IdleTimeout.Microseconds())
 	}
+	// n <= maxBatch: the batcher never makes a bigger batch.
 	rows, err := w.db.pool.Query(ctx, w.statements[n], args...)
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,16 +55,21 @@ func TestRotateManyBatch(t *testing.T) {
 		}
 		return u
 	}
-	alice, bob := newUser("alice", true), newUser("bob", false)
-	const n = 9
+	alice, bob, carol := newUser("alice", true), newUser("bob", false), newUser("carol", true)
+	// carol's tokens before version 3 are revoked (a password change).
+	if _, err := db.pool.Exec(ctx, `UPDATE users SET token_version = 3 WHERE id = $1`, carol.ID); err != nil {
+		t.Fatal(err)
+	}
+	const n = 12
+	owners := map[int]*latch.User{4: bob, 9: carol, 10: carol}
 	sids, hashes := make([]string, n), make([]string, n)
 	for i := range n {
 		u := alice
-		if i == 4 {
-			u = bob
+		if o, ok := owners[i]; ok {
+			u = o
 		}
 		sids[i], hashes[i] = fmt.Sprintf("s%d", i), fmt.Sprintf("h%d", i)
-		s := &latch.Session{ID: sids[i], UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
+		s := &latch.Session{ID: sids[i], UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
 		if err := db.CreateSession(ctx, s, &latch.RefreshToken{Hash: hashes[i], SessionID: sids[i], IssuedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
@@ -70,31 +77,36 @@ func TestRotateManyBatch(t *testing.T) {
 	if _, err := db.RevokeSession(ctx, sids[3], "logout", now); err != nil {
 		t.Fatal(err)
 	}
-	rotation := func(i int, old string, user int64) *rotateReq {
+	rotation := func(i int, old string, user, ver int64) *rotateReq {
 		next := fmt.Sprintf("next-%d-%s", i, old)
 		return &rotateReq{r: latch.Rotation{
 			OldHash: old, NextJTI: next, Spend: true, Now: now,
 			Next:  latch.RefreshToken{Hash: next, SessionID: sids[i], IssuedAt: now, ExpiresAt: now.Add(2 * time.Hour)},
-			Check: &latch.RotationCheck{UserID: user, Version: 0},
+			Check: &latch.RotationCheck{UserID: user, Version: ver},
 		}}
 	}
+	idle := rotation(8, hashes[8], alice.ID, 0)
+	idle.r.Now = now.Add(2 * time.Hour) // last used two hours before
+	idle.r.Check.IdleTimeout = time.Hour
 	batch := []*rotateReq{
-		rotation(0, hashes[0], alice.ID),     // happens
-		rotation(1, "not-current", alice.ID), // another token
-		rotation(2, hashes[2], bob.ID),       // another user's session
-		rotation(3, hashes[3], alice.ID),     // revoked session
-		rotation(4, hashes[4], bob.ID),       // inactive user
-		rotation(5, hashes[5], alice.ID),     // the same session twice:
-		rotation(5, hashes[5], alice.ID),     // one of the two happens
-		rotation(6, hashes[6], alice.ID),     // happens
+		rotation(0, hashes[0], alice.ID, 0),     // happens
+		rotation(1, "not-current", alice.ID, 0), // another token
+		rotation(2, hashes[2], carol.ID, 3),     // another user's session
+		rotation(3, hashes[3], alice.ID, 0),     // revoked session
+		rotation(4, hashes[4], bob.ID, 0),       // inactive user
+		rotation(5, hashes[5], alice.ID, 0),     // the same session twice:
+		rotation(5, hashes[5], alice.ID, 0),     // one of the two happens
+		rotation(6, hashes[6], alice.ID, 0),     // happens
+		idle,                                    // idle too long
+		rotation(9, hashes[9], carol.ID, 2),     // a revoked version
+		rotation(10, hashes[10], carol.ID, 3),   // the current version: happens
 	}
-	batch[6].r.Next.Hash, batch[6].r.NextJTI = "next-5-second", "next-5-second"
 	w := db.rotations
 	if err := w.rotateMany(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
 	happened := func(q *rotateReq) bool { return q.sess != nil }
-	for i, want := range []bool{true, false, false, false, false} {
+	for i, want := range map[int]bool{0: true, 1: false, 2: false, 3: false, 4: false, 8: false, 9: false, 10: true} {
 		if happened(batch[i]) != want {
 			t.Errorf("rotation %d happened = %v, want %v", i, happened(batch[i]), want)
 		}
@@ -105,9 +117,9 @@ func TestRotateManyBatch(t *testing.T) {
 	if !happened(batch[7]) {
 		t.Errorf("rotation 7 did not happen")
 	}
-	for _, i := range []int{0, 7} {
+	for i, u := range map[int]*latch.User{0: alice, 7: alice, 10: carol} {
 		q := batch[i]
-		if q.sess.ID != q.r.Next.SessionID || q.user == nil || q.user.ID != alice.ID {
+		if q.sess.ID != q.r.Next.SessionID || q.user == nil || q.user.ID != u.ID {
 			t.Errorf("rotation %d returned session %+v, user %+v", i, q.sess, q.user)
 		}
 	}
@@ -120,7 +132,8 @@ func TestRotateManyBatch(t *testing.T) {
 		}
 		return h
 	}
-	for i, want := range map[int]string{0: batch[0].r.Next.Hash, 1: hashes[1], 2: hashes[2], 3: hashes[3], 4: hashes[4], 6: batch[7].r.Next.Hash, 7: hashes[7]} {
+	for i, want := range map[int]string{0: batch[0].r.Next.Hash, 1: hashes[1], 2: hashes[2], 3: hashes[3], 4: hashes[4],
+		6: batch[7].r.Next.Hash, 7: hashes[7], 8: hashes[8], 9: hashes[9], 10: batch[10].r.Next.Hash} {
 		if got := current(sids[i]); got != want {
 			t.Errorf("session %d holds %q, want %q", i, got, want)
 		}
@@ -136,10 +149,35 @@ func TestRotateManyBatch(t *testing.T) {
 	for _, k := range []int{2, maxBatch} {
 		qs := make([]*rotateReq, k)
 		for j := range qs {
-			qs[j] = rotation(8, "nothing-current", alice.ID)
+			qs[j] = rotation(11, "nothing-current", alice.ID, 0)
 		}
 		if err := w.rotateMany(ctx, qs); err != nil {
 			t.Fatalf("batch of %d: %v", k, err)
+		}
+	}
+}
+
+// Row n of a batch statement takes parameters 11(n-1)+1 to 11n: every
+// one of them used once, none beyond.
+func TestRotateManyStatementsNumbering(t *testing.T) {
+	t.Parallel()
+	param := regexp.MustCompile(`\$(\d+)`)
+	for n, stmt := range rotateManyStatements(maxBatch) {
+		if n == 0 {
+			continue
+		}
+		seen := make(map[int]int)
+		for _, m := range param.FindAllStringSubmatch(stmt, -1) {
+			k, _ := strconv.Atoi(m[1])
+			seen[k]++
+		}
+		if len(seen) != n*rotateManyColumns {
+			t.Fatalf("batch of %d: %d distinct parameters, want %d", n, len(seen), n*rotateManyColumns)
+		}
+		for k := 1; k <= n*rotateManyColumns; k++ {
+			if seen[k] != 1 {
+				t.Fatalf("batch of %d: $%d appears %d times", n, k, seen[k])
+			}
 		}
 	}
 }

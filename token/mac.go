@@ -13,10 +13,11 @@ type macPool struct {
 	pool sync.Pool
 }
 
+// keyedMAC is one pooled HMAC state and the room to copy a signing input
+// into (hash.Hash takes bytes; a token is a string).
 type keyedMAC struct {
-	h   hash.Hash
-	buf []byte // a signing input to verify, copied: Write takes bytes
-	sum []byte
+	h     hash.Hash
+	input []byte
 }
 
 func newMACPool(newHash func() hash.Hash, secret []byte) *macPool {
@@ -31,18 +32,19 @@ func (p *macPool) sum(dst, b []byte) []byte {
 	m.h.Reset()
 	m.h.Write(b)
 	dst = m.h.Sum(dst)
-	p.pool.Put(m)
+	p.put(m)
 	return dst
 }
 
 // verify reports whether sig is the MAC of s, in constant time.
 func (p *macPool) verify(s string, sig []byte) bool {
 	m := p.pool.Get().(*keyedMAC)
+	m.input = append(m.input[:0], s...)
 	m.h.Reset()
-	m.buf = append(m.buf[:0], s...)
-	m.h.Write(m.buf)
-	m.sum = m.h.Sum(m.sum[:0])
-	ok := hmac.Equal(m.sum, sig)
+	m.h.Write(m.input)
+	var mac [64]byte // the longest HMAC, HS512's
+	ok := hmac.Equal(m.h.Sum(mac[:0]), sig)
+	clear(m.input) // a verified token is a bearer secret: not kept in the pool
 	p.put(m)
 	return ok
 }
@@ -52,8 +54,8 @@ func (p *macPool) verify(s string, sig []byte) bool {
 const maxPooledInput = 8 << 10
 
 func (p *macPool) put(m *keyedMAC) {
-	if cap(m.buf) > maxPooledInput {
-		return
+	if cap(m.input) > maxPooledInput {
+		m.input = nil
 	}
 	p.pool.Put(m)
 }
