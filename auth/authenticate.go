@@ -8,6 +8,7 @@ import (
 	"maps"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -111,21 +112,26 @@ func (s *Service) activeUser(ctx context.Context, id int64, now time.Time) (*lat
 // Eviction is by generation: when the current map is full it becomes the
 // previous one, and a hit there moves the entry forward, so the tokens in
 // use survive and the idle half goes at once, with no per-hit bookkeeping.
+// A hit takes no lock (see userCache).
 type verifiedCache struct {
-	seeds    [2]maphash.Seed
-	mu       sync.RWMutex
-	cur, old map[verifiedKey]*Principal
-	max      int // per generation
+	seeds [2]maphash.Seed
+	gen   atomic.Pointer[verifiedGen]
+	turn  sync.Mutex // one generation turn at a time
+	max   int        // per generation
+}
+
+// verifiedGen is the current and the previous generation.
+type verifiedGen struct {
+	cur, old *sync.Map    // verifiedKey -> *Principal
+	n        atomic.Int64 // entries stored in cur
 }
 
 type verifiedKey [2]uint64
 
 func newVerifiedCache(max int) *verifiedCache {
-	return &verifiedCache{
-		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		cur:   make(map[verifiedKey]*Principal), old: map[verifiedKey]*Principal{},
-		max: max/2 + 1,
-	}
+	c := &verifiedCache{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, max: max/2 + 1}
+	c.gen.Store(&verifiedGen{cur: new(sync.Map), old: new(sync.Map)})
+	return c
 }
 
 func (c *verifiedCache) key(raw string) verifiedKey {
@@ -133,32 +139,37 @@ func (c *verifiedCache) key(raw string) verifiedKey {
 }
 
 func (c *verifiedCache) get(k verifiedKey) *Principal {
-	c.mu.RLock()
-	p, ok := c.cur[k]
-	if !ok {
-		p = c.old[k]
+	g := c.gen.Load()
+	if p, ok := g.cur.Load(k); ok {
+		return p.(*Principal)
 	}
-	c.mu.RUnlock()
-	if !ok && p != nil {
-		c.put(k, p)
+	if p, ok := g.old.Load(k); ok {
+		c.put(k, p.(*Principal))
+		return p.(*Principal)
 	}
-	return p
+	return nil
 }
 
 func (c *verifiedCache) put(k verifiedKey, p *Principal) {
-	c.mu.Lock()
-	if len(c.cur) >= c.max {
-		c.old, c.cur = c.cur, make(map[verifiedKey]*Principal, c.max)
+	g := c.gen.Load()
+	if _, loaded := g.cur.Swap(k, p); loaded || g.n.Add(1) < int64(c.max) {
+		return
 	}
-	c.cur[k] = p
-	c.mu.Unlock()
+	c.turn.Lock()
+	if c.gen.Load() == g {
+		c.gen.Store(&verifiedGen{cur: new(sync.Map), old: g.cur})
+	}
+	c.turn.Unlock()
 }
 
 // len returns how many tokens are cached.
 func (c *verifiedCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.cur) + len(c.old)
+	g := c.gen.Load()
+	n := 0
+	for _, m := range []*sync.Map{g.cur, g.old} {
+		m.Range(func(_, _ any) bool { n++; return true })
+	}
+	return n
 }
 
 // userCache keeps user records. Deactivation and password changes reach
@@ -166,13 +177,14 @@ func (c *verifiedCache) len() int {
 // a short TTL is safe. Concurrent misses of one user share one fetch; when
 // the fetch fails for want of the database, the expired record is served
 // rather than an error (a user record changes rarely; a revocation does
-// not need it).
+// not need it). Reads take no lock (see revocation.Index: a read lock is
+// a write every core would pass around on every request).
 type userCache struct {
 	store  latch.UserStore
 	ttl    time.Duration
 	now    func() time.Time
-	mu     sync.RWMutex
-	m      map[int64]cachedUser
+	m      atomic.Pointer[sync.Map] // user id (int64) -> *cachedUser
+	n      atomic.Int64             // entries stored in m since it was made
 	flight singleflight.Group
 }
 
@@ -181,16 +193,22 @@ type cachedUser struct {
 	fetched time.Time
 }
 
+// maxCachedUsers bounds the cache: past it, it starts again empty.
+const maxCachedUsers = 100_000
+
 func newUserCache(store latch.UserStore, ttl time.Duration, now func() time.Time) *userCache {
-	return &userCache{store: store, ttl: ttl, now: now, m: make(map[int64]cachedUser)}
+	c := &userCache{store: store, ttl: ttl, now: now}
+	c.m.Store(new(sync.Map))
+	return c
 }
 
 func (c *userCache) getAt(ctx context.Context, id int64, now time.Time) (*latch.User, error) {
-	c.mu.RLock()
-	e, ok := c.m[id]
-	c.mu.RUnlock()
-	if ok && now.Sub(e.fetched) < c.ttl {
-		return e.u, nil
+	var e *cachedUser
+	if v, ok := c.m.Load().Load(id); ok {
+		e = v.(*cachedUser)
+		if now.Sub(e.fetched) < c.ttl {
+			return e.u, nil
+		}
 	}
 	v, err, _ := c.flight.Do(strconv.FormatInt(id, 10), func() (any, error) {
 		// One caller's cancellation must not fail the others waiting.
@@ -198,12 +216,11 @@ func (c *userCache) getAt(ctx context.Context, id int64, now time.Time) (*latch.
 		if err != nil {
 			return nil, err
 		}
-		c.mu.Lock()
-		if len(c.m) >= 100_000 {
-			c.m = make(map[int64]cachedUser)
+		m := c.m.Load()
+		if _, loaded := m.Swap(id, &cachedUser{u: u, fetched: now}); !loaded && c.n.Add(1) > maxCachedUsers {
+			c.m.Store(new(sync.Map))
+			c.n.Store(0)
 		}
-		c.m[id] = cachedUser{u: u, fetched: now}
-		c.mu.Unlock()
 		return u, nil
 	})
 	switch {
@@ -211,14 +228,12 @@ func (c *userCache) getAt(ctx context.Context, id int64, now time.Time) (*latch.
 		return v.(*latch.User), nil
 	case errors.Is(err, latch.ErrNotFound):
 		return nil, err
-	case ok:
+	case e != nil:
 		return e.u, nil // stale, while the database cannot answer
 	}
 	return nil, fmt.Errorf("%w: %w", latch.ErrUnavailable, err)
 }
 
 func (c *userCache) forget(id int64) {
-	c.mu.Lock()
-	delete(c.m, id)
-	c.mu.Unlock()
+	c.m.Load().Delete(id)
 }

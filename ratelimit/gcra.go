@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,8 +10,9 @@ import (
 // GCRA is an in-process Limiter for the hot path (the per-user throttle on
 // every authenticated request): the generic cell rate algorithm, one int64
 // per key (the theoretical arrival time of the key's next request), in a
-// map cut into shards so that concurrent requests of different users do
-// not queue on one lock, and updated by compare-and-swap.
+// concurrent map whose reads take no lock (a read lock is a write that
+// every core would pass around on every request), updated by
+// compare-and-swap.
 //
 // It admits a burst of N requests, then one every Per/N: over any long run
 // at most N per Per, as Memory, but it is not a sliding log, so right after
@@ -23,32 +23,19 @@ type GCRA struct {
 	interval  int64 // Per/N in nanoseconds: the emission interval
 	tolerance int64 // Per − interval: how far ahead of now a key may run
 	now       func() time.Time
-	seed      maphash.Seed
-	shards    [gcraShards]gcraShard
+	tat       sync.Map     // key (string) -> *atomic.Int64
+	inserts   atomic.Int64 // keys added, for the sweeps of idle keys
 }
 
-const (
-	gcraShards     = 64
-	gcraSweepEvery = 4096 // inserts per shard between sweeps of idle keys
-)
+// gcraSweepEvery is how many new keys come between sweeps of idle keys.
+const gcraSweepEvery = 64 * 4096
 
-type gcraShard struct {
-	mu      sync.RWMutex
-	tat     map[string]*atomic.Int64
-	inserts int
-}
-
-// NewGCRA returns a GCRA limiter at rate; now nil means time.Now.
 func NewGCRA(rate Rate, now func() time.Time) *GCRA {
 	if now == nil {
 		now = time.Now
 	}
 	interval := max(int64(rate.Per)/int64(rate.N), 1)
-	g := &GCRA{interval: interval, tolerance: int64(rate.Per) - interval, now: now, seed: maphash.MakeSeed()}
-	for i := range g.shards {
-		g.shards[i].tat = make(map[string]*atomic.Int64)
-	}
-	return g
+	return &GCRA{interval: interval, tolerance: int64(rate.Per) - interval, now: now}
 }
 
 var _ Limiter = (*GCRA)(nil)
@@ -71,41 +58,29 @@ func (g *GCRA) Allow(_ context.Context, key string) (Decision, error) {
 
 // cell returns key's arrival time, creating it (as "now": a fresh burst).
 func (g *GCRA) cell(key string, now int64) *atomic.Int64 {
-	s := &g.shards[maphash.String(g.seed, key)%gcraShards]
-	s.mu.RLock()
-	c := s.tat[key]
-	s.mu.RUnlock()
-	if c != nil {
-		return c
+	if c, ok := g.tat.Load(key); ok {
+		return c.(*atomic.Int64)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c = s.tat[key]; c != nil {
-		return c
-	}
-	if s.inserts++; s.inserts%gcraSweepEvery == 0 {
-		// A key whose arrival time has passed is as good as new: forget
-		// it, keeping memory bounded by the keys active within one Per.
-		for k, v := range s.tat {
-			if v.Load() < now {
-				delete(s.tat, k)
-			}
-		}
-	}
-	c = new(atomic.Int64)
+	c := new(atomic.Int64)
 	c.Store(now)
-	s.tat[key] = c
+	if old, loaded := g.tat.LoadOrStore(key, c); loaded {
+		return old.(*atomic.Int64)
+	}
+	if g.inserts.Add(1)%gcraSweepEvery == 0 {
+		// A key whose arrival time has passed holds no state worth
+		// keeping: a new cell at now behaves the same.
+		g.tat.Range(func(k, v any) bool {
+			if v.(*atomic.Int64).Load() < now {
+				g.tat.CompareAndDelete(k, v)
+			}
+			return true
+		})
+	}
 	return c
 }
 
-// len returns how many keys are kept.
 func (g *GCRA) len() int {
 	n := 0
-	for i := range g.shards {
-		s := &g.shards[i]
-		s.mu.RLock()
-		n += len(s.tat)
-		s.mu.RUnlock()
-	}
+	g.tat.Range(func(_, _ any) bool { n++; return true })
 	return n
 }

@@ -79,14 +79,15 @@ func TestGCRAConcurrentAdmitsExactlyTheBurst(t *testing.T) {
 func TestGCRAForgetsIdleKeys(t *testing.T) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
 	g := NewGCRA(Rate{N: 10, Per: time.Second}, c.now)
-	for i := range 100 * gcraShards {
+	const idle = 6400
+	for i := range idle {
 		g.Allow(context.Background(), fmt.Sprint("user-", i))
 	}
 	c.t = c.t.Add(time.Minute)
-	for i := range gcraSweepEvery * gcraShards {
+	for i := range gcraSweepEvery {
 		g.Allow(context.Background(), fmt.Sprint("new-", i))
 	}
-	if n := g.len(); n >= 100*gcraShards+gcraSweepEvery*gcraShards {
+	if n := g.len(); n >= idle+gcraSweepEvery {
 		t.Fatalf("%d keys kept, want the idle ones forgotten", n)
 	}
 }

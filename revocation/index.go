@@ -15,10 +15,16 @@ import (
 // Index is the local revocation index: revoked sessions until the last
 // access token they cover expires, and users' token versions.
 // The zero value is not usable; call NewIndex.
+//
+// Every authenticated request reads it, from every core at once, and a
+// read takes no lock: a read-locked RWMutex writes its reader count, a
+// cache line the cores then pass back and forth on each request. Writers
+// (revocations, pruning: rare) take mu among themselves.
 type Index struct {
-	mu       sync.RWMutex
-	sessions map[string]time.Time // session id -> until
-	versions map[int64]version
+	mu                   sync.Mutex
+	sessions             sync.Map // session id (string) -> until (time.Time)
+	versions             sync.Map // user id (int64) -> version
+	nSessions, nVersions int      // guarded by mu
 }
 
 // version is a user's token version, held until the last token it
@@ -30,20 +36,18 @@ type version struct {
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{sessions: make(map[string]time.Time), versions: make(map[int64]version)}
+	return &Index{}
 }
 
 // Revoked reports whether a token of session sid (may be empty), user and
 // token version ver is revoked.
 func (ix *Index) Revoked(sid string, userID, ver int64) bool {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
 	if sid != "" {
-		if _, ok := ix.sessions[sid]; ok {
+		if _, ok := ix.sessions.Load(sid); ok {
 			return true
 		}
 	}
-	if v, ok := ix.versions[userID]; ok && !v.Allows(sid, ver) {
+	if v, ok := ix.versions.Load(userID); ok && !v.(version).Allows(sid, ver) {
 		return true
 	}
 	return false
@@ -59,18 +63,29 @@ func (ix *Index) Apply(r latch.Revocation) {
 
 func (ix *Index) apply(r latch.Revocation) {
 	if r.SessionID != "" {
-		if until, ok := ix.sessions[r.SessionID]; !ok || r.Until.After(until) {
-			ix.sessions[r.SessionID] = r.Until
+		until, ok := ix.sessions.Load(r.SessionID)
+		if !ok {
+			ix.nSessions++
+		}
+		if !ok || r.Until.After(until.(time.Time)) {
+			ix.sessions.Store(r.SessionID, r.Until)
 		}
 	}
 	if v := r.Version; v.UserID != 0 {
-		cur, ok := ix.versions[v.UserID]
+		old, ok := ix.versions.Load(v.UserID)
+		if !ok {
+			ix.nVersions++
+		}
+		var cur version
+		if ok {
+			cur = old.(version)
+		}
 		switch {
 		case !ok || v.Version > cur.Version:
-			ix.versions[v.UserID] = version{v, r.Until}
+			ix.versions.Store(v.UserID, version{v, r.Until})
 		case v.Version == cur.Version && r.Until.After(cur.until):
 			cur.until = r.Until
-			ix.versions[v.UserID] = cur
+			ix.versions.Store(v.UserID, cur)
 		}
 	}
 }
@@ -90,24 +105,28 @@ func (ix *Index) Prune(now time.Time) int {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	n := 0
-	for id, until := range ix.sessions {
-		if until.Before(now) {
-			delete(ix.sessions, id)
+	ix.sessions.Range(func(id, until any) bool {
+		if until.(time.Time).Before(now) {
+			ix.sessions.Delete(id)
+			ix.nSessions--
 			n++
 		}
-	}
-	for id, v := range ix.versions {
-		if v.until.Before(now) {
-			delete(ix.versions, id)
+		return true
+	})
+	ix.versions.Range(func(id, v any) bool {
+		if v.(version).until.Before(now) {
+			ix.versions.Delete(id)
+			ix.nVersions--
 			n++
 		}
-	}
+		return true
+	})
 	return n
 }
 
 // Len returns the number of revoked sessions and of user versions held.
 func (ix *Index) Len() (sessions, versions int) {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	return len(ix.sessions), len(ix.versions)
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.nSessions, ix.nVersions
 }
