@@ -2,18 +2,14 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/latch-auth/latch/internal/testenv"
 )
 
 func pgErr(code string) error { return &pgconn.PgError{Code: code, Message: "test error " + code} }
@@ -84,20 +80,7 @@ func repeat(err error, n int) []error {
 // (40P01), inTx runs it again, and both commit.
 func TestInTxRetriesDeadlock(t *testing.T) {
 	t.Parallel()
-	dbURL := testenv.Getenv(t, "LATCH_TEST_POSTGRES_URL")
-	schema := "t_" + strings.ToLower(rand.Text())
-	db, err := OpenSchema(t.Context(), dbURL, schema)
-	if err != nil {
-		t.Fatalf("OpenSchema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := db.pool.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-		db.Close()
-	})
+	db := openInternal(t)
 	if _, err := db.pool.Exec(t.Context(), `CREATE TABLE deadlock (id int PRIMARY KEY); INSERT INTO deadlock VALUES (1), (2)`); err != nil {
 		t.Fatal(err)
 	}

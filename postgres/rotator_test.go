@@ -1,39 +1,14 @@
 package postgres
 
 import (
-	"context"
-	"crypto/rand"
 	"fmt"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/latch-auth/latch"
-	"github.com/latch-auth/latch/internal/testenv"
 )
-
-// openInternal opens a fresh schema for a test of the package's insides.
-func openInternal(t *testing.T) *DB {
-	t.Helper()
-	dbURL := testenv.Getenv(t, "LATCH_TEST_POSTGRES_URL")
-	schema := "t_" + strings.ToLower(rand.Text())
-	db, err := OpenSchema(t.Context(), dbURL, schema)
-	if err != nil {
-		t.Fatalf("OpenSchema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := db.pool.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-		db.Close()
-	})
-	return db
-}
 
 // A batch statement decides each of its rotations as rotateChecked
 // would alone: the ones whose checks pass happen, the others leave their
