@@ -210,8 +210,10 @@ func (e *Engine) Sign(c Claims) (string, error) {
 // verify endpoint) the type is not checked. Parse does not check refresh_exp
 // against the clock: see [Engine.RefreshExpired].
 func (e *Engine) Parse(raw string, want Type) (*Claims, error) {
-	if p := e.parseOwn(raw); p != nil {
+	if p, err := e.parseOwn(raw); p != nil {
 		return e.claims(p, want)
+	} else if err != nil {
+		return nil, err
 	}
 	return e.parseGeneral(raw, want)
 }
@@ -225,40 +227,46 @@ func (e *Engine) parseGeneral(raw string, want Type) (*Claims, error) {
 	return e.claims(p, want)
 }
 
-// parseOwn accepts the tokens golang-jwt would accept that Sign made with
-// an HMAC signing key: the exact header Sign writes (so alg and kid name
-// that key), a signature that verifies, a payload that decodes, and the
-// parser's own claim checks passed. It returns nil for anything else, and
+// parseOwn decides the tokens Sign made with an HMAC signing key as
+// golang-jwt would: the exact header Sign writes (so alg and kid name
+// that key), a signature that verifies, a payload that decodes, then the
+// parser's own claim checks, whose failure it reports as golang-jwt's
+// parser does (an expired access token is the usual 401 before a
+// refresh). It returns neither payload nor error for anything else, and
 // golang-jwt then decides, with its reasons. A refresh parses one such
 // token, and golang-jwt's general path (the header decoded into a map, the
 // payload scanned twice) cost more than the signature itself.
-func (e *Engine) parseOwn(raw string) *payload {
+func (e *Engine) parseOwn(raw string) (*payload, error) {
 	h := len(e.header)
 	if e.macs == nil || len(raw) <= h || raw[h] != '.' || raw[:h] != e.header {
-		return nil
+		return nil, nil
 	}
 	dot := strings.IndexByte(raw[h+1:], '.')
 	if dot < 0 {
-		return nil
+		return nil, nil
 	}
 	signed, sigSeg := raw[:h+1+dot], raw[h+2+dot:]
 	var sig [64]byte // the longest HMAC, HS512's
 	if b64Strict.DecodedLen(len(sigSeg)) > len(sig) {
-		return nil
+		return nil, nil
 	}
 	n, err := b64Strict.Decode(sig[:], []byte(sigSeg))
 	if err != nil || !e.macs.verify(signed, sig[:n]) {
-		return nil
+		return nil, nil
 	}
 	body, err := b64Strict.DecodeString(raw[h+1 : h+1+dot])
 	if err != nil || !json.Valid(body) {
-		return nil
+		return nil, nil
 	}
 	p := new(payload)
-	if p.UnmarshalJSON(body) != nil || e.validator.Validate(p) != nil {
-		return nil
+	if p.UnmarshalJSON(body) != nil {
+		return nil, nil
 	}
-	return p
+	if err := e.validator.Validate(p); err != nil {
+		// ParseWithClaims's wrapping of the same error.
+		return nil, invalid(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
+	}
+	return p, nil
 }
 
 // b64Strict decodes segments as the parser does (jwt.WithStrictDecoding).
