@@ -27,21 +27,18 @@ const (
 // rotator packs checked rotations into batches.
 type rotator struct {
 	db         *DB
-	batch      *groupcommit.Batcher[*rotateReq]
+	batch      *groupcommit.Batcher[latch.Rotation, rotated]
 	statements []string // rotateManyStatements(maxBatch)
 }
 
-// rotateReq is one checked rotation waiting for its batch, and its
-// outcome: the session and user when the rotation happened, neither when
-// it did not (the caller then finds out why), or the error that stopped
-// the statement.
-type rotateReq struct {
-	r    latch.Rotation
+// rotated is a checked rotation's outcome: the session and user when it
+// happened, neither when it did not (the caller then finds out why).
+type rotated struct {
 	sess *latch.Session
 	user *latch.User
-	err  error
-	done chan struct{}
 }
+
+type rotation = groupcommit.Call[latch.Rotation, rotated]
 
 func newRotator(db *DB) *rotator {
 	w := &rotator{db: db, statements: rotateManyStatements(maxBatch)}
@@ -49,42 +46,30 @@ func newRotator(db *DB) *rotator {
 	return w
 }
 
-// do runs the checked rotation r in a batch and waits for its outcome.
-func (w *rotator) do(ctx context.Context, r latch.Rotation) (*rotateReq, error) {
-	q := &rotateReq{r: r, done: make(chan struct{})}
-	if err := w.batch.Do(ctx, q, q.done); err != nil {
-		return nil, err
-	}
-	return q, q.err
-}
-
-func (w *rotator) runBatch(batch []*rotateReq) {
+func (w *rotator) runBatch(batch []*rotation) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	if len(batch) == 1 || w.rotateMany(ctx, batch) != nil {
 		// Alone, or the batch failed (a deadlock with another instance's
 		// batch, say): each rotation in a statement of its own, so that
 		// one rotation's failure is not every caller's.
-		for _, q := range batch {
-			q.sess, q.user, q.err = w.db.rotateOne(ctx, q.r)
+		for _, c := range batch {
+			c.Out, c.Err = w.db.rotateOne(ctx, c.In)
 		}
-	}
-	for _, q := range batch {
-		close(q.done)
 	}
 }
 
 // rotateOne runs rotateChecked for r: the session and user, or neither
 // when no row changed.
-func (db *DB) rotateOne(ctx context.Context, r latch.Rotation) (*latch.Session, *latch.User, error) {
+func (db *DB) rotateOne(ctx context.Context, r latch.Rotation) (rotated, error) {
 	c := r.Check
 	s, u, err := scanSessionUser(db.pool.QueryRow(ctx, rotateChecked,
 		r.Now, r.Next.Hash, r.NextJTI, r.Next.IssuedAt, r.Next.ExpiresAt, r.Next.SessionID,
 		r.OldHash, c.UserID, c.Version, c.IdleTimeout.Microseconds()))
 	if errors.Is(err, latch.ErrNotFound) {
-		return nil, nil, nil
+		return rotated{}, nil
 	}
-	return s, u, err
+	return rotated{s, u}, err
 }
 
 // rotateManySQL is rotateChecked for a whole batch, in one statement: the
@@ -142,12 +127,12 @@ func rotateManyStatements(most int) []string {
 
 // rotateMany runs batch in one statement and records each rotation's
 // session and user in it; a rotation that did not happen keeps neither.
-func (w *rotator) rotateMany(ctx context.Context, batch []*rotateReq) error {
+func (w *rotator) rotateMany(ctx context.Context, batch []*rotation) error {
 	n := len(batch)
 	args := make([]any, 0, n*rotateManyColumns)
-	for i, q := range batch {
-		r := q.r
-		q.sess, q.user, q.err = nil, nil, nil
+	for i, c := range batch {
+		r := c.In
+		c.Out, c.Err = rotated{}, nil
 		args = append(args, int32(i), r.Now, r.Next.Hash, r.NextJTI, r.Next.IssuedAt, r.Next.ExpiresAt, r.Next.SessionID,
 			r.OldHash, r.Check.UserID, r.Check.Version, r.Check.IdleTimeout.Microseconds())
 	}
@@ -166,7 +151,7 @@ func (w *rotator) rotateMany(ctx context.Context, batch []*rotateReq) error {
 		if i < 0 || int(i) >= n {
 			return fmt.Errorf("rotate: batch index %d out of range", i)
 		}
-		batch[i].sess, batch[i].user = s, u
+		batch[i].Out = rotated{s, u}
 	}
 	return rows.Err()
 }

@@ -52,35 +52,35 @@ func TestRotateManyBatch(t *testing.T) {
 	if _, err := db.RevokeSession(ctx, sids[3], "logout", now); err != nil {
 		t.Fatal(err)
 	}
-	rotation := func(i int, old string, user, ver int64) *rotateReq {
+	rot := func(i int, old string, user, ver int64) *rotation {
 		next := fmt.Sprintf("next-%d-%s", i, old)
-		return &rotateReq{r: latch.Rotation{
+		return &rotation{In: latch.Rotation{
 			OldHash: old, NextJTI: next, Spend: true, Now: now,
 			Next:  latch.RefreshToken{Hash: next, SessionID: sids[i], IssuedAt: now, ExpiresAt: now.Add(2 * time.Hour)},
 			Check: &latch.RotationCheck{UserID: user, Version: ver},
 		}}
 	}
-	idle := rotation(8, hashes[8], alice.ID, 0)
-	idle.r.Now = now.Add(2 * time.Hour) // last used two hours before
-	idle.r.Check.IdleTimeout = time.Hour
-	batch := []*rotateReq{
-		rotation(0, hashes[0], alice.ID, 0),     // happens
-		rotation(1, "not-current", alice.ID, 0), // another token
-		rotation(2, hashes[2], carol.ID, 3),     // another user's session
-		rotation(3, hashes[3], alice.ID, 0),     // revoked session
-		rotation(4, hashes[4], bob.ID, 0),       // inactive user
-		rotation(5, hashes[5], alice.ID, 0),     // the same session twice:
-		rotation(5, hashes[5], alice.ID, 0),     // one of the two happens
-		rotation(6, hashes[6], alice.ID, 0),     // happens
-		idle,                                    // idle too long
-		rotation(9, hashes[9], carol.ID, 2),     // a revoked version
-		rotation(10, hashes[10], carol.ID, 3),   // the current version: happens
+	idle := rot(8, hashes[8], alice.ID, 0)
+	idle.In.Now = now.Add(2 * time.Hour) // last used two hours before
+	idle.In.Check.IdleTimeout = time.Hour
+	batch := []*rotation{
+		rot(0, hashes[0], alice.ID, 0),     // happens
+		rot(1, "not-current", alice.ID, 0), // another token
+		rot(2, hashes[2], carol.ID, 3),     // another user's session
+		rot(3, hashes[3], alice.ID, 0),     // revoked session
+		rot(4, hashes[4], bob.ID, 0),       // inactive user
+		rot(5, hashes[5], alice.ID, 0),     // the same session twice:
+		rot(5, hashes[5], alice.ID, 0),     // one of the two happens
+		rot(6, hashes[6], alice.ID, 0),     // happens
+		idle,                               // idle too long
+		rot(9, hashes[9], carol.ID, 2),     // a revoked version
+		rot(10, hashes[10], carol.ID, 3),   // the current version: happens
 	}
 	w := db.rotations
 	if err := w.rotateMany(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	happened := func(q *rotateReq) bool { return q.sess != nil }
+	happened := func(q *rotation) bool { return q.Out.sess != nil }
 	for i, want := range map[int]bool{0: true, 1: false, 2: false, 3: false, 4: false, 8: false, 9: false, 10: true} {
 		if happened(batch[i]) != want {
 			t.Errorf("rotation %d happened = %v, want %v", i, happened(batch[i]), want)
@@ -94,8 +94,8 @@ func TestRotateManyBatch(t *testing.T) {
 	}
 	for i, u := range map[int]*latch.User{0: alice, 7: alice, 10: carol} {
 		q := batch[i]
-		if q.sess.ID != q.r.Next.SessionID || q.user == nil || q.user.ID != u.ID {
-			t.Errorf("rotation %d returned session %+v, user %+v", i, q.sess, q.user)
+		if q.Out.sess.ID != q.In.Next.SessionID || q.Out.user == nil || q.Out.user.ID != u.ID {
+			t.Errorf("rotation %d returned session %+v, user %+v", i, q.Out.sess, q.Out.user)
 		}
 	}
 	// The sessions hold what happened: the successor where a rotation
@@ -107,8 +107,8 @@ func TestRotateManyBatch(t *testing.T) {
 		}
 		return h
 	}
-	for i, want := range map[int]string{0: batch[0].r.Next.Hash, 1: hashes[1], 2: hashes[2], 3: hashes[3], 4: hashes[4],
-		6: batch[7].r.Next.Hash, 7: hashes[7], 8: hashes[8], 9: hashes[9], 10: batch[10].r.Next.Hash} {
+	for i, want := range map[int]string{0: batch[0].In.Next.Hash, 1: hashes[1], 2: hashes[2], 3: hashes[3], 4: hashes[4],
+		6: batch[7].In.Next.Hash, 7: hashes[7], 8: hashes[8], 9: hashes[9], 10: batch[10].In.Next.Hash} {
 		if got := current(sids[i]); got != want {
 			t.Errorf("session %d holds %q, want %q", i, got, want)
 		}
@@ -117,14 +117,14 @@ func TestRotateManyBatch(t *testing.T) {
 	if happened(batch[6]) {
 		winner = batch[6]
 	}
-	if got := current(sids[5]); got != winner.r.Next.Hash {
-		t.Errorf("session 5 holds %q, want the winner's %q", got, winner.r.Next.Hash)
+	if got := current(sids[5]); got != winner.In.Next.Hash {
+		t.Errorf("session 5 holds %q, want the winner's %q", got, winner.In.Next.Hash)
 	}
 	// Every batch size has its statement, up to the largest.
 	for _, k := range []int{2, maxBatch} {
-		qs := make([]*rotateReq, k)
+		qs := make([]*rotation, k)
 		for j := range qs {
-			qs[j] = rotation(11, "nothing-current", alice.ID, 0)
+			qs[j] = rot(11, "nothing-current", alice.ID, 0)
 		}
 		if err := w.rotateMany(ctx, qs); err != nil {
 			t.Fatalf("batch of %d: %v", k, err)

@@ -202,12 +202,12 @@ func scanSessionUser(row pgx.Row, before ...any) (*latch.Session, *latch.User, e
 // Rotate implements latch.SessionStore.
 func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *latch.User, error) {
 	if r.Check != nil && r.Spend {
-		q, err := db.rotations.do(ctx, r)
+		out, err := db.rotations.batch.Do(ctx, r)
 		switch {
 		case err != nil:
 			return nil, nil, fmt.Errorf("rotate: %w", classify(err))
-		case q.sess != nil:
-			return q.sess, q.user, nil
+		case out.sess != nil:
+			return out.sess, out.user, nil
 		}
 		// No row changed: find out why (reuse revokes there, in one
 		// transaction with finding the token spent).

@@ -23,17 +23,18 @@ const maxBatch = 64
 // detected in a batch revokes its family in the batch's transaction.
 type rotator struct {
 	db    *DB
-	batch *groupcommit.Batcher[*rotateReq]
+	batch *groupcommit.Batcher[latch.Rotation, rotated]
 }
 
-// rotateReq is one rotation waiting for its batch, and its outcome.
-type rotateReq struct {
-	r    latch.Rotation
-	sess *latch.Session // the session as the rotation left it
-	user *latch.User    // with Check: the session's user
-	err  error          // the rotation's own refusal (spent, reused, ...)
-	done chan struct{}
+// rotated is a rotation's outcome: the session as the rotation left it
+// and, with Check, the session's user. The rotation's own refusal (spent,
+// reused, ...) is its call's Err.
+type rotated struct {
+	sess *latch.Session
+	user *latch.User
 }
+
+type rotation = groupcommit.Call[latch.Rotation, rotated]
 
 func newRotator(db *DB) *rotator {
 	w := &rotator{db: db}
@@ -41,51 +42,36 @@ func newRotator(db *DB) *rotator {
 	return w
 }
 
-// do queues r and waits for its batch to commit.
-func (w *rotator) do(ctx context.Context, r latch.Rotation) (*rotateReq, error) {
-	q := &rotateReq{r: r, done: make(chan struct{})}
-	if err := w.batch.Do(ctx, q, q.done); err != nil {
-		return nil, err
-	}
-	if q.err != nil {
-		return nil, q.err
-	}
-	return q, nil
-}
-
 // close stops the writer once the rotations queued so far have run.
 func (w *rotator) close() { w.batch.Close() }
 
-// runBatch runs batch in one transaction and answers its callers. When a
-// statement fails, the transaction is rolled back and each rotation is run
-// alone, so that one rotation's failure is not every caller's.
-func (w *rotator) runBatch(batch []*rotateReq) {
+// runBatch runs batch in one transaction. When a statement fails, the
+// transaction is rolled back and each rotation is run alone, so that one
+// rotation's failure is not every caller's.
+func (w *rotator) runBatch(batch []*rotation) {
 	// No deadline: a context that can end makes the driver watch it with
 	// a goroutine per statement; SQLite's busy timeout bounds the waits.
 	err := w.db.rotateBatch(context.Background(), batch)
 	if err != nil && len(batch) > 1 {
-		for _, q := range batch {
-			w.runBatch([]*rotateReq{q})
+		for _, c := range batch {
+			w.runBatch([]*rotation{c})
 		}
 		return
 	}
-	for _, q := range batch {
-		if err != nil {
-			q.sess, q.user, q.err = nil, nil, err
-		}
-		close(q.done)
+	if err != nil {
+		batch[0].Out, batch[0].Err = rotated{}, err
 	}
 }
 
-func (db *DB) rotateBatch(ctx context.Context, batch []*rotateReq) error {
+func (db *DB) rotateBatch(ctx context.Context, batch []*rotation) error {
 	tx, err := db.write.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see _txlock)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	for _, q := range batch {
-		q.sess, q.user, q.err = nil, nil, nil
-		if err := db.rotateInTx(ctx, tx, q); err != nil {
+	for _, c := range batch {
+		c.Out, c.Err = rotated{}, nil
+		if err := db.rotateInTx(ctx, tx, c); err != nil {
 			return err
 		}
 	}

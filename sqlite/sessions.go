@@ -155,19 +155,19 @@ func (db *DB) RefreshToken(ctx context.Context, sid, hash string) (*latch.Refres
 // write transaction (see rotator); each caller learns its own outcome, and
 // only once that transaction committed.
 func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *latch.User, error) {
-	q, err := db.rotations.do(ctx, r)
+	out, err := db.rotations.batch.Do(ctx, r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("rotate: %w", classify(err))
 	}
-	return q.sess, q.user, nil
+	return out.sess, out.user, nil
 }
 
 // rotateInTx runs one rotation of a batch in tx and records its outcome
-// in q. It returns an error only when a statement failed, which aborts
+// in q (Out, or its own refusal in Err). It returns an error only when a statement failed, which aborts
 // the whole batch: whatever the rotation decided (a successor made
 // current, a reused family revoked) is in tx, committed with it.
-func (db *DB) rotateInTx(ctx context.Context, tx *sql.Tx, q *rotateReq) error {
-	r := q.r
+func (db *DB) rotateInTx(ctx context.Context, tx *sql.Tx, q *rotation) error {
+	r := q.In
 	sid := r.Next.SessionID
 	next := []any{r.Now.UnixMicro(), r.Next.Hash, r.NextJTI, r.Next.IssuedAt.UnixMicro(), r.Next.ExpiresAt.UnixMicro(), sid}
 	if c := r.Check; c != nil && r.Spend {
@@ -182,7 +182,7 @@ func (db *DB) rotateInTx(ctx context.Context, tx *sql.Tx, q *rotateReq) error {
 			if err != nil {
 				return err
 			}
-			q.sess, q.user = s, u
+			q.Out = rotated{s, u}
 			return nil
 		case !errors.Is(err, latch.ErrNotFound):
 			return err
@@ -193,17 +193,17 @@ func (db *DB) rotateInTx(ctx context.Context, tx *sql.Tx, q *rotateReq) error {
 	s, f, err := sessionFamily(ctx, tx, sid)
 	switch {
 	case errors.Is(err, latch.ErrNotFound):
-		q.err = err
+		q.Err = err
 		return nil
 	case err != nil:
 		return err
 	case !s.Active(r.Now):
-		q.err = latch.ErrSessionRevoked
+		q.Err = latch.ErrSessionRevoked
 		return nil
 	}
 	if t := f.Token(r.OldHash); !t.SpentAt.IsZero() && r.Spend {
 		if latch.InGrace(t, r.ReuseInterval, r.Now) {
-			q.err = &latch.SpentError{Token: t}
+			q.Err = &latch.SpentError{Token: t}
 			return nil
 		}
 		// Theft: the family goes in this transaction, so no crash or
@@ -213,15 +213,15 @@ func (db *DB) rotateInTx(ctx context.Context, tx *sql.Tx, q *rotateReq) error {
 		if err != nil {
 			return err
 		}
-		q.err = &latch.ReuseError{Session: revoked}
+		q.Err = &latch.ReuseError{Session: revoked}
 		return nil
 	}
 	if r.Check != nil {
 		// Usable, so the check failed: the caller finds out which.
-		q.err = latch.ErrRotationCheck
+		q.Err = latch.ErrRotationCheck
 		return nil
 	}
-	q.sess, err = scanSession(tx.StmtContext(ctx, db.stmts.rotate).QueryRowContext(ctx, next...))
+	q.Out.sess, err = scanSession(tx.StmtContext(ctx, db.stmts.rotate).QueryRowContext(ctx, next...))
 	return err
 }
 

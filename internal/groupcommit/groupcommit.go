@@ -17,12 +17,21 @@ import (
 // ErrClosed is returned by Submit once the Batcher is closed.
 var ErrClosed = errors.New("groupcommit: closed")
 
-// Batcher runs batches of requests of type T with a function of the
-// store's. It is safe for concurrent use.
-type Batcher[T any] struct {
-	run  func([]T)
+// Call is one request in a batch: what it asks, and what came of it once
+// its batch has run.
+type Call[In, Out any] struct {
+	In   In
+	Out  Out   // set by the run function
+	Err  error // set by the run function: this request's own failure
+	done chan struct{}
+}
+
+// Batcher runs batches of calls with a function of the store's. It is
+// safe for concurrent use.
+type Batcher[In, Out any] struct {
+	run  func([]*Call[In, Out])
 	max  int
-	reqs chan T
+	reqs chan *Call[In, Out]
 
 	mu     sync.RWMutex // held for reading while sending on reqs
 	closed bool
@@ -30,54 +39,61 @@ type Batcher[T any] struct {
 	wg     sync.WaitGroup
 }
 
-// New starts a goroutine that takes up to max waiting requests at a time
-// and passes them to run: one batch runs at a time, and the requests that
-// arrive meanwhile make the next one. run answers every request of its
-// batch (each T carries its own way to be answered, typically a channel
-// the caller waits on); it must not keep the slice.
-func New[T any](max int, run func([]T)) *Batcher[T] {
+// New starts a goroutine that takes up to max waiting calls at a time and
+// passes them to run: one batch runs at a time, and the calls that arrive
+// meanwhile make the next one. run sets each call's Out or Err; the
+// Batcher then answers the callers. run must not keep the slice.
+func New[In, Out any](max int, run func([]*Call[In, Out])) *Batcher[In, Out] {
 	if max < 1 {
 		max = 1
 	}
-	b := &Batcher[T]{run: run, max: max, reqs: make(chan T, 4*max), quit: make(chan struct{})}
+	b := &Batcher[In, Out]{run: run, max: max, reqs: make(chan *Call[In, Out], 4*max), quit: make(chan struct{})}
 	b.wg.Go(b.work)
 	return b
 }
 
-// Submit queues req for the next batch. It returns ErrClosed after Close,
-// or ctx's error if ctx ends while the queue is full; once Submit returned
-// nil, run will see req.
-func (b *Batcher[T]) Submit(ctx context.Context, req T) error {
+// Submit queues in for the next batch. It returns ErrClosed after Close,
+// or ctx's error if ctx ends while the queue is full; otherwise run will
+// see the call it returns.
+func (b *Batcher[In, Out]) Submit(ctx context.Context, in In) (*Call[In, Out], error) {
+	c := &Call[In, Out]{In: in, done: make(chan struct{})}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	select {
-	case b.reqs <- req:
-		return nil
+	case b.reqs <- c:
+		return c, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
-// Do submits req and waits until done is closed (by run, once req's
-// batch has run) or ctx ends; in the latter case req may still run, with
-// no one waiting for its outcome.
-func (b *Batcher[T]) Do(ctx context.Context, req T, done <-chan struct{}) error {
-	if err := b.Submit(ctx, req); err != nil {
-		return err
-	}
+// Wait waits until c's batch has run and returns its outcome, or ctx's
+// error if ctx ends first (the call may still run, with no one waiting).
+func (c *Call[In, Out]) Wait(ctx context.Context) (Out, error) {
 	select {
-	case <-done:
-		return nil
+	case <-c.done:
+		return c.Out, c.Err
 	case <-ctx.Done():
-		return ctx.Err()
+		var zero Out
+		return zero, ctx.Err()
 	}
+}
+
+// Do submits in and waits for its outcome.
+func (b *Batcher[In, Out]) Do(ctx context.Context, in In) (Out, error) {
+	c, err := b.Submit(ctx, in)
+	if err != nil {
+		var zero Out
+		return zero, err
+	}
+	return c.Wait(ctx)
 }
 
 // Close stops the worker once the requests queued so far have run.
-func (b *Batcher[T]) Close() {
+func (b *Batcher[In, Out]) Close() {
 	b.mu.Lock()
 	if !b.closed {
 		b.closed = true
@@ -87,11 +103,10 @@ func (b *Batcher[T]) Close() {
 	b.wg.Wait()
 }
 
-func (b *Batcher[T]) work() {
-	batch := make([]T, 0, b.max)
-	var zero T
+func (b *Batcher[In, Out]) work() {
+	batch := make([]*Call[In, Out], 0, b.max)
 	for {
-		var req T
+		var req *Call[In, Out]
 		select {
 		case req = <-b.reqs:
 		case <-b.quit:
@@ -99,7 +114,7 @@ func (b *Batcher[T]) work() {
 			for {
 				select {
 				case req = <-b.reqs:
-					b.runBatch(append(batch[:0], req), zero)
+					b.runBatch(append(batch[:0], req))
 				default:
 					return
 				}
@@ -115,15 +130,16 @@ func (b *Batcher[T]) work() {
 				break fill
 			}
 		}
-		b.runBatch(batch, zero)
+		b.runBatch(batch)
 	}
 }
 
-// runBatch runs batch, then clears it so that the requests it held can be
-// collected.
-func (b *Batcher[T]) runBatch(batch []T, zero T) {
+// runBatch runs batch, answers its callers, then clears it so that the
+// calls it held can be collected.
+func (b *Batcher[In, Out]) runBatch(batch []*Call[In, Out]) {
 	b.run(batch)
-	for i := range batch {
-		batch[i] = zero
+	for i, c := range batch {
+		close(c.done)
+		batch[i] = nil
 	}
 }

@@ -3,17 +3,13 @@ package groupcommit_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/latch-auth/latch/internal/groupcommit"
 )
-
-type req struct {
-	n    int
-	done chan int // the size of the batch req ran in
-}
 
 func TestBatcher(t *testing.T) {
 	tests := []struct {
@@ -29,7 +25,8 @@ func TestBatcher(t *testing.T) {
 			var running, ran atomic.Int64
 			release := make(chan struct{})
 			var once sync.Once
-			b := groupcommit.New(tt.max, func(batch []*req) {
+			// Each call's outcome is the size of the batch it ran in.
+			b := groupcommit.New(tt.max, func(batch []*groupcommit.Call[int, int]) {
 				if r := running.Add(1); r > 1 {
 					t.Errorf("%d batches run at once, want one", r)
 				}
@@ -39,33 +36,28 @@ func TestBatcher(t *testing.T) {
 				if len(batch) > tt.max {
 					t.Errorf("batch of %d, want at most %d", len(batch), tt.max)
 				}
-				for _, r := range batch {
+				for _, c := range batch {
 					ran.Add(1)
-					r.done <- len(batch)
+					c.Out = len(batch)
 				}
 				running.Add(-1)
 			})
 			defer b.Close()
-			reqs := make([]*req, tt.n)
-			for i := range reqs {
-				reqs[i] = &req{n: i, done: make(chan int, 1)}
-			}
+			sizes := make([]int, tt.n)
 			var wg sync.WaitGroup
-			for _, r := range reqs {
+			for i := range sizes {
 				wg.Go(func() {
-					if err := b.Submit(context.Background(), r); err != nil {
+					var err error
+					if sizes[i], err = b.Do(context.Background(), i); err != nil {
 						t.Error(err)
 					}
 				})
 			}
-			// Submit blocks once the queue is full: release the first batch
-			// while the submitters may still wait.
+			// Do blocks once the queue is full: release the first batch
+			// while the callers may still wait.
 			close(release)
 			wg.Wait()
-			biggest := 0
-			for _, r := range reqs {
-				biggest = max(biggest, <-r.done)
-			}
+			biggest := slices.Max(sizes)
 			if got := ran.Load(); got != int64(tt.n) {
 				t.Errorf("%d requests ran, want %d", got, tt.n)
 			}
@@ -80,19 +72,19 @@ func TestCloseRunsWhatIsQueued(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
 	var ran atomic.Int64
-	b := groupcommit.New(4, func(batch []int) {
+	b := groupcommit.New(4, func(batch []*groupcommit.Call[int, struct{}]) {
 		if ran.Add(int64(len(batch))) == int64(len(batch)) {
 			close(started)
 			<-release
 		}
 	})
 	ctx := context.Background()
-	if err := b.Submit(ctx, 0); err != nil {
+	if _, err := b.Submit(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	<-started // the worker holds the first request
 	for i := 1; i <= 10; i++ {
-		if err := b.Submit(ctx, i); err != nil {
+		if _, err := b.Submit(ctx, i); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -103,14 +95,14 @@ func TestCloseRunsWhatIsQueued(t *testing.T) {
 	if got := ran.Load(); got != 11 {
 		t.Errorf("%d requests ran before Close returned, want 11", got)
 	}
-	if err := b.Submit(ctx, 12); !errors.Is(err, groupcommit.ErrClosed) {
+	if _, err := b.Submit(ctx, 12); !errors.Is(err, groupcommit.ErrClosed) {
 		t.Errorf("Submit after Close: %v, want ErrClosed", err)
 	}
 }
 
 func TestSubmitGivesUpWithItsContext(t *testing.T) {
 	release := make(chan struct{})
-	b := groupcommit.New(1, func([]int) { <-release })
+	b := groupcommit.New(1, func([]*groupcommit.Call[int, struct{}]) { <-release })
 	defer b.Close()
 	defer close(release)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -118,7 +110,7 @@ func TestSubmitGivesUpWithItsContext(t *testing.T) {
 	// The queue takes 4 per batch size; the worker holds one.
 	var err error
 	for i := 0; i < 10 && err == nil; i++ {
-		err = b.Submit(ctx, i)
+		_, err = b.Submit(ctx, i)
 	}
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Submit to a full queue with an ended context: %v, want context.Canceled", err)
@@ -126,38 +118,42 @@ func TestSubmitGivesUpWithItsContext(t *testing.T) {
 }
 
 func TestDoWaitsForItsBatch(t *testing.T) {
-	type job struct {
-		n    int
-		done chan struct{}
-	}
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
-	b := groupcommit.New(4, func(batch []*job) {
-		started <- struct{}{}
+	boom := errors.New("boom")
+	b := groupcommit.New(4, func(batch []*groupcommit.Call[int, int]) {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
 		<-release
-		for _, j := range batch {
-			close(j.done)
+		for _, c := range batch {
+			if c.In < 0 {
+				c.Err = boom
+			} else {
+				c.Out = 10 * c.In
+			}
 		}
 	})
 	defer b.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	first := &job{n: 1, done: make(chan struct{})}
-	gaveUp := make(chan error)
-	go func() { gaveUp <- b.Do(ctx, first, first.done) }()
-	<-started // the job runs; its caller gives up waiting
+	first, err := b.Submit(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started // the call runs; its caller gives up waiting
 	cancel()
-	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Do with an ended context: %v, want context.Canceled", err)
+	if _, err := first.Wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait with an ended context: %v, want context.Canceled", err)
 	}
-	close(release) // the first job still runs
-	<-first.done
-	second := &job{n: 2, done: make(chan struct{})}
-	if err := b.Do(context.Background(), second, second.done); err != nil {
-		t.Fatalf("Do: %v", err)
+	close(release) // the first call still runs
+	if out, err := first.Wait(context.Background()); out != 10 || err != nil {
+		t.Fatalf("first call: %d, %v; want 10", out, err)
 	}
-	select {
-	case <-second.done:
-	default:
-		t.Error("Do returned before the job's batch ran")
+	if out, err := b.Do(context.Background(), 2); out != 20 || err != nil {
+		t.Errorf("Do(2) = %d, %v; want 20", out, err)
+	}
+	if _, err := b.Do(context.Background(), -1); !errors.Is(err, boom) {
+		t.Errorf("Do(-1): %v, want the call's own error", err)
 	}
 }
