@@ -73,7 +73,7 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*Principal, err
 		// no user record is needed to refuse their tokens.
 		return nil, err
 	}
-	s.authenticated.add()
+	s.authenticated.Add()
 	own := *p
 	return &own, nil
 }
@@ -82,7 +82,7 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*Principal, err
 // since the Service was made: the authenticated request rate, read by
 // whoever sizes work that competes with those requests for CPU (the
 // hashing pool of latch serve).
-func (s *Service) Authenticated() uint64 { return s.authenticated.load() }
+func (s *Service) Authenticated() uint64 { return s.authenticated.Load() }
 
 // User returns the caller's user record, for handlers that show it: cached
 // briefly, one fetch for concurrent misses, and the last known record while

@@ -14,13 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/internal/striped"
 	"github.com/latch-auth/latch/password"
 	"github.com/latch-auth/latch/ratelimit"
 	"github.com/latch-auth/latch/token"
@@ -138,25 +137,7 @@ type Service struct {
 	pending  sync.WaitGroup // mail work requests left running (Drain)
 	// authenticated counts accepted access tokens: the load signal of
 	// the adaptive hashing pool (see Authenticated).
-	authenticated stripedCounter
-}
-
-// stripedCounter is a counter that concurrent increments on different
-// cores rarely contend on: each adds to a stripe of its own choosing at
-// random, on its own cache line, and a read adds the stripes up.
-type stripedCounter [8]struct {
-	_ [64]byte
-	n atomic.Uint64
-}
-
-func (c *stripedCounter) add() { c[rand.N(len(c))].n.Add(1) }
-
-func (c *stripedCounter) load() uint64 {
-	var n uint64
-	for i := range c {
-		n += c[i].n.Load()
-	}
-	return n
+	authenticated striped.Counter
 }
 
 // New validates opts and returns a Service.

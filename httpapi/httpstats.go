@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/latch-auth/latch/internal/striped"
 )
 
 // httpStats is the collector of latch_http_requests_total and
@@ -26,9 +28,9 @@ type httpStats struct {
 	routes []*routeStats
 }
 
-// statStripes is how many stripes each series has: with two requests
-// running at once, they share a stripe one time in statStripes.
-const statStripes = 8
+// statStripes is how many stripes a latency series has (as a
+// striped.Counter).
+const statStripes = striped.Stripes
 
 func newHTTPStats(buckets []float64) *httpStats {
 	return &httpStats{
@@ -42,13 +44,11 @@ func newHTTPStats(buckets []float64) *httpStats {
 
 // routeStats holds one route's series.
 type routeStats struct {
-	route    string
-	bounds   []int64 // the buckets' upper bounds in nanoseconds
-	stripes  [statStripes]latencyStripe
-	last     atomic.Pointer[codeStats]
-	codes    sync.Map // codeKey -> *codeStats
-	codeList []*codeStats
-	mu       sync.Mutex // guards codeList
+	route   string
+	bounds  []int64 // the buckets' upper bounds in nanoseconds
+	stripes [statStripes]latencyStripe
+	last    atomic.Pointer[codeStats]
+	codes   sync.Map // codeKey -> *codeStats
 }
 
 // latencyStripe is one stripe of a route's histogram, alone on its cache
@@ -68,10 +68,7 @@ type codeKey struct {
 // codeStats counts one route's requests of one method and status code.
 type codeStats struct {
 	codeKey
-	stripes [statStripes]struct {
-		_ [64]byte
-		n atomic.Uint64
-	}
+	n striped.Counter
 }
 
 // route returns the series of route (created once, at startup).
@@ -98,7 +95,7 @@ func (r *routeStats) observe(method string, code int, d time.Duration) {
 		c = r.codeStats(codeKey{method, code})
 		r.last.Store(c)
 	}
-	c.stripes[i].n.Add(1)
+	c.n.Add()
 	s := &r.stripes[i]
 	ns := int64(d)
 	// Count first: a scrape reads the buckets before the count, so it
@@ -116,12 +113,7 @@ func (r *routeStats) codeStats(k codeKey) *codeStats {
 	if c, ok := r.codes.Load(k); ok {
 		return c.(*codeStats)
 	}
-	c, loaded := r.codes.LoadOrStore(k, &codeStats{codeKey: k})
-	if !loaded {
-		r.mu.Lock()
-		r.codeList = append(r.codeList, c.(*codeStats))
-		r.mu.Unlock()
-	}
+	c, _ := r.codes.LoadOrStore(k, &codeStats{codeKey: k})
 	return c.(*codeStats)
 }
 
@@ -157,15 +149,10 @@ func (h *httpStats) Collect(ch chan<- prometheus.Metric) {
 			cumulative[upper] = acc
 		}
 		ch <- prometheus.MustNewConstHistogram(h.latency, count, float64(sum)/float64(time.Second), cumulative, r.route)
-		r.mu.Lock()
-		codes := slices.Clone(r.codeList)
-		r.mu.Unlock()
-		for _, c := range codes {
-			var n uint64
-			for i := range c.stripes {
-				n += c.stripes[i].n.Load()
-			}
-			ch <- prometheus.MustNewConstMetric(h.requests, prometheus.CounterValue, float64(n), r.route, c.method, strconv.Itoa(c.code))
-		}
+		r.codes.Range(func(_, v any) bool {
+			c := v.(*codeStats)
+			ch <- prometheus.MustNewConstMetric(h.requests, prometheus.CounterValue, float64(c.n.Load()), r.route, c.method, strconv.Itoa(c.code))
+			return true
+		})
 	}
 }
