@@ -114,6 +114,7 @@ type Route struct {
 type Server struct {
 	opts    Options
 	mux     *http.ServeMux
+	exact   map[string]exactRoute // see route
 	metrics *metrics
 	csrf    *http.CrossOriginProtection
 	clients *clientAuth // introspection callers
@@ -159,7 +160,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.opts.Cookies.Insecure {
 		h["Strict-Transport-Security"] = headerHSTS
 	}
+	// A literal route's own path (no escapes the mux would read
+	// differently) goes straight to its handler: the handler and pattern
+	// the mux would pick, without walking its tree on every request.
+	if rt, ok := s.exact[r.URL.Path]; ok && r.URL.RawPath == "" && r.Method != http.MethodConnect {
+		r.Pattern = rt.pattern
+		rt.h.ServeHTTP(w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// exactRoute is a route registered under a literal path.
+type exactRoute struct {
+	pattern string
+	h       http.Handler
 }
 
 var (
@@ -240,10 +255,21 @@ func (s *Server) routes() {
 func (s *Server) route(path string, ms methods) {
 	h := s.adapt(path, ms)
 	trimmed := strings.TrimSuffix(path, "/")
+	patterns := []string{trimmed}
 	if trimmed != path {
-		s.mux.Handle(path+"{$}", h)
+		patterns = append(patterns, path+"{$}")
 	}
-	s.mux.Handle(trimmed, h)
+	for _, p := range patterns {
+		s.mux.Handle(p, h)
+		// A pattern without wildcards matches its own path only, and
+		// nothing registered is more specific than that.
+		if literal := strings.TrimSuffix(p, "{$}"); strings.HasPrefix(literal, "/") && !strings.Contains(literal, "{") {
+			if s.exact == nil {
+				s.exact = make(map[string]exactRoute)
+			}
+			s.exact[literal] = exactRoute{pattern: p, h: h}
+		}
+	}
 }
 
 // adapt turns a route's handlers into an http.Handler: method dispatch

@@ -114,3 +114,68 @@ func TestLogHoldsNoSecretPath(t *testing.T) {
 		})
 	}
 }
+
+// TestExactRoutesAsTheMux: every route served without the mux's tree is
+// the one the mux picks for its path, with the pattern the mux would
+// give it, and each literal route the mux holds is among them.
+func TestExactRoutesAsTheMux(t *testing.T) {
+	s := newFuzzServer(t)
+	if len(s.exact) < 20 {
+		t.Fatalf("%d literal routes; the routes table has more", len(s.exact))
+	}
+	for path, rt := range s.exact {
+		for _, method := range []string{"GET", "POST", "OPTIONS"} {
+			_, pattern := s.mux.Handler(httptest.NewRequest(method, path, nil))
+			if pattern != rt.pattern {
+				t.Errorf("%s %s: the mux picks %q, the literal route is %q", method, path, pattern, rt.pattern)
+			}
+		}
+	}
+	for _, path := range []string{"/api/me/", "/api/me", "/api/token/refresh/", "/api/token/refresh", "/api/auth/check/", "/metrics", "/.well-known/jwks.json"} {
+		if _, ok := s.exact[path]; !ok {
+			t.Errorf("%s is not served as a literal route", path)
+		}
+	}
+	for _, path := range []string{"/api/sessions/{id}/", "/api/sessions/{id}", "/", "/api/me/x"} {
+		if _, ok := s.exact[path]; ok {
+			t.Errorf("%s is served as a literal route", path)
+		}
+	}
+}
+
+// TestExactRoutesKeepTheMuxsAnswers: requests whose path the mux reads
+// differently from its literal text (escapes, unclean paths) get the
+// mux's own answer, and a literal route's request carries its pattern.
+func TestExactRoutesKeepTheMuxsAnswers(t *testing.T) {
+	s := newFuzzServer(t)
+	tests := []struct {
+		method, target string
+		want           int
+	}{
+		{"GET", "/api/me/", 401},
+		{"GET", "/api/me", 401},
+		{"GET", "/api/m%65/", 401},    // the mux matches the unescaped segment
+		{"GET", "/api%2Fme/", 404},    // one segment, not two
+		{"GET", "/api//me/", 307},     // the mux cleans the path
+		{"GET", "/api/./me/", 307},    //
+		{"GET", "/api/me//", 307},     //
+		{"GET", "/api/me/extra", 404}, // {$}: the path alone
+		{"DELETE", "/api/me/", 405},
+		{"CONNECT", "/api/me/", 405},
+		{"GET", "/.well-known/jwks.json", 200},
+	}
+	for _, tt := range tests {
+		got := httptest.NewRecorder()
+		s.ServeHTTP(got, httptest.NewRequest(tt.method, tt.target, nil))
+		want := httptest.NewRecorder()
+		s.mux.ServeHTTP(want, httptest.NewRequest(tt.method, tt.target, nil))
+		if got.Code != tt.want || want.Code != tt.want || got.Body.String() != want.Body.String() {
+			t.Errorf("%s %s: %d %s; the mux alone: %d %s; want %d", tt.method, tt.target, got.Code, got.Body, want.Code, want.Body, tt.want)
+		}
+	}
+	req := httptest.NewRequest("GET", "/api/me/", nil)
+	s.ServeHTTP(httptest.NewRecorder(), req)
+	if req.Pattern != "/api/me/{$}" {
+		t.Errorf("pattern of GET /api/me/: %q", req.Pattern)
+	}
+}
