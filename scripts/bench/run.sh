@@ -22,7 +22,11 @@
 #     (target <= 2) and the memory (VmHWM, VmRSS) of latch and its hash-worker
 #     process before, during, after.
 #     Measured closed-loop (as fast as possible) and paced (BENCH_DELAY_MS
-#     think time per connection).
+#     think time per connection). Next to it, the machine's own floor for
+#     that ratio: the bare server's p99 alone, then beside one argon2id hash
+#     loop (the password package's BenchmarkHash, -cpu 1) in a process of
+#     its own at the lowest priority (SCHED_IDLE, nice 19, as latch's hash
+#     worker runs), which shares nothing with the server but the machine.
 #  3. go test -bench over BENCH_GO_PKGS (Authenticate, BenchmarkMe, token
 #     and password benchmarks).
 #  4. gateway: wrk against GET /shop/ping of an upstream (internal/benchserver)
@@ -540,6 +544,45 @@ latency_round() {
 		"$(grep -v '^?' "$OUT/$tag-rss.txt" | awk 'NR == 1 { f = $1 } { if ($1 > m) m = $1; l = $1 } END { printf "%s/%s/%s", f, m, l }')")"
 }
 
+# neighbor_floor TOKEN: the bare server's /api/me/ p99 alone and beside one
+# argon2id loop at the lowest priority, in each latency mode: how much a
+# hash on the other core costs any server's tail on this machine, latch's
+# code aside. Under authenticated traffic latch hashes on one core (the
+# adaptive pool gives the other back), so one loop is the same load.
+neighbor_floor() {
+	local tok=$1 mode r idle near q pi pn npid
+	local -a low=(nice -n 19)
+	if command -v chrt >/dev/null; then low=(chrt --idle 0 nice -n 19); fi
+	go test -c -o "$WORK/bin/password.test" ./password/
+	start_server bare-neighbor "$BARE" -addr 127.0.0.1:0 || die "benchserver did not start"
+	say "floor: the bare server, same load, alone and beside one argon2id loop (${low[*]}, BenchmarkHash -cpu 1, its own process):"
+	say "$(printf '%-12s %-2s| %6s %7s | %6s %7s | %6s' mode r p50 p99 p50 p99 "p99 x")"
+	declare -A NB_RATIOS=()
+	for mode in "${modes[@]}"; do
+		PACE_MS=0
+		[[ $mode == paced-* ]] && PACE_MS=$BENCH_DELAY_MS
+		for ((r = 1; r <= BENCH_LAT_ROUNDS; r++)); do
+			idle=$(wrk_me "$OUT/neighbor-$mode-$r-alone.txt" "$SERVER_URL" "$tok" "$BENCH_LAT_CONNS" "$BENCH_DURATION" --latency)
+			"${low[@]}" "$WORK/bin/password.test" -test.run '^$' -test.bench '^BenchmarkHash$' -test.cpu 1 \
+				-test.benchtime 1000000x >"$OUT/neighbor-$mode-$r-hash.txt" 2>&1 &
+			npid=$!
+			PIDS+=("$npid")
+			sleep 1
+			near=$(wrk_me "$OUT/neighbor-$mode-$r-beside.txt" "$SERVER_URL" "$tok" "$BENCH_LAT_CONNS" "$BENCH_DURATION" --latency)
+			stop "$npid"
+			pi=$(field p99_us "$idle") pn=$(field p99_us "$near")
+			q=$(ratio "$pn" "$pi")
+			NB_RATIOS[$mode]+="$q "
+			say "$(printf '%-12s %-2s| %6s %7s | %6s %7s | %6s' "$mode" "$r" "$(field p50_us "$idle")" "$pi" "$(field p50_us "$near")" "$pn" "$q")"
+		done
+		PACE_MS=0
+	done
+	for mode in "${modes[@]}"; do
+		say "median p99 beside the loop/alone, bare server, $mode: $(tr ' ' '\n' <<<"${NB_RATIOS[$mode]}" | grep . | median) (the floor of latch's flood/idle above)"
+	done
+	stop "$SERVER_PID"
+}
+
 if want flood; then
 	say ""
 	say "-- 2. login flood: GET /api/me/ (wrk -t$BENCH_THREADS -c$BENCH_LAT_CONNS --latency, $BENCH_DURATION) idle, then while wrk -t1 -c$BENCH_FLOOD_CONNS"
@@ -594,6 +637,7 @@ if want flood; then
 		[[ $verdict == MISSES ]] && STRICT_FAIL=1
 		say "median p99 flood/idle, $mode: $m ($verdict the target <= 2)"
 	done
+	neighbor_floor "$ftok"
 	say "memory of latch + hash-worker after:  VmHWM $(mem "$fpid_srv" VmHWM) MiB, VmRSS $(mem "$fpid_srv" VmRSS) MiB; max VmRSS sampled during the floods $RSS_MAX MiB"
 	say "   (LATCH_HASH_WORKERS=${BENCH_HASH_WORKERS:-the default: adaptive, every core while authenticated requests are light, one fewer while they are not}; argon2id m=19 MiB per hash)"
 	say "latch logged $(($(wc -l <"$OUT/latch-flood.log") - log_lines0)) lines during the floods ($(grep -c 'hashing pool busy' "$OUT/latch-flood.log" || true) of them 'hashing pool busy')"
