@@ -115,6 +115,7 @@ type Server struct {
 	opts    Options
 	mux     *http.ServeMux
 	exact   map[string]exactRoute // see route
+	muxOnly bool                  // exact is not used
 	metrics *metrics
 	csrf    *http.CrossOriginProtection
 	clients *clientAuth // introspection callers
@@ -163,7 +164,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A literal route's own path (no escapes the mux would read
 	// differently) goes straight to its handler: the handler and pattern
 	// the mux would pick, without walking its tree on every request.
-	if rt, ok := s.exact[r.URL.Path]; ok && r.URL.RawPath == "" && r.Method != http.MethodConnect {
+	if rt, ok := s.exact[r.URL.Path]; ok && !s.muxOnly && r.URL.RawPath == "" && r.Method != http.MethodConnect {
 		r.Pattern = rt.pattern
 		rt.h.ServeHTTP(w, r)
 		return
@@ -261,6 +262,11 @@ func (s *Server) route(path string, ms methods) {
 	}
 	for _, p := range patterns {
 		s.mux.Handle(p, h)
+		if !strings.HasPrefix(p, "/") {
+			// A method or a host in a pattern (an embedder's Route) can
+			// be more specific than a literal path: the mux decides all.
+			s.muxOnly = true
+		}
 		// A pattern without wildcards matches its own path only, and
 		// nothing registered is more specific than that.
 		if literal := strings.TrimSuffix(p, "{$}"); strings.HasPrefix(literal, "/") && !strings.Contains(literal, "{") {

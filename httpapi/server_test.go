@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/latch-auth/latch"
+	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/internal/authtest"
 )
 
@@ -177,5 +179,42 @@ func TestExactRoutesKeepTheMuxsAnswers(t *testing.T) {
 	s.ServeHTTP(httptest.NewRecorder(), req)
 	if req.Pattern != "/api/me/{$}" {
 		t.Errorf("pattern of GET /api/me/: %q", req.Pattern)
+	}
+}
+
+// TestExactRoutesYieldToMethodPatterns: an embedder's Route whose path
+// names a method is more specific, for that method, than latch's route
+// of the same path; the mux, which knows, then decides every request.
+func TestExactRoutesYieldToMethodPatterns(t *testing.T) {
+	env := authtest.New(t, nil)
+	s, err := New(Options{Auth: env.Service, Tokens: env.Tokens, Routes: []Route{{
+		Path: "POST /api/me/", Method: "POST",
+		Handle: func(w http.ResponseWriter, _ *http.Request, _ *auth.Principal) error {
+			w.WriteHeader(http.StatusTeapot)
+			return nil
+		},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := env.Service.CreateUser(ctx, auth.NewUser{Username: "alice", Password: "correct horse battery", Email: "alice@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := env.Service.Login(ctx, "alice", "correct horse battery", auth.Client{UserAgent: "test", IP: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		method string
+		want   int
+	}{{"POST", http.StatusTeapot}, {"GET", http.StatusOK}} {
+		req := httptest.NewRequest(tt.method, "/api/me/", nil)
+		req.Header.Set("Authorization", "Bearer "+pair.Access)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("%s /api/me/: %d %s, want %d", tt.method, rec.Code, rec.Body, tt.want)
+		}
 	}
 }
