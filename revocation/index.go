@@ -21,10 +21,9 @@ import (
 // cache line the cores then pass back and forth on each request. Writers
 // (revocations, pruning: rare) take mu among themselves.
 type Index struct {
-	mu                   sync.Mutex
-	sessions             sync.Map // session id (string) -> until (time.Time)
-	versions             sync.Map // user id (int64) -> version
-	nSessions, nVersions int      // guarded by mu
+	mu       sync.Mutex
+	sessions sync.Map // session id (string) -> until (time.Time)
+	versions sync.Map // user id (int64) -> version
 }
 
 // version is a user's token version, held until the last token it
@@ -64,18 +63,12 @@ func (ix *Index) Apply(r latch.Revocation) {
 func (ix *Index) apply(r latch.Revocation) {
 	if r.SessionID != "" {
 		until, ok := ix.sessions.Load(r.SessionID)
-		if !ok {
-			ix.nSessions++
-		}
 		if !ok || r.Until.After(until.(time.Time)) {
 			ix.sessions.Store(r.SessionID, r.Until)
 		}
 	}
 	if v := r.Version; v.UserID != 0 {
 		old, ok := ix.versions.Load(v.UserID)
-		if !ok {
-			ix.nVersions++
-		}
 		var cur version
 		if ok {
 			cur = old.(version)
@@ -108,7 +101,6 @@ func (ix *Index) Prune(now time.Time) int {
 	ix.sessions.Range(func(id, until any) bool {
 		if until.(time.Time).Before(now) {
 			ix.sessions.Delete(id)
-			ix.nSessions--
 			n++
 		}
 		return true
@@ -116,7 +108,6 @@ func (ix *Index) Prune(now time.Time) int {
 	ix.versions.Range(func(id, v any) bool {
 		if v.(version).until.Before(now) {
 			ix.versions.Delete(id)
-			ix.nVersions--
 			n++
 		}
 		return true
@@ -126,7 +117,7 @@ func (ix *Index) Prune(now time.Time) int {
 
 // Len returns the number of revoked sessions and of user versions held.
 func (ix *Index) Len() (sessions, versions int) {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	return ix.nSessions, ix.nVersions
+	ix.sessions.Range(func(_, _ any) bool { sessions++; return true })
+	ix.versions.Range(func(_, _ any) bool { versions++; return true })
+	return sessions, versions
 }
