@@ -25,11 +25,14 @@ type GCRA struct {
 	now       func() time.Time
 	tat       sync.Map     // key (string) -> *atomic.Int64
 	inserts   atomic.Int64 // keys added, for the sweeps of idle keys
+	sweeping  atomic.Bool
+	sweeps    sync.WaitGroup
 }
 
 // gcraSweepEvery is how many new keys come between sweeps of idle keys.
-const gcraSweepEvery = 64 * 4096
+const gcraSweepEvery = 1 << 18
 
+// NewGCRA returns a GCRA limiter at rate; now nil means time.Now.
 func NewGCRA(rate Rate, now func() time.Time) *GCRA {
 	if now == nil {
 		now = time.Now
@@ -66,19 +69,29 @@ func (g *GCRA) cell(key string, now int64) *atomic.Int64 {
 	if old, loaded := g.tat.LoadOrStore(key, c); loaded {
 		return old.(*atomic.Int64)
 	}
-	if g.inserts.Add(1)%gcraSweepEvery == 0 {
-		// A key whose arrival time has passed holds no state worth
-		// keeping: a new cell at now behaves the same.
-		g.tat.Range(func(k, v any) bool {
-			if v.(*atomic.Int64).Load() < now {
-				g.tat.CompareAndDelete(k, v)
-			}
-			return true
+	if g.inserts.Add(1)%gcraSweepEvery == 0 && g.sweeping.CompareAndSwap(false, true) {
+		// A sweep reads every key: not on the request that came upon it.
+		g.sweeps.Go(func() {
+			g.sweep(now)
+			g.sweeping.Store(false)
 		})
 	}
 	return c
 }
 
+// sweep forgets the keys whose arrival time is before now: they hold no
+// state worth keeping (a new cell at now behaves the same), and memory
+// stays bounded by the keys active within one Per.
+func (g *GCRA) sweep(now int64) {
+	g.tat.Range(func(k, v any) bool {
+		if v.(*atomic.Int64).Load() < now {
+			g.tat.CompareAndDelete(k, v)
+		}
+		return true
+	})
+}
+
+// len returns how many keys are kept.
 func (g *GCRA) len() int {
 	n := 0
 	g.tat.Range(func(_, _ any) bool { n++; return true })

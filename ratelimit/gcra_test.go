@@ -87,6 +87,7 @@ func TestGCRAForgetsIdleKeys(t *testing.T) {
 	for i := range gcraSweepEvery {
 		g.Allow(context.Background(), fmt.Sprint("new-", i))
 	}
+	g.sweeps.Wait()
 	if n := g.len(); n >= idle+gcraSweepEvery {
 		t.Fatalf("%d keys kept, want the idle ones forgotten", n)
 	}
