@@ -29,8 +29,11 @@ type httpStats struct {
 }
 
 // statStripes is how many stripes a latency series has (as a
-// striped.Counter).
-const statStripes = striped.Stripes
+// striped.Counter); maxBuckets how many buckets it may have.
+const (
+	statStripes = striped.Stripes
+	maxBuckets  = 16
+)
 
 func newHTTPStats(buckets []float64) *httpStats {
 	return &httpStats{
@@ -57,7 +60,7 @@ type latencyStripe struct {
 	_       [64]byte
 	count   atomic.Uint64
 	sum     atomic.Int64 // nanoseconds
-	buckets [16]atomic.Uint64
+	buckets [maxBuckets]atomic.Uint64
 }
 
 type codeKey struct {
@@ -73,7 +76,7 @@ type codeStats struct {
 
 // route returns the series of route (created once, at startup).
 func (h *httpStats) route(route string) *routeStats {
-	if len(h.buckets) > len(latencyStripe{}.buckets) {
+	if len(h.buckets) > maxBuckets {
 		panic("httpStats: too many buckets")
 	}
 	r := &routeStats{route: route, bounds: make([]int64, len(h.buckets))}
@@ -129,18 +132,16 @@ func (h *httpStats) Collect(ch chan<- prometheus.Metric) {
 	routes := slices.Clone(h.routes)
 	h.mu.Unlock()
 	for _, r := range routes {
-		var buckets [16]uint64
+		var buckets [maxBuckets]uint64
 		var sum int64
+		var count uint64
 		for i := range r.stripes {
 			s := &r.stripes[i]
 			for b := range r.bounds {
 				buckets[b] += s.buckets[b].Load()
 			}
 			sum += s.sum.Load()
-		}
-		var count uint64
-		for i := range r.stripes {
-			count += r.stripes[i].count.Load()
+			count += s.count.Load() // after its buckets (see observe)
 		}
 		cumulative := make(map[float64]uint64, len(r.bounds))
 		var acc uint64

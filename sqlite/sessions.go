@@ -163,9 +163,10 @@ func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *la
 }
 
 // rotateInTx runs one rotation of a batch in tx and records its outcome
-// in q (Out, or its own refusal in Err). It returns an error only when a statement failed, which aborts
-// the whole batch: whatever the rotation decided (a successor made
-// current, a reused family revoked) is in tx, committed with it.
+// in q: Out, or its own refusal in Err. It returns an error only when a
+// statement failed, which aborts the whole batch: whatever the rotation
+// decided (a successor made current, a reused family revoked) is in tx,
+// committed with it.
 func (db *DB) rotateInTx(ctx context.Context, tx *sql.Tx, q *rotation) error {
 	r := q.In
 	sid := r.Next.SessionID
