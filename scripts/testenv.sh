@@ -8,6 +8,12 @@
 #   * starts on free loopback ports, in a temp dir:
 #       - one Redis server                 -> LATCH_TEST_REDIS_URL
 #       - one PostgreSQL server            -> LATCH_TEST_POSTGRES_URL
+#         (fsync, synchronous_commit and full_page_writes off: test data is
+#         thrown away)
+#       - with LATCH_TESTENV_PG_DURABLE=1, a second one with PostgreSQL's
+#         default durability (all three on), for benchmarks of durable
+#         writes                           -> LATCH_TEST_POSTGRES_DURABLE_URL
+#         (its data directory: LATCH_TEST_POSTGRES_DURABLE_DIR)
 #       - a 3-master Redis Cluster         -> LATCH_TEST_REDIS_CLUSTER_ADDRS
 #       - one mailpit SMTP server          -> LATCH_TEST_SMTP_ADDR (host:port, plain SMTP
 #         with AUTH accepting any credentials) and LATCH_TEST_MAILPIT_API (its
@@ -21,6 +27,7 @@
 #
 # Knobs (environment):
 #   LATCH_TESTENV_CLUSTER=0   do not start the Redis Cluster
+#   LATCH_TESTENV_PG_DURABLE=1  also start the durable PostgreSQL (above)
 #   LATCH_TESTENV_INSTALL=0   never install anything (fail if missing)
 #   LATCH_TESTENV_KEEP=1      keep the temp dir (data and logs) afterwards
 #   LATCH_TESTENV_TMPDIR=DIR  parent of the temp dir (default: $TMPDIR or /tmp)
@@ -158,8 +165,8 @@ chmod 755 "$TMP"
 
 REDIS_PIDS=()
 MAILPIT_PID=""
-PG_DATA=""
-PG_PID=""
+PG_DATAS=()
+PG_PIDS=()
 cleanup_done=0
 
 # alive PID: the process exists and is not a zombie (daemons are reparented
@@ -212,15 +219,17 @@ cleanup() {
 		stop_pid "$MAILPIT_PID" mailpit TERM &
 		stoppers+=($!)
 	fi
-	pid=$PG_PID
-	if [[ -z "$pid" && -n "$PG_DATA" && -s "$PG_DATA/postmaster.pid" ]]; then
-		pid=$(head -n1 "$PG_DATA/postmaster.pid")
-	fi
-	if [[ -n "$pid" ]]; then
+	# A server that did not get as far as PG_PIDS is found by its pid file.
+	local data
+	for data in "${PG_DATAS[@]}"; do
+		pid=$(head -n1 "$data/postmaster.pid" 2>/dev/null) || continue
+		[[ " ${PG_PIDS[*]} " == *" $pid "* ]] || PG_PIDS+=("$pid")
+	done
+	for pid in "${PG_PIDS[@]}"; do
 		# SIGQUIT = immediate shutdown; the data is thrown away anyway.
 		stop_pid "$pid" "postgres" QUIT &
 		stoppers+=($!)
-	fi
+	done
 	for pid in "${stoppers[@]}"; do wait "$pid"; done
 	if [[ "${LATCH_TESTENV_KEEP:-}" == 1 ]]; then
 		log "kept $TMP"
@@ -352,46 +361,52 @@ as_pg() {
 	fi
 }
 
+# start_postgres NAME [SETTINGS...]: initdb and start a PostgreSQL server in
+# $TMP/NAME on a free port, with the -c settings given; sets PG_PORT and
+# appends its pid to PG_PIDS (its data dir to PG_DATAS, for cleanup).
 start_postgres() {
-	local pgdir="$TMP/postgres" attempt port
+	local name=$1 pgdir="$TMP/$1" attempt port opts="" setting
+	shift
+	for setting in "$@"; do opts+=" -c $setting"; done
 	mkdir -p "$pgdir/data" "$pgdir/sock"
 	chmod 700 "$pgdir/data"
 	if [[ $is_root == 1 ]]; then chown -R "$PG_USER" "$pgdir"; fi
-	PG_DATA="$pgdir/data"
-	if ! as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust \
-		--no-locale -E UTF8 --no-sync >"$TMP/postgres-initdb.log" 2>&1; then
-		show_log "$TMP/postgres-initdb.log"
+	local data="$pgdir/data" log="$TMP/$name.log"
+	PG_DATAS+=("$data")
+	if ! as_pg "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust \
+		--no-locale -E UTF8 --no-sync >"$TMP/$name-initdb.log" 2>&1; then
+		show_log "$TMP/$name-initdb.log"
 		die "initdb failed"
 	fi
-	touch "$TMP/postgres.log"
-	if [[ $is_root == 1 ]]; then chown "$PG_USER" "$TMP/postgres.log"; fi
+	touch "$log"
+	if [[ $is_root == 1 ]]; then chown "$PG_USER" "$log"; fi
 	for ((attempt = 1; attempt <= 5; attempt++)); do
 		port=$(free_port 0)
-		if as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$TMP/postgres.log" -w -t 60 \
-			-o "-c listen_addresses=127.0.0.1 -p $port -k $pgdir/sock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-			start </dev/null >>"$TMP/postgres-pg_ctl.log" 2>&1; then
+		if as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$log" -w -t 60 \
+			-o "-c listen_addresses=127.0.0.1 -p $port -k $pgdir/sock -c max_connections=300$opts" \
+			start </dev/null >>"$TMP/$name-pg_ctl.log" 2>&1; then
 			if [[ -x "$PG_BIN/pg_isready" ]]; then
 				"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -t 10 ||
-					{ show_log "$TMP/postgres.log"; die "postgres started but is not ready"; }
+					{ show_log "$log"; die "$name started but is not ready"; }
 			fi
 			PG_PORT=$port
-			PG_PID=$(head -n1 "$PG_DATA/postmaster.pid")
+			PG_PIDS+=("$(head -n1 "$data/postmaster.pid")")
 			return 0
 		fi
-		log "postgres did not start on port $port (attempt $attempt)"
-		if [[ -s "$PG_DATA/postmaster.pid" ]]; then
-			stop_pid "$(head -n1 "$PG_DATA/postmaster.pid")" postgres QUIT
+		log "$name did not start on port $port (attempt $attempt)"
+		if [[ -s "$data/postmaster.pid" ]]; then
+			stop_pid "$(head -n1 "$data/postmaster.pid")" postgres QUIT
 		fi
-		if ! grep -qE 'could not bind|could not create any TCP/IP sockets|Address already in use' "$TMP/postgres.log"; then
+		if ! grep -qE 'could not bind|could not create any TCP/IP sockets|Address already in use' "$log"; then
 			break
 		fi
-		mv "$TMP/postgres.log" "$TMP/postgres.attempt$attempt.log"
-		touch "$TMP/postgres.log"
-		if [[ $is_root == 1 ]]; then chown "$PG_USER" "$TMP/postgres.log"; fi
+		mv "$log" "$TMP/$name.attempt$attempt.log"
+		touch "$log"
+		if [[ $is_root == 1 ]]; then chown "$PG_USER" "$log"; fi
 	done
-	show_log "$TMP/postgres-pg_ctl.log"
-	show_log "$TMP/postgres.log"
-	die "could not start postgres"
+	show_log "$TMP/$name-pg_ctl.log"
+	show_log "$log"
+	die "could not start $name"
 }
 
 # --------------------------------------------------------------------------
@@ -480,7 +495,20 @@ start_redis_cluster() {
 log "starting services in $TMP"
 start_redis redis
 REDIS_MAIN_PORT=$REDIS_PORT
-start_postgres
+# Durability off: the tests throw the data away.
+start_postgres postgres fsync=off synchronous_commit=off full_page_writes=off
+PG_MAIN_PORT=$PG_PORT
+if [[ "${LATCH_TESTENV_PG_DURABLE:-0}" == 1 ]]; then
+	# PostgreSQL's own defaults (fsync, synchronous_commit and
+	# full_page_writes on): what a production server runs, for benchmarks
+	# of durable writes.
+	start_postgres postgres-durable
+	export LATCH_TEST_POSTGRES_DURABLE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
+	LATCH_TEST_POSTGRES_DURABLE_DIR="$TMP/postgres-durable/data"
+	export LATCH_TEST_POSTGRES_DURABLE_DIR
+else
+	unset LATCH_TEST_POSTGRES_DURABLE_URL LATCH_TEST_POSTGRES_DURABLE_DIR
+fi
 start_mailpit
 if [[ "${LATCH_TESTENV_CLUSTER:-1}" != 0 ]]; then
 	start_redis_cluster
@@ -492,7 +520,7 @@ fi
 export LATCH_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_MAIN_PORT/0"
 # Tests that stop and restart a PostgreSQL of their own start it from here.
 export LATCH_TEST_PG_BIN="$PG_BIN"
-export LATCH_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
+export LATCH_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_MAIN_PORT/postgres?sslmode=disable"
 if [[ $PY_OK == 1 ]]; then
 	export LATCH_TEST_PYTHON=/usr/bin/python3
 else
@@ -507,6 +535,7 @@ export LATCH_TESTENV_ACTIVE=1
 
 log "redis $LATCH_TEST_REDIS_URL"
 log "postgres $LATCH_TEST_POSTGRES_URL"
+if [[ -n "${LATCH_TEST_POSTGRES_DURABLE_URL:-}" ]]; then log "postgres (durable) $LATCH_TEST_POSTGRES_DURABLE_URL"; fi
 log "smtp $LATCH_TEST_SMTP_ADDR (mailpit API $LATCH_TEST_MAILPIT_API)"
 if [[ -n "${LATCH_TEST_REDIS_CLUSTER_ADDRS:-}" ]]; then log "redis cluster $LATCH_TEST_REDIS_CLUSTER_ADDRS"; fi
 log "ready in $(ms_since_start) ms (install check/install: $t_installed ms); running: $*"

@@ -38,11 +38,14 @@
 #     §8): latch-gateway >= 0.90 x plain. A non-2xx answer: INVALID, as in 1.
 #  5. refresh: chained refreshes with rotation (internal/benchrefresh: each
 #     of c workers logs in once, then refreshes with the refresh token it
-#     was just handed) at c in BENCH_REFRESH_CONNS, on latch-sqlite and on
-#     latch-pgredis, each next to the database's own single-row INSERT rate
-#     at the same c (benchrefresh insert, through latch's own sqlite.Open /
-#     postgres.OpenSchema: same driver, connection settings, durability),
-#     measured in turn (first one, then the other) in BENCH_REFRESH_ROUNDS rounds; prints the ratio
+#     was just handed) at c in BENCH_REFRESH_CONNS, on latch-sqlite, on
+#     latch-pgredis (the tests' PostgreSQL: fsync and synchronous_commit
+#     off) and on latch-pgdurable (a PostgreSQL with its default durability,
+#     fsync and synchronous_commit on, as production runs it), each next to
+#     the database's own single-row INSERT rate at the same c (benchrefresh
+#     insert, through latch's own sqlite.Open / postgres.OpenSchema: same
+#     driver, connection settings, durability), measured in turn (first one,
+#     then the other) in BENCH_REFRESH_ROUNDS rounds; prints the ratio
 #     refresh/INSERT per round and its median. Target (SPEC §8): >= 0.5.
 #
 # Everything it starts (servers, wrk, and through testenv.sh PostgreSQL and
@@ -119,11 +122,14 @@ want() { [[ " $BENCH_SCENARIOS " == *" $1 "* ]]; }
 
 # PostgreSQL and Redis come from testenv.sh: re-run this script inside it
 # (no Redis Cluster: not used here).
+# The refresh scenario also asks for the durable PostgreSQL.
 if { want pgredis || want refresh; } && [[ -z "${LATCH_TEST_POSTGRES_URL:-}" || -z "${LATCH_TEST_REDIS_URL:-}" ]]; then
 	if [[ "${LATCH_TESTENV_ACTIVE:-}" == 1 ]]; then
 		die "inside testenv.sh but LATCH_TEST_POSTGRES_URL / LATCH_TEST_REDIS_URL are unset"
 	fi
-	exec env LATCH_TESTENV_CLUSTER=0 "$here/../testenv.sh" "$0" "$@"
+	durable=0
+	if want refresh; then durable=1; fi
+	exec env LATCH_TESTENV_CLUSTER=0 LATCH_TESTENV_PG_DURABLE=$durable "$here/../testenv.sh" "$0" "$@"
 fi
 
 need=()
@@ -712,13 +718,18 @@ fi
 # ---------------------------------------------------------------------------
 # 5. refresh with rotation against the database's own INSERT rate
 # ---------------------------------------------------------------------------
-# new_schema PREFIX: creates a fresh schema; prints the PostgreSQL URL with it.
+# new_schema URL PREFIX: creates a fresh schema in the PostgreSQL at URL;
+# prints the URL with it.
 new_schema() {
-	local schema="$1_$$_$RANDOM" sep='?'
-	psql -q -v ON_ERROR_STOP=1 "$LATCH_TEST_POSTGRES_URL" -c "CREATE SCHEMA $schema" >/dev/null ||
+	local schema="$2_$$_$RANDOM" sep='?'
+	psql -q -v ON_ERROR_STOP=1 "$1" -c "CREATE SCHEMA $schema" >/dev/null ||
 		die "could not create schema $schema"
-	[[ "$LATCH_TEST_POSTGRES_URL" == *\?* ]] && sep='&'
-	echo "$LATCH_TEST_POSTGRES_URL${sep}search_path=$schema"
+	[[ "$1" == *\?* ]] && sep='&'
+	echo "$1${sep}search_path=$schema"
+}
+# durability URL: what a PostgreSQL's commit waits for.
+durability() {
+	psql -qtA "$1" -c "SELECT 'fsync=' || current_setting('fsync') || ' synchronous_commit=' || current_setting('synchronous_commit') || ' full_page_writes=' || current_setting('full_page_writes')" 2>/dev/null
 }
 # refresh_floor DB C TAG: the database's own INSERT rate at C workers.
 refresh_floor() {
@@ -726,7 +737,7 @@ refresh_floor() {
 		"$BR" insert -sqlite "$WORK/insert-c$2.db" -c "$2" -d "$BENCH_REFRESH_DURATION" >"$OUT/$3-insert.txt" 2>&1 ||
 			die "benchrefresh insert failed: $(tail -n3 "$OUT/$3-insert.txt")"
 	else
-		"$BR" insert -postgres "$PG_INSERT_URL" -c "$2" -d "$BENCH_REFRESH_DURATION" >"$OUT/$3-insert.txt" 2>&1 ||
+		"$BR" insert -postgres "${IURL[$1]}" -c "$2" -d "$BENCH_REFRESH_DURATION" >"$OUT/$3-insert.txt" 2>&1 ||
 			die "benchrefresh insert failed: $(tail -n3 "$OUT/$3-insert.txt")"
 	fi
 }
@@ -741,20 +752,36 @@ if want refresh; then
 	say "-- 5. refresh: chained refreshes with rotation (each of c clients logs in once, then refreshes with the token it was"
 	say "   just handed), ${BENCH_REFRESH_DURATION} per measurement, against the database's own single-row INSERT rate at the same c,"
 	say "   through latch's own store constructors (same driver, connection settings, durability), $BENCH_REFRESH_ROUNDS rounds taken in turn;"
-	say "   sqlite: modernc, WAL, synchronous=NORMAL, one writer; pgredis: pgxpool defaults, PostgreSQL of testenv.sh"
-	say "   ($(psql -qtA "$LATCH_TEST_POSTGRES_URL" -c "SELECT 'fsync=' || current_setting('fsync') || ' synchronous_commit=' || current_setting('synchronous_commit')" 2>/dev/null)) + Redis"
-	start_latch latch-refresh-sqlite "$WORK/data-refresh-sqlite"
-	declare -A RURL=([sqlite]=$SERVER_URL) RPID=([sqlite]=$SERVER_PID)
-	RDBS=(sqlite)
-	PG_REFRESH_URL=$(new_schema latch_bench_refresh)
-	if start_latch latch-refresh-pgredis "$WORK/data-refresh-pgredis" LATCH_DATABASE_URL="$PG_REFRESH_URL" LATCH_REDIS_URL="$LATCH_TEST_REDIS_URL"; then
-		RURL[pgredis]=$SERVER_URL RPID[pgredis]=$SERVER_PID
-		RDBS+=(pgredis)
-	else
-		say "latch-refresh-pgredis: UNAVAILABLE: ${UNAVAILABLE:-failed}"
+	say "   sqlite: modernc, WAL, synchronous=NORMAL, one writer; pgredis and pgdurable: pgxpool defaults + testenv.sh's Redis;"
+	say "   pgredis: the tests' PostgreSQL ($(durability "$LATCH_TEST_POSTGRES_URL")): a commit waits for no disk;"
+	if [[ -n "${LATCH_TEST_POSTGRES_DURABLE_URL:-}" ]]; then
+		fs=$(stat -f -c %T "${LATCH_TEST_POSTGRES_DURABLE_DIR:-/}" 2>/dev/null || echo unknown)
+		say "   pgdurable: PostgreSQL's defaults ($(durability "$LATCH_TEST_POSTGRES_DURABLE_URL")), data on $fs: a commit waits for its WAL on disk"
+		if [[ $fs == tmpfs || $fs == ramfs ]]; then
+			say "   (warning: the durable PostgreSQL's data is in memory here, so its fsync costs nothing; set LATCH_TESTENV_TMPDIR to a disk)"
+		fi
 	fi
-	PG_INSERT_URL=$(new_schema latch_bench_insert)
-	say "$(printf '%-8s %3s %-5s | %10s %10s %6s' db c round INSERT/s refresh/s ratio)"
+	start_latch latch-refresh-sqlite "$WORK/data-refresh-sqlite"
+	declare -A RURL=([sqlite]=$SERVER_URL) RPID=([sqlite]=$SERVER_PID) IURL=()
+	RDBS=(sqlite)
+	# refresh_pg DB BASEURL: latch on a fresh schema of the PostgreSQL at
+	# BASEURL, and a schema of its own for the INSERT floor.
+	refresh_pg() {
+		if start_latch "latch-refresh-$1" "$WORK/data-refresh-$1" LATCH_DATABASE_URL="$(new_schema "$2" latch_bench_refresh)" LATCH_REDIS_URL="$LATCH_TEST_REDIS_URL"; then
+			RURL[$1]=$SERVER_URL RPID[$1]=$SERVER_PID
+			IURL[$1]=$(new_schema "$2" latch_bench_insert)
+			RDBS+=("$1")
+		else
+			say "latch-refresh-$1: UNAVAILABLE: ${UNAVAILABLE:-failed}"
+		fi
+	}
+	refresh_pg pgredis "$LATCH_TEST_POSTGRES_URL"
+	if [[ -n "${LATCH_TEST_POSTGRES_DURABLE_URL:-}" ]]; then
+		refresh_pg pgdurable "$LATCH_TEST_POSTGRES_DURABLE_URL"
+	else
+		say "latch-refresh-pgdurable: not run (testenv.sh was started without LATCH_TESTENV_PG_DURABLE=1)"
+	fi
+	say "$(printf '%-9s %3s %-5s | %10s %10s %6s' db c round INSERT/s refresh/s ratio)"
 	for db in "${RDBS[@]}"; do
 		for c in $BENCH_REFRESH_CONNS; do
 			RRATIOS=""
@@ -774,7 +801,7 @@ if want refresh; then
 				if [[ $(field errors "$ref") != 0 ]]; then log "warning: errors in $OUT/$tag-refresh.txt: $ref"; fi
 				q=$(ratio "$(field rps "$ref")" "$(field rps "$ins")")
 				RRATIOS+="$q "
-				say "$(printf '%-8s %3s %-5s | %10s %10s %6s' "$db" "$c" "$r" "$(field rps "$ins")" "$(field rps "$ref")" "$q")"
+				say "$(printf '%-9s %3s %-5s | %10s %10s %6s' "$db" "$c" "$r" "$(field rps "$ins")" "$(field rps "$ref")" "$q")"
 			done
 			m=$(tr ' ' '\n' <<<"$RRATIOS" | grep . | median)
 			verdict=$(awk -v m="$m" 'BEGIN { print (m >= 0.5) ? "meets" : "MISSES" }')
