@@ -20,7 +20,10 @@
 #     second wrk hammers POST /api/token/ with valid credentials (saturating
 #     the hashing pool, which answers 503 when full); prints p99 flood/idle
 #     (target <= 2) and the memory (VmHWM, VmRSS) of latch and its hash-worker
-#     process before, during, after.
+#     process before, during, after. First, the flood alone (no
+#     authenticated traffic) in BENCH_LAT_ROUNDS rounds, each next to the
+#     single-core hash rate of the same round: logins/s over that rate
+#     (target >= 1.5 on two cores).
 #     Measured closed-loop (as fast as possible) and paced (BENCH_DELAY_MS
 #     think time per connection). Next to it, the machine's own floor for
 #     that ratio: the bare server's p99 alone, then beside one argon2id hash
@@ -559,7 +562,7 @@ neighbor_floor() {
 	local tok=$1 mode r idle near q pi pn npid
 	local -a low=(nice -n 19)
 	if command -v chrt >/dev/null; then low=(chrt --idle 0 nice -n 19); fi
-	go test -c -o "$WORK/bin/password.test" ./password/
+	[[ -x "$WORK/bin/password.test" ]] || go test -c -o "$WORK/bin/password.test" ./password/
 	start_server bare-neighbor "$BARE" -addr 127.0.0.1:0 || die "benchserver did not start"
 	say "floor: the bare server, same load, alone and beside one argon2id loop (${low[*]}, BenchmarkHash -cpu 1, its own process):"
 	say "$(printf '%-12s %-2s| %6s %7s | %6s %7s | %6s' mode r p50 p99 p50 p99 "p99 x")"
@@ -610,21 +613,32 @@ if want flood; then
 	stop "$SERVER_PID"
 	say "memory of latch + hash-worker before: VmHWM $(mem "$fpid_srv" VmHWM) MiB, VmRSS $(mem "$fpid_srv" VmRSS) MiB"
 	# Logins with no authenticated traffic, next to what one core hashes
-	# (SPEC §8: bounded by the hash cost alone; target >= 1.5x on 2 cores).
-	hash_ns=$(go test -run='^$' -bench='^BenchmarkHash$' -cpu 1 -benchtime=2s -count=1 ./password/ |
-		awk '/^BenchmarkHash/ { print $3; exit }')
-	[[ -n "$hash_ns" ]] || die "BenchmarkHash printed no ns/op"
-	hash_rate=$(awk -v ns="$hash_ns" 'BEGIN { printf "%.1f", 1e9 / ns }')
-	sleep 2 # the warm-up's requests are over: the pool has every core again
-	BENCH_USER=bob BENCH_PASSWORD=$PASSWORD wrk -t1 -c"$BENCH_FLOOD_CONNS" -d"$BENCH_DURATION" --timeout 10s \
-		-s "$here/login.lua" "$fu/api/token/" >"$OUT/flood-alone-logins.txt" 2>&1
-	fa=$(grep -m1 '^FLOOD ' "$OUT/flood-alone-logins.txt") || die "no FLOOD line in $OUT/flood-alone-logins.txt"
-	logins_alone=$(awk -v ok="$(field ok "$fa")" -v s="$(field secs "$fa")" 'BEGIN { printf "%.1f", ok / s }')
-	q=$(ratio "$logins_alone" "$hash_rate")
-	verdict=$(awk -v m="$q" 'BEGIN { print (m >= 1.5) ? "meets" : "MISSES" }')
+	# (SPEC §8: bounded by the hash cost alone; target >= 1.5x on 2 cores),
+	# in BENCH_LAT_ROUNDS rounds, each ratio from its own round: the
+	# single-core rate moves with the machine's load as much as latch's.
+	go test -c -o "$WORK/bin/password.test" ./password/ >/dev/null || die "go test -c ./password/ failed"
+	say "login flood alone (no authenticated traffic, $BENCH_DURATION a round) against what one core hashes"
+	say "   (password.test -test.bench BenchmarkHash -test.cpu 1 -test.benchtime 2s, argon2id m=19 MiB t=2, in the same round):"
+	say "$(printf '   %-2s | %9s %5s | %10s | %6s' r logins/s 503 "1 core/s" ratio)"
+	ALONE_RATIOS=""
+	for ((r = 1; r <= BENCH_LAT_ROUNDS; r++)); do
+		hash_ns=$("$WORK/bin/password.test" -test.run='^$' -test.bench='^BenchmarkHash$' -test.cpu 1 -test.benchtime=2s -test.count=1 |
+			awk '/^BenchmarkHash/ { print $3; exit }')
+		[[ -n "$hash_ns" ]] || die "BenchmarkHash printed no ns/op"
+		hash_rate=$(awk -v ns="$hash_ns" 'BEGIN { printf "%.1f", 1e9 / ns }')
+		sleep 2 # the warm-up's requests are over: the pool has every core again
+		BENCH_USER=bob BENCH_PASSWORD=$PASSWORD wrk -t1 -c"$BENCH_FLOOD_CONNS" -d"$BENCH_DURATION" --timeout 10s \
+			-s "$here/login.lua" "$fu/api/token/" >"$OUT/flood-alone-logins-r$r.txt" 2>&1
+		fa=$(grep -m1 '^FLOOD ' "$OUT/flood-alone-logins-r$r.txt") || die "no FLOOD line in $OUT/flood-alone-logins-r$r.txt"
+		logins_alone=$(awk -v ok="$(field ok "$fa")" -v s="$(field secs "$fa")" 'BEGIN { printf "%.1f", ok / s }')
+		q=$(ratio "$logins_alone" "$hash_rate")
+		ALONE_RATIOS+="$q "
+		say "$(printf '   %-2s | %9s %5s | %10s | %6s' "$r" "$logins_alone" "$(field busy "$fa")" "$hash_rate" "$q")"
+	done
+	m=$(tr ' ' '\n' <<<"$ALONE_RATIOS" | grep . | median)
+	verdict=$(awk -v m="$m" 'BEGIN { print (m >= 1.5) ? "meets" : "MISSES" }')
 	[[ $verdict == MISSES ]] && STRICT_FAIL=1
-	say "login flood alone (no authenticated traffic, $BENCH_DURATION): $logins_alone logins/s (200s), $(field busy "$fa") answered 503;"
-	say "   one core hashes $hash_rate/s (go test -bench BenchmarkHash -cpu 1 ./password/, argon2id m=19 MiB t=2): $q x ($verdict the target >= 1.5 on $(nproc) cores)"
+	say "median ratio logins/s alone / one core's hashes/s: $m ($verdict the target >= 1.5 on $(nproc) cores)"
 	say "$(printf '%-12s %-2s| %8s %6s %7s | %8s %6s %7s | %6s | %7s %5s %7s | %s' \
 		mode r "idle rps" p50 p99 "flood rps" p50 p99 "p99 x" "logins/s" 200 503 RSS)"
 	modes=(closed-loop)
