@@ -7,8 +7,6 @@ import (
 	"hash/maphash"
 	"maps"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -108,83 +106,44 @@ func (s *Service) activeUser(ctx context.Context, id int64, now time.Time) (*lat
 // The two seeds are random per process and no hash value ever leaves it:
 // finding a string whose key equals a cached token's is a 2^-128 guess.
 // (maphash rather than SHA-256: a tenth of the cost on every request.)
-//
-// Eviction is by generation: when the current map is full it becomes the
-// previous one, and a hit there moves the entry forward, so the tokens in
-// use survive and the idle half goes at once, with no per-hit bookkeeping.
-// A hit takes no lock (see userCache).
+// Tokens in use survive eviction (see generations).
 type verifiedCache struct {
-	seeds [2]maphash.Seed
-	gen   atomic.Pointer[verifiedGen]
-	turn  sync.Mutex // one generation turn at a time
-	max   int        // per generation
-}
-
-// verifiedGen is the current and the previous generation.
-type verifiedGen struct {
-	cur, old *sync.Map    // verifiedKey -> *Principal
-	n        atomic.Int64 // entries stored in cur
+	seeds  [2]maphash.Seed
+	tokens *generations[verifiedKey, *Principal]
 }
 
 type verifiedKey [2]uint64
 
 func newVerifiedCache(max int) *verifiedCache {
-	c := &verifiedCache{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, max: max/2 + 1}
-	c.gen.Store(&verifiedGen{cur: new(sync.Map), old: new(sync.Map)})
-	return c
+	return &verifiedCache{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, tokens: newGenerations[verifiedKey, *Principal](max)}
 }
 
 func (c *verifiedCache) key(raw string) verifiedKey {
 	return verifiedKey{maphash.String(c.seeds[0], raw), maphash.String(c.seeds[1], raw)}
 }
 
+// get returns the principal of the token with key k, nil when not cached.
 func (c *verifiedCache) get(k verifiedKey) *Principal {
-	g := c.gen.Load()
-	if p, ok := g.cur.Load(k); ok {
-		return p.(*Principal)
-	}
-	if p, ok := g.old.Load(k); ok {
-		c.put(k, p.(*Principal))
-		return p.(*Principal)
-	}
-	return nil
+	p, _ := c.tokens.get(k)
+	return p
 }
 
-func (c *verifiedCache) put(k verifiedKey, p *Principal) {
-	g := c.gen.Load()
-	if _, loaded := g.cur.Swap(k, p); loaded || g.n.Add(1) < int64(c.max) {
-		return
-	}
-	c.turn.Lock()
-	if c.gen.Load() == g {
-		c.gen.Store(&verifiedGen{cur: new(sync.Map), old: g.cur})
-	}
-	c.turn.Unlock()
-}
+func (c *verifiedCache) put(k verifiedKey, p *Principal) { c.tokens.put(k, p) }
 
 // len returns how many tokens are cached.
-func (c *verifiedCache) len() int {
-	g := c.gen.Load()
-	n := 0
-	for _, m := range []*sync.Map{g.cur, g.old} {
-		m.Range(func(_, _ any) bool { n++; return true })
-	}
-	return n
-}
+func (c *verifiedCache) len() int { return c.tokens.len() }
 
 // userCache keeps user records. Deactivation and password changes reach
 // other instances as token-version bumps through the revocation index, so
 // a short TTL is safe. Concurrent misses of one user share one fetch; when
 // the fetch fails for want of the database, the expired record is served
 // rather than an error (a user record changes rarely; a revocation does
-// not need it). Reads take no lock (see revocation.Index: a read lock is
-// a write every core would pass around on every request).
+// not need it). Reads take no lock (see generations).
 type userCache struct {
 	store  latch.UserStore
 	ttl    time.Duration
 	now    func() time.Time
-	m      atomic.Pointer[sync.Map] // user id (int64) -> *cachedUser
-	n      atomic.Int64             // entries stored in m since it was made
+	m      *generations[int64, *cachedUser]
 	flight singleflight.Group
 }
 
@@ -193,22 +152,17 @@ type cachedUser struct {
 	fetched time.Time
 }
 
-// maxCachedUsers bounds the cache: past it, it starts again empty.
+// maxCachedUsers bounds the cache.
 const maxCachedUsers = 100_000
 
 func newUserCache(store latch.UserStore, ttl time.Duration, now func() time.Time) *userCache {
-	c := &userCache{store: store, ttl: ttl, now: now}
-	c.m.Store(new(sync.Map))
-	return c
+	return &userCache{store: store, ttl: ttl, now: now, m: newGenerations[int64, *cachedUser](maxCachedUsers)}
 }
 
 func (c *userCache) getAt(ctx context.Context, id int64, now time.Time) (*latch.User, error) {
-	var e *cachedUser
-	if v, ok := c.m.Load().Load(id); ok {
-		e = v.(*cachedUser)
-		if now.Sub(e.fetched) < c.ttl {
-			return e.u, nil
-		}
+	e, ok := c.m.get(id)
+	if ok && now.Sub(e.fetched) < c.ttl {
+		return e.u, nil
 	}
 	v, err, _ := c.flight.Do(strconv.FormatInt(id, 10), func() (any, error) {
 		// One caller's cancellation must not fail the others waiting.
@@ -216,11 +170,7 @@ func (c *userCache) getAt(ctx context.Context, id int64, now time.Time) (*latch.
 		if err != nil {
 			return nil, err
 		}
-		m := c.m.Load()
-		if _, loaded := m.Swap(id, &cachedUser{u: u, fetched: now}); !loaded && c.n.Add(1) > maxCachedUsers {
-			c.m.Store(new(sync.Map))
-			c.n.Store(0)
-		}
+		c.m.put(id, &cachedUser{u: u, fetched: now})
 		return u, nil
 	})
 	switch {
@@ -228,12 +178,12 @@ func (c *userCache) getAt(ctx context.Context, id int64, now time.Time) (*latch.
 		return v.(*latch.User), nil
 	case errors.Is(err, latch.ErrNotFound):
 		return nil, err
-	case e != nil:
+	case ok:
 		return e.u, nil // stale, while the database cannot answer
 	}
 	return nil, fmt.Errorf("%w: %w", latch.ErrUnavailable, err)
 }
 
 func (c *userCache) forget(id int64) {
-	c.m.Load().Delete(id)
+	c.m.delete(id)
 }
