@@ -195,6 +195,9 @@ mkdir -p "$WORK/bin"
 go build -o "$WORK/bin/latch" ./cmd/latch
 go build -o "$WORK/bin/benchserver" ./internal/benchserver
 go build -o "$WORK/bin/benchrefresh" ./internal/benchrefresh
+# The login flood's hashing references: one core's rate, and the loop
+# beside the bare server.
+if want flood; then go test -c -o "$WORK/bin/password.test" ./password/; fi
 LATCH=$WORK/bin/latch
 BARE=$WORK/bin/benchserver
 
@@ -562,7 +565,6 @@ neighbor_floor() {
 	local tok=$1 mode r idle near q pi pn npid
 	local -a low=(nice -n 19)
 	if command -v chrt >/dev/null; then low=(chrt --idle 0 nice -n 19); fi
-	[[ -x "$WORK/bin/password.test" ]] || go test -c -o "$WORK/bin/password.test" ./password/
 	start_server bare-neighbor "$BARE" -addr 127.0.0.1:0 || die "benchserver did not start"
 	say "floor: the bare server, same load, alone and beside one argon2id loop (${low[*]}, BenchmarkHash -cpu 1, its own process):"
 	say "$(printf '%-12s %-2s| %6s %7s | %6s %7s | %6s' mode r p50 p99 p50 p99 "p99 x")"
@@ -616,7 +618,6 @@ if want flood; then
 	# (SPEC §8: bounded by the hash cost alone; target >= 1.5x on 2 cores),
 	# in BENCH_LAT_ROUNDS rounds, each ratio from its own round: the
 	# single-core rate moves with the machine's load as much as latch's.
-	go test -c -o "$WORK/bin/password.test" ./password/ >/dev/null || die "go test -c ./password/ failed"
 	say "login flood alone (no authenticated traffic, $BENCH_DURATION a round) against what one core hashes"
 	say "   (password.test -test.bench BenchmarkHash -test.cpu 1 -test.benchtime 2s, argon2id m=19 MiB t=2, in the same round):"
 	say "$(printf '   %-2s | %9s %5s | %10s | %6s' r logins/s 503 "1 core/s" ratio)"
