@@ -235,6 +235,16 @@ type UserStore interface {
 	// it; returns ErrNotFound. Bumping again with the same keep session
 	// keeps that session's tokens valid (TokenVersion.KeepFrom stays).
 	BumpTokenVersion(ctx context.Context, id int64, keep string, now time.Time) (TokenVersion, error)
+	// ChangePassword is a password change in one transaction: it replaces
+	// the hash, bumps the token version as BumpTokenVersion does, and
+	// revokes the user's sessions but keep as RevokeUserSessions does,
+	// with ReasonPasswordChange. On an error nothing changed, so the
+	// change can be retried with the old password; after it no token
+	// issued before it works but keep's, and no session but keep is
+	// active. It returns the new version and the sessions it revoked;
+	// ErrNotFound when no user has id. (Users and sessions share one
+	// database in every latch store.)
+	ChangePassword(ctx context.Context, id int64, hash, keep string, now time.Time) (TokenVersion, []Session, error)
 
 	// UserByEmail matches EmailKey(email) (letter case ignored); it
 	// returns ErrNotFound, also for an empty email.

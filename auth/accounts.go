@@ -308,19 +308,25 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, c ResetConfirmation)
 		return fmt.Errorf("password reset: %w: %w", latch.ErrUnavailable, herr)
 	}
 	// Of concurrent confirmations with one token, one takes it.
-	if _, err := s.opts.Accounts.Tokens.TakeAccountToken(ctx, latch.AccountTokenPasswordReset, hash, s.opts.Now()); errors.Is(err, latch.ErrNotFound) {
+	t, err := s.opts.Accounts.Tokens.TakeAccountToken(ctx, latch.AccountTokenPasswordReset, hash, s.opts.Now())
+	if errors.Is(err, latch.ErrNotFound) {
 		return invalidField("token")
 	} else if err != nil {
 		return fmt.Errorf("password reset: %w", err)
 	}
-	if err := s.opts.Users.SetPasswordHash(ctx, u.ID, h); err != nil {
+	// No session survives a reset: whoever knew the old password is out.
+	if err := s.changePassword(ctx, u.ID, h, ""); err != nil {
+		// Nothing changed: the link is given back, so that the user can
+		// try again with it once the store answers.
+		if perr := s.opts.Accounts.Tokens.PutAccountToken(context.WithoutCancel(ctx), t); perr != nil {
+			s.opts.Logger.Warn("give back a reset token after a failed reset", "user", u.ID, "err", perr)
+		}
 		return fmt.Errorf("password reset: %w", err)
 	}
 	if err := s.opts.Accounts.Tokens.DeleteAccountTokens(ctx, u.ID, latch.AccountTokenPasswordReset, ""); err != nil {
 		s.opts.Logger.Warn("delete the user's other reset tokens", "user", u.ID, "err", err)
 	}
-	// No session survives a reset: whoever knew the old password is out.
-	return s.revokeUser(ctx, u.ID, "", latch.ReasonPasswordChange)
+	return nil
 }
 
 // CheckPasswordReset reports whether a reset link (uid and token) would

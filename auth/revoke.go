@@ -90,12 +90,18 @@ func (s *Service) revokeUser(ctx context.Context, userID int64, keep, reason str
 	if err != nil {
 		return err
 	}
+	s.announceUser(ctx, v, revoked, keep)
+	return nil
+}
+
+// announceUser tells every instance of a user's new token version and
+// revoked sessions, and drops what the sessions cached.
+func (s *Service) announceUser(ctx context.Context, v latch.TokenVersion, revoked []latch.Session, keep string) {
 	s.announceVersion(ctx, v)
 	for i := range revoked {
 		s.announceSession(ctx, &revoked[i])
 	}
 	s.dropCache(ctx, keep) // a password change drops the kept session's values too
-	return nil
 }
 
 // LogoutAll revokes every session of the caller, the current one included.
@@ -160,7 +166,10 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, oldPW, newPW
 
 // SetPassword stores a new password for a user without checking the old
 // one (latch changepassword), revokes every session but keep and kills
-// the user's pending reset links.
+// the user's pending reset links. An error means the password did not
+// change: the stored hash, the token version and the sessions change in
+// one transaction (latch.UserStore.ChangePassword), so a retry with the
+// old password works.
 func (s *Service) SetPassword(ctx context.Context, userID int64, newPW, keep string) error {
 	var h string
 	var herr error
@@ -170,13 +179,33 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, newPW, keep str
 	if herr != nil {
 		return fmt.Errorf("set password: %w: %w", latch.ErrUnavailable, herr)
 	}
-	if err := s.opts.Users.SetPasswordHash(ctx, userID, h); err != nil {
-		return err
-	}
+	// The links go before the change, so that one that could undo it never
+	// outlives a change that was answered; a change that fails after this
+	// has only cost the user links they do not need while signed in.
 	if err := s.dropResetLinks(ctx, userID); err != nil {
 		return err
 	}
-	return s.revokeUser(ctx, userID, keep, latch.ReasonPasswordChange)
+	if err := s.changePassword(ctx, userID, h, keep); err != nil {
+		return err
+	}
+	// A link requested while the change ran was mailed before the new
+	// password existed: it goes too, but the change has happened and is
+	// answered as such.
+	if err := s.dropResetLinks(ctx, userID); err != nil {
+		s.opts.Logger.Warn("delete reset links after a password change", "user", userID, "err", err)
+	}
+	return nil
+}
+
+// changePassword stores hash as the user's password, ends every token
+// and session but keep's, and tells every instance.
+func (s *Service) changePassword(ctx context.Context, userID int64, hash, keep string) error {
+	v, revoked, err := s.opts.Users.ChangePassword(ctx, userID, hash, keep, s.opts.Now())
+	if err != nil {
+		return err
+	}
+	s.announceUser(ctx, v, revoked, keep)
+	return nil
 }
 
 // Sessions lists the caller's active sessions.

@@ -323,23 +323,30 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID int64, keep, reason
 	// It locks many rows, so it may deadlock (and be retried).
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		out, err = scanSessions(tx.Query(ctx,
-			`UPDATE sessions AS s SET revoked_at = $1, revoke_reason = $2
-			 WHERE s.user_id = $3 AND s.revoked_at IS NULL AND s.expires_at > $1 AND s.id <> $4
-			 RETURNING `+sessionColumns, now, reason, userID, keep))
-		if err != nil {
-			return err
-		}
-		rs := make([]latch.RevocationRecord, len(out))
-		for i := range out {
-			rs[i] = latch.RevocationRecord{SessionID: out[i].ID, UserID: userID, At: out[i].RevokedAt}
-		}
-		return db.logRevocation(ctx, tx, rs...)
+		out, err = db.revokeUserInTx(ctx, tx, userID, keep, reason, now)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("revoke sessions of user %d: %w", userID, err)
 	}
 	return out, nil
+}
+
+// revokeUserInTx revokes the user's active sessions but keep in tx and
+// logs them.
+func (db *DB) revokeUserInTx(ctx context.Context, tx pgx.Tx, userID int64, keep, reason string, now time.Time) ([]latch.Session, error) {
+	out, err := scanSessions(tx.Query(ctx,
+		`UPDATE sessions AS s SET revoked_at = $1, revoke_reason = $2
+		 WHERE s.user_id = $3 AND s.revoked_at IS NULL AND s.expires_at > $1 AND s.id <> $4
+		 RETURNING `+sessionColumns, now, reason, userID, keep))
+	if err != nil {
+		return nil, err
+	}
+	rs := make([]latch.RevocationRecord, len(out))
+	for i := range out {
+		rs[i] = latch.RevocationRecord{SessionID: out[i].ID, UserID: userID, At: out[i].RevokedAt}
+	}
+	return out, db.logRevocation(ctx, tx, rs...)
 }
 
 // ActiveSessions implements latch.SessionStore.

@@ -195,27 +195,58 @@ func (db *DB) SetActive(ctx context.Context, id int64, active bool) error {
 
 // BumpTokenVersion implements latch.UserStore.
 func (db *DB) BumpTokenVersion(ctx context.Context, id int64, keep string, now time.Time) (latch.TokenVersion, error) {
-	v := latch.TokenVersion{UserID: id, KeepSession: keep}
+	var v latch.TokenVersion
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		// SET expressions read the row as it was: a bump kept by the same
-		// session as the last one keeps that session's floor.
-		err := tx.QueryRow(ctx,
-			`UPDATE users SET
-			   version_keep_from = CASE WHEN $1 <> '' AND version_keep_session = $1 THEN version_keep_from ELSE token_version END,
-			   token_version = token_version + 1,
-			   version_keep_session = $1
-			 WHERE id = $2 RETURNING token_version, version_keep_from`,
-			keep, id).Scan(&v.Version, &v.KeepFrom)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return latch.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		return db.logRevocation(ctx, tx, latch.RevocationRecord{UserID: id, Version: v, At: now})
+		var err error
+		v, err = db.bumpInTx(ctx, tx, id, keep, now)
+		return err
 	})
 	if err != nil {
 		return v, fmt.Errorf("bump token version of user %d: %w", id, err)
 	}
 	return v, nil
+}
+
+// bumpInTx bumps the token version of user id in tx and logs it.
+func (db *DB) bumpInTx(ctx context.Context, tx pgx.Tx, id int64, keep string, now time.Time) (latch.TokenVersion, error) {
+	v := latch.TokenVersion{UserID: id, KeepSession: keep}
+	// SET expressions read the row as it was: a bump kept by the same
+	// session as the last one keeps that session's floor.
+	err := tx.QueryRow(ctx,
+		`UPDATE users SET
+		   version_keep_from = CASE WHEN $1 <> '' AND version_keep_session = $1 THEN version_keep_from ELSE token_version END,
+		   token_version = token_version + 1,
+		   version_keep_session = $1
+		 WHERE id = $2 RETURNING token_version, version_keep_from`,
+		keep, id).Scan(&v.Version, &v.KeepFrom)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return v, latch.ErrNotFound
+	}
+	if err != nil {
+		return v, err
+	}
+	return v, db.logRevocation(ctx, tx, latch.RevocationRecord{UserID: id, Version: v, At: now})
+}
+
+// ChangePassword implements latch.UserStore.
+func (db *DB) ChangePassword(ctx context.Context, id int64, hash, keep string, now time.Time) (latch.TokenVersion, []latch.Session, error) {
+	var v latch.TokenVersion
+	var revoked []latch.Session
+	// It locks many rows, so it may deadlock (and be retried).
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		// The version first: it finds a missing user before anything is written.
+		if v, err = db.bumpInTx(ctx, tx, id, keep, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, id); err != nil {
+			return err
+		}
+		revoked, err = db.revokeUserInTx(ctx, tx, id, keep, latch.ReasonPasswordChange, now)
+		return err
+	})
+	if err != nil {
+		return latch.TokenVersion{}, nil, fmt.Errorf("change password of user %d: %w", id, err)
+	}
+	return v, revoked, nil
 }

@@ -297,13 +297,7 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID int64, keep, reason
 		return nil, fmt.Errorf("revoke sessions of user %d: %w", userID, err)
 	}
 	defer tx.Rollback()
-	out, err := scanSessions(tx.QueryContext(ctx,
-		`UPDATE sessions SET revoked_at = ?, revoke_reason = ?
-		 WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND id <> ?
-		 RETURNING `+returningSession, now.UnixMicro(), reason, userID, now.UnixMicro(), keep))
-	for i := 0; err == nil && i < len(out); i++ {
-		err = logRevocation(ctx, tx, latch.RevocationRecord{SessionID: out[i].ID, UserID: userID, At: out[i].RevokedAt})
-	}
+	out, err := revokeUserInTx(ctx, tx, userID, keep, reason, now)
 	if err == nil {
 		err = tx.Commit()
 	}
@@ -311,6 +305,19 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID int64, keep, reason
 		return nil, fmt.Errorf("revoke sessions of user %d: %w", userID, err)
 	}
 	return out, nil
+}
+
+// revokeUserInTx revokes the user's active sessions but keep in tx and
+// logs each.
+func revokeUserInTx(ctx context.Context, tx *sql.Tx, userID int64, keep, reason string, now time.Time) ([]latch.Session, error) {
+	out, err := scanSessions(tx.QueryContext(ctx,
+		`UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+		 WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND id <> ?
+		 RETURNING `+returningSession, now.UnixMicro(), reason, userID, now.UnixMicro(), keep))
+	for i := 0; err == nil && i < len(out); i++ {
+		err = logRevocation(ctx, tx, latch.RevocationRecord{SessionID: out[i].ID, UserID: userID, At: out[i].RevokedAt})
+	}
+	return out, err
 }
 
 // ActiveSessions implements latch.SessionStore.

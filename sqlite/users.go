@@ -202,22 +202,7 @@ func (db *DB) BumpTokenVersion(ctx context.Context, id int64, keep string, now t
 		return latch.TokenVersion{}, fmt.Errorf("bump token version of user %d: %w", id, err)
 	}
 	defer tx.Rollback()
-	v := latch.TokenVersion{UserID: id, KeepSession: keep}
-	// SET expressions read the row as it was: a bump kept by the same
-	// session as the last one keeps that session's floor.
-	err = tx.QueryRowContext(ctx,
-		`UPDATE users SET
-		   version_keep_from = CASE WHEN ?1 <> '' AND version_keep_session = ?1 THEN version_keep_from ELSE token_version END,
-		   token_version = token_version + 1,
-		   version_keep_session = ?1
-		 WHERE id = ?2 RETURNING token_version, version_keep_from`,
-		keep, id).Scan(&v.Version, &v.KeepFrom)
-	if errors.Is(err, sql.ErrNoRows) {
-		return v, fmt.Errorf("bump token version of user %d: %w", id, latch.ErrNotFound)
-	}
-	if err == nil {
-		err = logRevocation(ctx, tx, latch.RevocationRecord{UserID: id, Version: v, At: now})
-	}
+	v, err := bumpInTx(ctx, tx, id, keep, now)
 	if err == nil {
 		err = tx.Commit()
 	}
@@ -225,4 +210,50 @@ func (db *DB) BumpTokenVersion(ctx context.Context, id int64, keep string, now t
 		return v, fmt.Errorf("bump token version of user %d: %w", id, err)
 	}
 	return v, nil
+}
+
+// bumpInTx bumps the token version of user id in tx and logs it.
+func bumpInTx(ctx context.Context, tx *sql.Tx, id int64, keep string, now time.Time) (latch.TokenVersion, error) {
+	v := latch.TokenVersion{UserID: id, KeepSession: keep}
+	// SET expressions read the row as it was: a bump kept by the same
+	// session as the last one keeps that session's floor.
+	err := tx.QueryRowContext(ctx,
+		`UPDATE users SET
+		   version_keep_from = CASE WHEN ?1 <> '' AND version_keep_session = ?1 THEN version_keep_from ELSE token_version END,
+		   token_version = token_version + 1,
+		   version_keep_session = ?1
+		 WHERE id = ?2 RETURNING token_version, version_keep_from`,
+		keep, id).Scan(&v.Version, &v.KeepFrom)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, latch.ErrNotFound
+	}
+	if err != nil {
+		return v, err
+	}
+	return v, logRevocation(ctx, tx, latch.RevocationRecord{UserID: id, Version: v, At: now})
+}
+
+// ChangePassword implements latch.UserStore.
+func (db *DB) ChangePassword(ctx context.Context, id int64, hash, keep string, now time.Time) (latch.TokenVersion, []latch.Session, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return latch.TokenVersion{}, nil, fmt.Errorf("change password of user %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	// The version first: it finds a missing user before anything is written.
+	v, err := bumpInTx(ctx, tx, id, keep, now)
+	var revoked []latch.Session
+	if err == nil {
+		_, err = tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, id)
+	}
+	if err == nil {
+		revoked, err = revokeUserInTx(ctx, tx, id, keep, latch.ReasonPasswordChange, now)
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		return latch.TokenVersion{}, nil, fmt.Errorf("change password of user %d: %w", id, classify(err))
+	}
+	return v, revoked, nil
 }

@@ -93,6 +93,62 @@ func testRevoke(t *testing.T, newStore func(*testing.T) Store) {
 		checkSession(t, mustGetSession(t, s, "bobs"), bobs.session)
 	})
 
+	t.Run("ChangePassword", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ctx := t.Context()
+		u := mustUser(t, s, "alice")
+		v := mustUser(t, s, "bob")
+		now := at(time.Hour)
+		kept := mustSession(t, s, u.ID, "kept", at(0), at(24*time.Hour))
+		other := mustSession(t, s, u.ID, "other", at(0), at(24*time.Hour))
+		bobs := mustSession(t, s, v.ID, "bobs", at(0), at(24*time.Hour))
+		before := logSeq(t, s)
+
+		ver, got, err := s.ChangePassword(ctx, u.ID, "argon2id$changed", "kept", now)
+		checkErr(t, "ChangePassword", err, nil)
+		wantVer := latch.TokenVersion{UserID: u.ID, Version: 1, KeepSession: "kept", KeepFrom: 0}
+		if ver != wantVer {
+			t.Errorf("ChangePassword version = %+v, want %+v", ver, wantVer)
+		}
+		want := []latch.Session{revoked(other.session, latch.ReasonPasswordChange, now)}
+		checkSessions(t, got, want, false)
+		checkSession(t, mustGetSession(t, s, "other"), &want[0])
+		checkSession(t, mustGetSession(t, s, "kept"), kept.session)
+		checkSession(t, mustGetSession(t, s, "bobs"), bobs.session)
+		stored, err := s.UserByID(ctx, u.ID)
+		checkErr(t, "UserByID", err, nil)
+		if stored.PasswordHash != "argon2id$changed" {
+			t.Errorf("stored hash = %q, want the new one", stored.PasswordHash)
+		}
+		if latch.UserVersion(stored) != wantVer {
+			t.Errorf("stored version = %+v, want %+v", latch.UserVersion(stored), wantVer)
+		}
+		checkLog(t, s, before, []latch.RevocationRecord{
+			{UserID: u.ID, Version: wantVer, At: now},
+			{SessionID: "other", UserID: u.ID, At: now},
+		})
+
+		// The kept session changing again keeps its floor, as BumpTokenVersion does.
+		ver, got, err = s.ChangePassword(ctx, u.ID, "argon2id$again", "kept", now)
+		checkErr(t, "ChangePassword again", err, nil)
+		if want := (latch.TokenVersion{UserID: u.ID, Version: 2, KeepSession: "kept", KeepFrom: 0}); ver != want {
+			t.Errorf("ChangePassword again: version = %+v, want %+v", ver, want)
+		}
+		checkSessions(t, got, nil, false)
+
+		// A missing user: nothing changes, nothing is logged.
+		before = logSeq(t, s)
+		_, _, err = s.ChangePassword(ctx, v.ID+1000, "argon2id$x", "", now)
+		checkErr(t, "ChangePassword of a missing user", err, latch.ErrNotFound)
+		checkLog(t, s, before, nil)
+		bob, err := s.UserByID(ctx, v.ID)
+		checkErr(t, "UserByID", err, nil)
+		if bob.PasswordHash != v.PasswordHash || bob.TokenVersion != 0 {
+			t.Errorf("bystander changed: hash %q, version %d", bob.PasswordHash, bob.TokenVersion)
+		}
+	})
+
 	t.Run("ActiveSessions", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)

@@ -17,6 +17,9 @@
 // with the errors their documentation promises, and that Rotate lets at
 // most one of many concurrent callers spend a refresh token.
 //
+// TestChangePasswordRollsBack is separate: a backend calls it with a way
+// to make its database refuse a write, which only the backend knows.
+//
 // Stores keep times to the microsecond and return them in UTC; the suite
 // feeds times with nanoseconds in a non-UTC zone and expects them back
 // truncated to microseconds, in UTC.

@@ -442,8 +442,8 @@ func (r *outageRig) ops() []func() answer {
 				r.frankPW[0], r.frankPW[1] = r.frankPW[1], r.frankPW[0]
 				r.frankUnsure = false
 			case a.status == 503:
-				// The outage may have cut the change short after the new
-				// hash was stored (its sessions are revoked after it).
+				// The change is one transaction, but the outage may have
+				// cut the connection after its commit and before the answer.
 				r.frankUnsure = true
 			case a.status == 400 && r.frankUnsure && strings.Contains(a.body, `"old_password"`):
 				// It had been stored: the old password is rightly wrong

@@ -1,0 +1,44 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+)
+
+// TestChangePasswordRollsBack checks that UserStore.ChangePassword is one
+// transaction. failRevocations(true) must make the database refuse to
+// revoke a session (a trigger, say) and failRevocations(false) undo it:
+// a change that fails there must leave the hash, the token version, the
+// revocation log and the sessions as they were, and succeed once the
+// database lets it. s must be fresh.
+func TestChangePasswordRollsBack(t *testing.T, s Store, failRevocations func(t *testing.T, on bool)) {
+	t.Helper()
+	ctx := t.Context()
+	u := mustUser(t, s, "frank")
+	mustSession(t, s, u.ID, "mine", at(0), at(24*time.Hour))
+	mustSession(t, s, u.ID, "other", at(0), at(24*time.Hour))
+	now := at(time.Hour)
+
+	failRevocations(t, true)
+	if _, _, err := s.ChangePassword(ctx, u.ID, "argon2id$new", "mine", now); err == nil {
+		t.Fatal("ChangePassword succeeded through a failing revocation")
+	}
+	got, err := s.UserByID(ctx, u.ID)
+	checkErr(t, "UserByID", err, nil)
+	if got.PasswordHash != u.PasswordHash || got.TokenVersion != 0 {
+		t.Errorf("after a failed change: hash %q, version %d; want %q, version 0", got.PasswordHash, got.TokenVersion, u.PasswordHash)
+	}
+	checkLog(t, s, 0, nil)
+	active, err := s.ActiveSessions(ctx, u.ID, now)
+	checkErr(t, "ActiveSessions", err, nil)
+	if len(active) != 2 {
+		t.Errorf("after a failed change %d sessions are active, want 2", len(active))
+	}
+
+	failRevocations(t, false)
+	_, revoked, err := s.ChangePassword(ctx, u.ID, "argon2id$new", "mine", now)
+	checkErr(t, "ChangePassword", err, nil)
+	if len(revoked) != 1 || revoked[0].ID != "other" {
+		t.Errorf("ChangePassword revoked %+v, want session other", revoked)
+	}
+}
