@@ -212,6 +212,18 @@ const (
 	ReasonAdmin          = "admin"
 )
 
+// PasswordChange is what UserStore.ChangePassword does.
+type PasswordChange struct {
+	UserID int64
+	Hash   string    // the new password's hash
+	Keep   string    // the session that stays signed in; "" for none
+	Now    time.Time // when the change happens
+	// ResetToken is the hash of the password-reset token
+	// (AccountTokenPasswordReset) the change spends; "" for a change that
+	// spends none (the old password was checked, or an admin set it).
+	ResetToken string
+}
+
 // UserStore keeps users. Usernames are unique case-insensitively, and so
 // are non-empty emails (under EmailKey).
 type UserStore interface {
@@ -236,15 +248,19 @@ type UserStore interface {
 	// keeps that session's tokens valid (TokenVersion.KeepFrom stays).
 	BumpTokenVersion(ctx context.Context, id int64, keep string, now time.Time) (TokenVersion, error)
 	// ChangePassword is a password change in one transaction: it replaces
-	// the hash, bumps the token version as BumpTokenVersion does, and
-	// revokes the user's sessions but keep as RevokeUserSessions does,
-	// with ReasonPasswordChange. On an error nothing changed, so the
-	// change can be retried with the old password; after it no token
-	// issued before it works but keep's, and no session but keep is
-	// active. It returns the new version and the sessions it revoked;
-	// ErrNotFound when no user has id. (Users and sessions share one
-	// database in every latch store.)
-	ChangePassword(ctx context.Context, id int64, hash, keep string, now time.Time) (TokenVersion, []Session, error)
+	// the hash, bumps the token version as BumpTokenVersion does, revokes
+	// the user's sessions but c.Keep as RevokeUserSessions does, with
+	// ReasonPasswordChange, and deletes the user's password-reset tokens
+	// (a link mailed for the old password must not undo the new one).
+	// With c.ResetToken it first spends that reset token: when it is not
+	// the user's, or is gone or expired at c.Now, nothing changes and it
+	// returns ErrNotFound. On an error nothing changed, so the change can
+	// be retried (with the old password, or the same reset link); after it
+	// no token issued before it works but c.Keep's, and no session but
+	// c.Keep is active. It returns the new version and the sessions it
+	// revoked; ErrNotFound when no user has c.UserID. (Users, sessions and
+	// account tokens share one database in every latch store.)
+	ChangePassword(ctx context.Context, c PasswordChange) (TokenVersion, []Session, error)
 
 	// UserByEmail matches EmailKey(email) (letter case ignored); it
 	// returns ErrNotFound, also for an empty email.

@@ -50,7 +50,10 @@ func ParseEmailVerification(s string) (EmailVerification, error) {
 type AccountOptions struct {
 	// Mailer queues the messages; required for the flows that mail.
 	Mailer Mailer
-	// Tokens keeps reset tokens and verification keys; required with Mailer.
+	// Tokens keeps reset tokens and verification keys; required with
+	// Mailer. It is the Users store itself: a password change spends the
+	// reset link and ends the others in its own transaction
+	// (latch.UserStore.ChangePassword).
 	Tokens latch.AccountTokenStore
 	// ResetTimeout is how long a reset link works; default 1h.
 	ResetTimeout time.Duration
@@ -307,24 +310,15 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, c ResetConfirmation)
 	if herr != nil {
 		return fmt.Errorf("password reset: %w: %w", latch.ErrUnavailable, herr)
 	}
-	// Of concurrent confirmations with one token, one takes it.
-	t, err := s.opts.Accounts.Tokens.TakeAccountToken(ctx, latch.AccountTokenPasswordReset, hash, s.opts.Now())
-	if errors.Is(err, latch.ErrNotFound) {
+	// The link is spent in the change's own transaction: of concurrent
+	// confirmations with it, one changes the password; a change that
+	// fails leaves the link as it was, for a retry.
+	err = s.changePassword(ctx, latch.PasswordChange{UserID: u.ID, Hash: h, ResetToken: hash})
+	switch {
+	case errors.Is(err, latch.ErrNotFound):
 		return invalidField("token")
-	} else if err != nil {
+	case err != nil:
 		return fmt.Errorf("password reset: %w", err)
-	}
-	// No session survives a reset: whoever knew the old password is out.
-	if err := s.changePassword(ctx, u.ID, h, ""); err != nil {
-		// Nothing changed: the link is given back, so that the user can
-		// try again with it once the store answers.
-		if perr := s.opts.Accounts.Tokens.PutAccountToken(context.WithoutCancel(ctx), t); perr != nil {
-			s.opts.Logger.Warn("give back a reset token after a failed reset", "user", u.ID, "err", perr)
-		}
-		return fmt.Errorf("password reset: %w", err)
-	}
-	if err := s.opts.Accounts.Tokens.DeleteAccountTokens(ctx, u.ID, latch.AccountTokenPasswordReset, ""); err != nil {
-		s.opts.Logger.Warn("delete the user's other reset tokens", "user", u.ID, "err", err)
 	}
 	return nil
 }

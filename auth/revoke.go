@@ -167,9 +167,9 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, oldPW, newPW
 // SetPassword stores a new password for a user without checking the old
 // one (latch changepassword), revokes every session but keep and kills
 // the user's pending reset links. An error means the password did not
-// change: the stored hash, the token version and the sessions change in
-// one transaction (latch.UserStore.ChangePassword), so a retry with the
-// old password works.
+// change: the stored hash, the token version, the sessions and the reset
+// links change in one transaction (latch.UserStore.ChangePassword), so a
+// retry with the old password works.
 func (s *Service) SetPassword(ctx context.Context, userID int64, newPW, keep string) error {
 	var h string
 	var herr error
@@ -179,32 +179,18 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, newPW, keep str
 	if herr != nil {
 		return fmt.Errorf("set password: %w: %w", latch.ErrUnavailable, herr)
 	}
-	// The links go before the change, so that one that could undo it never
-	// outlives a change that was answered; a change that fails after this
-	// has only cost the user links they do not need while signed in.
-	if err := s.dropResetLinks(ctx, userID); err != nil {
-		return err
-	}
-	if err := s.changePassword(ctx, userID, h, keep); err != nil {
-		return err
-	}
-	// A link requested while the change ran was mailed before the new
-	// password existed: it goes too, but the change has happened and is
-	// answered as such.
-	if err := s.dropResetLinks(ctx, userID); err != nil {
-		s.opts.Logger.Warn("delete reset links after a password change", "user", userID, "err", err)
-	}
-	return nil
+	return s.changePassword(ctx, latch.PasswordChange{UserID: userID, Hash: h, Keep: keep})
 }
 
-// changePassword stores hash as the user's password, ends every token
-// and session but keep's, and tells every instance.
-func (s *Service) changePassword(ctx context.Context, userID int64, hash, keep string) error {
-	v, revoked, err := s.opts.Users.ChangePassword(ctx, userID, hash, keep, s.opts.Now())
+// changePassword makes the change c (at now), ending every token and
+// session but c.Keep's, and tells every instance.
+func (s *Service) changePassword(ctx context.Context, c latch.PasswordChange) error {
+	c.Now = s.opts.Now()
+	v, revoked, err := s.opts.Users.ChangePassword(ctx, c)
 	if err != nil {
 		return err
 	}
-	s.announceUser(ctx, v, revoked, keep)
+	s.announceUser(ctx, v, revoked, c.Keep)
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -172,6 +173,9 @@ func New(opts Options) (*Service, error) {
 	if opts.LoginField, err = ParseLoginField(string(opts.LoginField)); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
+	if t := opts.Accounts.Tokens; t != nil && !sameStore(t, opts.Users) {
+		return nil, errors.New("auth: Accounts.Tokens must be the Users store: a password change spends reset links in its own transaction")
+	}
 	if err := opts.Accounts.defaults(); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
@@ -312,4 +316,11 @@ func RevocationWindow(opts Options) time.Duration {
 		w = opts.SlidingLifetime
 	}
 	return w + opts.Leeway
+}
+
+// sameStore reports whether a and b are one value (one store behind two
+// of its interfaces).
+func sameStore(a, b any) bool {
+	ta := reflect.TypeOf(a)
+	return ta == reflect.TypeOf(b) && ta.Comparable() && a == b
 }

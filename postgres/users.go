@@ -229,24 +229,37 @@ func (db *DB) bumpInTx(ctx context.Context, tx pgx.Tx, id int64, keep string, no
 }
 
 // ChangePassword implements latch.UserStore.
-func (db *DB) ChangePassword(ctx context.Context, id int64, hash, keep string, now time.Time) (latch.TokenVersion, []latch.Session, error) {
+func (db *DB) ChangePassword(ctx context.Context, c latch.PasswordChange) (latch.TokenVersion, []latch.Session, error) {
 	var v latch.TokenVersion
 	var revoked []latch.Session
 	// It locks many rows, so it may deadlock (and be retried).
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if c.ResetToken != "" {
+			tag, err := tx.Exec(ctx, `DELETE FROM account_tokens WHERE hash = $1 AND kind = $2 AND user_id = $3 AND expires_at > $4`,
+				c.ResetToken, latch.AccountTokenPasswordReset, c.UserID, c.Now)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return fmt.Errorf("reset token: %w", latch.ErrNotFound)
+			}
+		}
 		var err error
 		// The version first: it finds a missing user before anything is written.
-		if v, err = db.bumpInTx(ctx, tx, id, keep, now); err != nil {
+		if v, err = db.bumpInTx(ctx, tx, c.UserID, c.Keep, c.Now); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, c.Hash, c.UserID); err != nil {
 			return err
 		}
-		revoked, err = db.revokeUserInTx(ctx, tx, id, keep, latch.ReasonPasswordChange, now)
+		if revoked, err = db.revokeUserInTx(ctx, tx, c.UserID, c.Keep, latch.ReasonPasswordChange, c.Now); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM account_tokens WHERE user_id = $1 AND kind = $2`, c.UserID, latch.AccountTokenPasswordReset)
 		return err
 	})
 	if err != nil {
-		return latch.TokenVersion{}, nil, fmt.Errorf("change password of user %d: %w", id, err)
+		return latch.TokenVersion{}, nil, fmt.Errorf("change password of user %d: %w", c.UserID, err)
 	}
 	return v, revoked, nil
 }

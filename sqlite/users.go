@@ -234,26 +234,51 @@ func bumpInTx(ctx context.Context, tx *sql.Tx, id int64, keep string, now time.T
 }
 
 // ChangePassword implements latch.UserStore.
-func (db *DB) ChangePassword(ctx context.Context, id int64, hash, keep string, now time.Time) (latch.TokenVersion, []latch.Session, error) {
+func (db *DB) ChangePassword(ctx context.Context, c latch.PasswordChange) (latch.TokenVersion, []latch.Session, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return latch.TokenVersion{}, nil, fmt.Errorf("change password of user %d: %w", id, err)
+		return latch.TokenVersion{}, nil, fmt.Errorf("change password of user %d: %w", c.UserID, err)
 	}
 	defer tx.Rollback()
-	// The version first: it finds a missing user before anything is written.
-	v, err := bumpInTx(ctx, tx, id, keep, now)
+	if c.ResetToken != "" {
+		err = spendResetToken(ctx, tx, c)
+	}
+	var v latch.TokenVersion
+	if err == nil {
+		// The version first: it finds a missing user before anything is written.
+		v, err = bumpInTx(ctx, tx, c.UserID, c.Keep, c.Now)
+	}
 	var revoked []latch.Session
 	if err == nil {
-		_, err = tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, id)
+		_, err = tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, c.Hash, c.UserID)
 	}
 	if err == nil {
-		revoked, err = revokeUserInTx(ctx, tx, id, keep, latch.ReasonPasswordChange, now)
+		revoked, err = revokeUserInTx(ctx, tx, c.UserID, c.Keep, latch.ReasonPasswordChange, c.Now)
+	}
+	if err == nil {
+		_, err = tx.ExecContext(ctx, `DELETE FROM account_tokens WHERE user_id = ? AND kind = ?`, c.UserID, latch.AccountTokenPasswordReset)
 	}
 	if err == nil {
 		err = tx.Commit()
 	}
 	if err != nil {
-		return latch.TokenVersion{}, nil, fmt.Errorf("change password of user %d: %w", id, classify(err))
+		return latch.TokenVersion{}, nil, fmt.Errorf("change password of user %d: %w", c.UserID, classify(err))
 	}
 	return v, revoked, nil
+}
+
+// spendResetToken deletes the reset token a password change spends, or
+// returns ErrNotFound when it is not the user's live one.
+func spendResetToken(ctx context.Context, tx *sql.Tx, c latch.PasswordChange) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM account_tokens WHERE hash = ? AND kind = ? AND user_id = ? AND expires_at > ?`,
+		c.ResetToken, latch.AccountTokenPasswordReset, c.UserID, c.Now.UnixMicro())
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("reset token: %w", latch.ErrNotFound)
+	}
+	return nil
 }

@@ -200,3 +200,110 @@ func testAccountTokens(t *testing.T, newStore func(*testing.T) Store) {
 	_, err = s.AccountToken(ctx, latch.AccountTokenEmail, hashOf("e2"), at(0))
 	checkErr(t, "kept email key", err, nil)
 }
+
+// testChangePasswordByLink: a password change spends the reset link it
+// names in its own transaction, and any change ends the user's other
+// reset links but nothing else.
+func testChangePasswordByLink(t *testing.T, newStore func(*testing.T) Store) {
+	t.Parallel()
+	s := asMailStore(t, newStore(t))
+	ctx := t.Context()
+	u := mustUser(t, s, "alice")
+	v := mustUser(t, s, "bob")
+	mustSession(t, s, u.ID, "alices", at(0), at(24*time.Hour))
+	put := func(name, kind string, user int64, expires time.Time) {
+		t.Helper()
+		checkErr(t, "PutAccountToken", s.PutAccountToken(ctx, &latch.AccountToken{Hash: hashOf(name), Kind: kind, UserID: user, CreatedAt: at(0), ExpiresAt: expires}), nil)
+	}
+	put("r1", latch.AccountTokenPasswordReset, u.ID, at(2*time.Hour))
+	put("r2", latch.AccountTokenPasswordReset, u.ID, at(2*time.Hour))
+	put("expired", latch.AccountTokenPasswordReset, u.ID, at(30*time.Minute))
+	put("bobs", latch.AccountTokenPasswordReset, v.ID, at(2*time.Hour))
+	put("verify", latch.AccountTokenEmail, u.ID, at(2*time.Hour))
+	now := at(time.Hour)
+	exists := func(name, kind string) bool {
+		t.Helper()
+		_, err := s.AccountToken(ctx, kind, hashOf(name), at(0))
+		if err != nil && !errors.Is(err, latch.ErrNotFound) {
+			t.Fatalf("AccountToken %s: %v", name, err)
+		}
+		return err == nil
+	}
+	unchanged := func(what string) {
+		t.Helper()
+		got, err := s.UserByID(ctx, u.ID)
+		checkErr(t, "UserByID", err, nil)
+		if got.PasswordHash != u.PasswordHash || got.TokenVersion != 0 {
+			t.Errorf("%s changed the user: hash %q, version %d", what, got.PasswordHash, got.TokenVersion)
+		}
+		if !exists("r1", latch.AccountTokenPasswordReset) || !exists("r2", latch.AccountTokenPasswordReset) {
+			t.Errorf("%s spent a reset link", what)
+		}
+		if active, err := s.ActiveSessions(ctx, u.ID, now); err != nil || len(active) != 1 {
+			t.Errorf("%s: active sessions %v, %v; want alices", what, active, err)
+		}
+	}
+
+	// Links that are not alice's live ones change nothing.
+	for _, tt := range []struct{ name, link string }{
+		{"an expired link", "expired"},
+		{"another user's link", "bobs"},
+		{"an unknown link", "nope"},
+		{"an email key", "verify"},
+	} {
+		_, _, err := s.ChangePassword(ctx, latch.PasswordChange{UserID: u.ID, Hash: "argon2id$x", Now: now, ResetToken: hashOf(tt.link)})
+		checkErr(t, "ChangePassword with "+tt.name, err, latch.ErrNotFound)
+		unchanged(tt.name)
+	}
+
+	_, revoked, err := s.ChangePassword(ctx, latch.PasswordChange{UserID: u.ID, Hash: "argon2id$reset", Now: now, ResetToken: hashOf("r1")})
+	checkErr(t, "ChangePassword by link", err, nil)
+	if len(revoked) != 1 || revoked[0].ID != "alices" {
+		t.Errorf("ChangePassword by link revoked %+v, want alices", revoked)
+	}
+	if exists("r1", latch.AccountTokenPasswordReset) || exists("r2", latch.AccountTokenPasswordReset) {
+		t.Error("a reset link outlived the reset")
+	}
+	if !exists("verify", latch.AccountTokenEmail) || !exists("bobs", latch.AccountTokenPasswordReset) {
+		t.Error("the reset took an email key or another user's link")
+	}
+	// The spent link cannot change the password again.
+	_, _, err = s.ChangePassword(ctx, latch.PasswordChange{UserID: u.ID, Hash: "argon2id$again", Now: now, ResetToken: hashOf("r1")})
+	checkErr(t, "ChangePassword with a spent link", err, latch.ErrNotFound)
+	got, err := s.UserByID(ctx, u.ID)
+	checkErr(t, "UserByID", err, nil)
+	if got.PasswordHash != "argon2id$reset" {
+		t.Errorf("hash %q after the spent link, want the reset's", got.PasswordHash)
+	}
+
+	// A change without a link ends the links mailed before it.
+	put("r3", latch.AccountTokenPasswordReset, u.ID, at(2*time.Hour))
+	_, _, err = s.ChangePassword(ctx, latch.PasswordChange{UserID: u.ID, Hash: "argon2id$changed", Now: now})
+	checkErr(t, "ChangePassword", err, nil)
+	if exists("r3", latch.AccountTokenPasswordReset) {
+		t.Error("a reset link outlived a password change")
+	}
+
+	// Of concurrent changes with one link, one happens.
+	put("r4", latch.AccountTokenPasswordReset, u.ID, at(2*time.Hour))
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() {
+			_, _, errs[i] = s.ChangePassword(ctx, latch.PasswordChange{UserID: u.ID, Hash: "argon2id$race", Now: now, ResetToken: hashOf("r4")})
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, latch.ErrNotFound):
+			t.Errorf("concurrent ChangePassword: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d concurrent changes with one link happened, want 1", ok)
+	}
+}

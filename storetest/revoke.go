@@ -105,7 +105,7 @@ func testRevoke(t *testing.T, newStore func(*testing.T) Store) {
 		bobs := mustSession(t, s, v.ID, "bobs", at(0), at(24*time.Hour))
 		before := logSeq(t, s)
 
-		ver, got, err := s.ChangePassword(ctx, u.ID, "argon2id$changed", "kept", now)
+		ver, got, err := s.ChangePassword(ctx, latch.PasswordChange{UserID: u.ID, Hash: "argon2id$changed", Keep: "kept", Now: now})
 		checkErr(t, "ChangePassword", err, nil)
 		wantVer := latch.TokenVersion{UserID: u.ID, Version: 1, KeepSession: "kept", KeepFrom: 0}
 		if ver != wantVer {
@@ -130,7 +130,7 @@ func testRevoke(t *testing.T, newStore func(*testing.T) Store) {
 		})
 
 		// The kept session changing again keeps its floor, as BumpTokenVersion does.
-		ver, got, err = s.ChangePassword(ctx, u.ID, "argon2id$again", "kept", now)
+		ver, got, err = s.ChangePassword(ctx, latch.PasswordChange{UserID: u.ID, Hash: "argon2id$again", Keep: "kept", Now: now})
 		checkErr(t, "ChangePassword again", err, nil)
 		if want := (latch.TokenVersion{UserID: u.ID, Version: 2, KeepSession: "kept", KeepFrom: 0}); ver != want {
 			t.Errorf("ChangePassword again: version = %+v, want %+v", ver, want)
@@ -139,7 +139,7 @@ func testRevoke(t *testing.T, newStore func(*testing.T) Store) {
 
 		// A missing user: nothing changes, nothing is logged.
 		before = logSeq(t, s)
-		_, _, err = s.ChangePassword(ctx, v.ID+1000, "argon2id$x", "", now)
+		_, _, err = s.ChangePassword(ctx, latch.PasswordChange{UserID: v.ID + 1000, Hash: "argon2id$x", Now: now})
 		checkErr(t, "ChangePassword of a missing user", err, latch.ErrNotFound)
 		checkLog(t, s, before, nil)
 		bob, err := s.UserByID(ctx, v.ID)

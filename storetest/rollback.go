@@ -3,24 +3,31 @@ package storetest
 import (
 	"testing"
 	"time"
+
+	"github.com/latch-auth/latch"
 )
 
 // TestChangePasswordRollsBack checks that UserStore.ChangePassword is one
 // transaction. failRevocations(true) must make the database refuse to
 // revoke a session (a trigger, say) and failRevocations(false) undo it:
 // a change that fails there must leave the hash, the token version, the
-// revocation log and the sessions as they were, and succeed once the
-// database lets it. s must be fresh.
+// revocation log, the sessions and the reset link it spends as they were,
+// and succeed once the database lets it. s must be fresh and keep account
+// tokens.
 func TestChangePasswordRollsBack(t *testing.T, s Store, failRevocations func(t *testing.T, on bool)) {
 	t.Helper()
+	ms := asMailStore(t, s)
 	ctx := t.Context()
 	u := mustUser(t, s, "frank")
+	link := &latch.AccountToken{Hash: hashOf("link"), Kind: latch.AccountTokenPasswordReset, UserID: u.ID, CreatedAt: at(0), ExpiresAt: at(2 * time.Hour)}
+	checkErr(t, "PutAccountToken", ms.PutAccountToken(ctx, link), nil)
+	change := latch.PasswordChange{UserID: u.ID, Hash: "argon2id$new", Keep: "mine", Now: at(time.Hour), ResetToken: link.Hash}
 	mustSession(t, s, u.ID, "mine", at(0), at(24*time.Hour))
 	mustSession(t, s, u.ID, "other", at(0), at(24*time.Hour))
 	now := at(time.Hour)
 
 	failRevocations(t, true)
-	if _, _, err := s.ChangePassword(ctx, u.ID, "argon2id$new", "mine", now); err == nil {
+	if _, _, err := s.ChangePassword(ctx, change); err == nil {
 		t.Fatal("ChangePassword succeeded through a failing revocation")
 	}
 	got, err := s.UserByID(ctx, u.ID)
@@ -34,11 +41,15 @@ func TestChangePasswordRollsBack(t *testing.T, s Store, failRevocations func(t *
 	if len(active) != 2 {
 		t.Errorf("after a failed change %d sessions are active, want 2", len(active))
 	}
+	_, err = ms.AccountToken(ctx, latch.AccountTokenPasswordReset, link.Hash, now)
+	checkErr(t, "the reset link after a failed change", err, nil)
 
 	failRevocations(t, false)
-	_, revoked, err := s.ChangePassword(ctx, u.ID, "argon2id$new", "mine", now)
+	_, revoked, err := s.ChangePassword(ctx, change)
 	checkErr(t, "ChangePassword", err, nil)
 	if len(revoked) != 1 || revoked[0].ID != "other" {
 		t.Errorf("ChangePassword revoked %+v, want session other", revoked)
 	}
+	_, err = ms.AccountToken(ctx, latch.AccountTokenPasswordReset, link.Hash, now)
+	checkErr(t, "the reset link after the change", err, latch.ErrNotFound)
 }

@@ -54,4 +54,5 @@ func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("Handles", func(t *testing.T) { testHandles(t, newStore) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, newStore) })
 	t.Run("AccountTokens", func(t *testing.T) { testAccountTokens(t, newStore) })
+	t.Run("ChangePasswordByLink", func(t *testing.T) { testChangePasswordByLink(t, newStore) })
 }

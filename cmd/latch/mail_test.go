@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,6 +137,34 @@ func TestPasswordReset(t *testing.T) {
 		_, uid, token = resetLink(t, mp, email, 2)
 		ts.clock.Advance(time.Hour + time.Second)
 		wantResponse(t, confirm(uid, token, "another fine passphrase", "another fine passphrase"), 400, `{"token":["Invalid value"]}`)
+
+		// Of concurrent confirmations with one link, one resets.
+		ts.postJSON("/api/password/reset/", map[string]any{"email": email})
+		_, uid, token = resetLink(t, mp, email, 3)
+		answers := make([]response, 4)
+		var wg sync.WaitGroup
+		for i := range answers {
+			wg.Go(func() {
+				pw := fmt.Sprintf("concurrent passphrase %d", i)
+				answers[i] = confirm(uid, token, pw, pw)
+			})
+		}
+		wg.Wait()
+		won := -1
+		for i, r := range answers {
+			switch {
+			case r.status == 200 && won < 0:
+				won = i
+			case r.status != 400 || r.body != `{"token":["Invalid value"]}`:
+				t.Errorf("concurrent confirmation %d: %d %s, want one 200 and the others 400 for the token", i, r.status, r.body)
+			}
+		}
+		if won < 0 {
+			t.Fatal("no concurrent confirmation reset the password")
+		}
+		if r := ts.postJSON("/api/token/", map[string]any{"username": username, "password": fmt.Sprintf("concurrent passphrase %d", won)}); r.status != 200 {
+			t.Errorf("the winning confirmation's password: %d %s", r.status, r.body)
+		}
 	})
 }
 
