@@ -51,9 +51,9 @@ type AccountOptions struct {
 	// Mailer queues the messages; required for the flows that mail.
 	Mailer Mailer
 	// Tokens keeps reset tokens and verification keys; required with
-	// Mailer. It is the Users store itself: a password change spends the
-	// reset link and ends the others in its own transaction
-	// (latch.UserStore.ChangePassword).
+	// Mailer. It is the Users store itself, the same value (New refuses a
+	// wrapper around either): a password change spends the reset link and
+	// ends the others in its own transaction (latch.UserStore.ChangePassword).
 	Tokens latch.AccountTokenStore
 	// ResetTimeout is how long a reset link works; default 1h.
 	ResetTimeout time.Duration

@@ -234,6 +234,14 @@ func (db *DB) ChangePassword(ctx context.Context, c latch.PasswordChange) (latch
 	var revoked []latch.Session
 	// It locks many rows, so it may deadlock (and be retried).
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		// The version first: it finds a missing user before anything is
+		// written, and every change locks the user's row before any of
+		// their tokens' (in another order, a reset and a change of one
+		// user would deadlock).
+		if v, err = db.bumpInTx(ctx, tx, c.UserID, c.Keep, c.Now); err != nil {
+			return err
+		}
 		if c.ResetToken != "" {
 			tag, err := tx.Exec(ctx, `DELETE FROM account_tokens WHERE hash = $1 AND kind = $2 AND user_id = $3 AND expires_at > $4`,
 				c.ResetToken, latch.AccountTokenPasswordReset, c.UserID, c.Now)
@@ -243,11 +251,6 @@ func (db *DB) ChangePassword(ctx context.Context, c latch.PasswordChange) (latch
 			if tag.RowsAffected() == 0 {
 				return fmt.Errorf("reset token: %w", latch.ErrNotFound)
 			}
-		}
-		var err error
-		// The version first: it finds a missing user before anything is written.
-		if v, err = db.bumpInTx(ctx, tx, c.UserID, c.Keep, c.Now); err != nil {
-			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, c.Hash, c.UserID); err != nil {
 			return err

@@ -240,13 +240,11 @@ func (db *DB) ChangePassword(ctx context.Context, c latch.PasswordChange) (latch
 		return latch.TokenVersion{}, nil, fmt.Errorf("change password of user %d: %w", c.UserID, err)
 	}
 	defer tx.Rollback()
-	if c.ResetToken != "" {
+	// The version first: it finds a missing user before anything is
+	// written (and the user comes before their tokens, as on PostgreSQL).
+	v, err := bumpInTx(ctx, tx, c.UserID, c.Keep, c.Now)
+	if err == nil && c.ResetToken != "" {
 		err = spendResetToken(ctx, tx, c)
-	}
-	var v latch.TokenVersion
-	if err == nil {
-		// The version first: it finds a missing user before anything is written.
-		v, err = bumpInTx(ctx, tx, c.UserID, c.Keep, c.Now)
 	}
 	var revoked []latch.Session
 	if err == nil {

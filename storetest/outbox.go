@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -239,6 +240,9 @@ func testChangePasswordByLink(t *testing.T, newStore func(*testing.T) Store) {
 		if !exists("r1", latch.AccountTokenPasswordReset) || !exists("r2", latch.AccountTokenPasswordReset) {
 			t.Errorf("%s spent a reset link", what)
 		}
+		if !exists("verify", latch.AccountTokenEmail) || !exists("bobs", latch.AccountTokenPasswordReset) {
+			t.Errorf("%s took an email key or another user's link", what)
+		}
 		if active, err := s.ActiveSessions(ctx, u.ID, now); err != nil || len(active) != 1 {
 			t.Errorf("%s: active sessions %v, %v; want alices", what, active, err)
 		}
@@ -284,26 +288,42 @@ func testChangePasswordByLink(t *testing.T, newStore func(*testing.T) Store) {
 		t.Error("a reset link outlived a password change")
 	}
 
-	// Of concurrent changes with one link, one happens.
-	put("r4", latch.AccountTokenPasswordReset, u.ID, at(2*time.Hour))
-	var wg sync.WaitGroup
-	errs := make([]error, 8)
-	for i := range errs {
-		wg.Go(func() {
-			_, _, errs[i] = s.ChangePassword(ctx, latch.PasswordChange{UserID: u.ID, Hash: "argon2id$race", Now: now, ResetToken: hashOf("r4")})
-		})
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, latch.ErrNotFound):
-			t.Errorf("concurrent ChangePassword: %v", err)
+	// Of concurrent changes with one link, or with two links of the user,
+	// one happens; a change without a link beside them happens too.
+	for _, links := range [][]string{{"r4", "r4", "r4", "r4"}, {"r5", "r6", "r5", "r6"}, {"r7", "r7", ""}} {
+		for _, l := range slices.Compact(slices.Sorted(slices.Values(links))) {
+			if l != "" {
+				put(l, latch.AccountTokenPasswordReset, u.ID, at(2*time.Hour))
+			}
 		}
-	}
-	if ok != 1 {
-		t.Errorf("%d concurrent changes with one link happened, want 1", ok)
+		var wg sync.WaitGroup
+		errs := make([]error, len(links))
+		for i, l := range links {
+			c := latch.PasswordChange{UserID: u.ID, Hash: "argon2id$race", Now: now}
+			if l != "" {
+				c.ResetToken = hashOf(l)
+			}
+			wg.Go(func() { _, _, errs[i] = s.ChangePassword(ctx, c) })
+		}
+		wg.Wait()
+		byLink, plain := 0, 0
+		for i, err := range errs {
+			switch {
+			case err == nil && links[i] == "":
+				plain++
+			case err == nil:
+				byLink++
+			case !errors.Is(err, latch.ErrNotFound) || links[i] == "":
+				t.Errorf("concurrent ChangePassword %v, %q: %v", links, links[i], err)
+			}
+		}
+		if byLink > 1 || (byLink == 0 && plain == 0) {
+			t.Errorf("concurrent changes %v: %d by a link happened, want 1 (or 0 after the change without one)", links, byLink)
+		}
+		for _, l := range links {
+			if l != "" && exists(l, latch.AccountTokenPasswordReset) {
+				t.Errorf("concurrent changes %v: link %s outlived them", links, l)
+			}
+		}
 	}
 }
