@@ -14,7 +14,21 @@ import (
 // openInternal opens a fresh schema for a test of the package's insides.
 func openInternal(t *testing.T) *DB {
 	t.Helper()
+	return openInternalWith(t, "")
+}
+
+// openInternalWith is openInternal with query parameters (a=b&c=d) added
+// to the server's URL.
+func openInternalWith(t *testing.T, params string) *DB {
+	t.Helper()
 	dbURL := testenv.Getenv(t, "LATCH_TEST_POSTGRES_URL")
+	if params != "" {
+		sep := "?"
+		if strings.Contains(dbURL, "?") {
+			sep = "&"
+		}
+		dbURL += sep + params
+	}
 	schema := "t_" + strings.ToLower(rand.Text())
 	db, err := OpenSchema(t.Context(), dbURL, schema)
 	if err != nil {
