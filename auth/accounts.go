@@ -312,7 +312,8 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, c ResetConfirmation)
 	}
 	// The link is spent in the change's own transaction: of concurrent
 	// confirmations with it, one changes the password; a change that
-	// fails leaves the link as it was, for a retry.
+	// fails leaves the link as it was, for a retry. No session is kept:
+	// whoever knew the old password is out.
 	err = s.changePassword(ctx, latch.PasswordChange{UserID: u.ID, Hash: h, ResetToken: hash})
 	switch {
 	case errors.Is(err, latch.ErrNotFound):
