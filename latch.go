@@ -252,7 +252,7 @@ type UserStore interface {
 	// the user's sessions but c.Keep as RevokeUserSessions does, with
 	// ReasonPasswordChange, and deletes the user's password-reset tokens
 	// (a link mailed for the old password must not undo the new one).
-	// With c.ResetToken it first spends that reset token: when it is not
+	// With c.ResetToken it also spends that reset token: when it is not
 	// the user's, or is gone or expired at c.Now, nothing changes and it
 	// returns ErrNotFound. On an error nothing changed, so the change can
 	// be retried (with the old password, or the same reset link); after it

@@ -21,10 +21,10 @@ func TestChangePasswordRollsBack(t *testing.T, s Store, failRevocations func(t *
 	u := mustUser(t, s, "frank")
 	link := &latch.AccountToken{Hash: hashOf("link"), Kind: latch.AccountTokenPasswordReset, UserID: u.ID, CreatedAt: at(0), ExpiresAt: at(2 * time.Hour)}
 	checkErr(t, "PutAccountToken", ms.PutAccountToken(ctx, link), nil)
-	change := latch.PasswordChange{UserID: u.ID, Hash: "argon2id$new", Keep: "mine", Now: at(time.Hour), ResetToken: link.Hash}
 	mustSession(t, s, u.ID, "mine", at(0), at(24*time.Hour))
 	mustSession(t, s, u.ID, "other", at(0), at(24*time.Hour))
 	now := at(time.Hour)
+	change := latch.PasswordChange{UserID: u.ID, Hash: "argon2id$new", Keep: "mine", Now: now, ResetToken: link.Hash}
 
 	failRevocations(t, true)
 	if _, _, err := s.ChangePassword(ctx, change); err == nil {
