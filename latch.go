@@ -329,7 +329,10 @@ type SessionStore interface {
 	// ErrNotFound when there is no such session. With r.Check set it also
 	// returns the session's user, and ErrRotationCheck, changing nothing,
 	// when the token is usable but the check fails (the caller then finds
-	// out why); without it the user is nil.
+	// out why); without it the user is nil. A checked rotation's session
+	// and user may carry only what the new tokens are signed from: the
+	// session's ID, UserID and ExpiresAt, the user's ID, Username, Email,
+	// Role, IsActive and TokenVersion.
 	Rotate(ctx context.Context, r Rotation) (*Session, *User, error)
 	// Touch marks session sid used at now, for refresh without rotation:
 	// hash must be its current token. Errors as Rotate.

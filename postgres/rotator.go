@@ -63,7 +63,7 @@ func (w *rotator) runBatch(batch []*rotation) {
 // when no row changed.
 func (db *DB) rotateOne(ctx context.Context, r latch.Rotation) (rotated, error) {
 	c := r.Check
-	s, u, err := scanSessionUser(db.pool.QueryRow(ctx, rotateChecked,
+	s, u, err := scanSigned(db.pool.QueryRow(ctx, rotateChecked,
 		r.Now, r.Next.Hash, r.NextJTI, r.Next.IssuedAt, r.Next.ExpiresAt, r.Next.SessionID,
 		r.OldHash, c.UserID, c.Version, c.IdleTimeout.Microseconds()))
 	if errors.Is(err, latch.ErrNotFound) {
@@ -120,7 +120,7 @@ func rotateManyStatements(most int) []string {
 			fmt.Fprintf(&list, ", ($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
 				p+1, p+2, p+3, p+4, p+5, p+6, p+7, p+8, p+9, p+10, p+11)
 		}
-		out[n] = fmt.Sprintf(rotateManySQL, list.String()) + sessionColumns + `, ` + qualifiedUserColumns
+		out[n] = fmt.Sprintf(rotateManySQL, list.String()) + signedColumns
 	}
 	return out
 }
@@ -144,7 +144,7 @@ func (w *rotator) rotateMany(ctx context.Context, batch []*rotation) error {
 	defer rows.Close()
 	for rows.Next() {
 		var i int32
-		s, u, err := scanSessionUser(rows, &i)
+		s, u, err := scanSigned(rows, &i)
 		if err != nil {
 			return err
 		}

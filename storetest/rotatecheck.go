@@ -28,12 +28,8 @@ func testRotateChecked(t *testing.T, newStore func(*testing.T) Store) {
 		checkErr(t, "Rotate", err, nil)
 		want := *f.session
 		want.LastUsedAt = r.Now
-		checkSession(t, gotS, &want)
+		checkSigned(t, gotS, gotU, &want, u)
 		checkSession(t, mustGetSession(t, s, "sess"), &want)
-		if gotU == nil {
-			t.Fatal("Rotate with a check returned no user")
-		}
-		checkUser(t, gotU, u)
 		r.Next.ExpiresAt = f.session.ExpiresAt
 		checkStored(t, s, f.token.SessionID, f.token.Hash, spentBy(f.token, r))
 		checkStored(t, s, r.Next.SessionID, r.Next.Hash, &r.Next)
@@ -194,4 +190,23 @@ func testRotateChecked(t *testing.T, newStore func(*testing.T) Store) {
 			checkTime(t, "RevokedAt", sess.RevokedAt, time.Time{})
 		}
 	})
+}
+
+// checkSigned checks what a checked rotation returns against the session
+// and user it rotated for: what new tokens are signed from, all that
+// latch.SessionStore.Rotate promises of them.
+func checkSigned(t testing.TB, gotS *latch.Session, gotU *latch.User, wantS *latch.Session, wantU *latch.User) {
+	t.Helper()
+	if gotS == nil || gotU == nil {
+		t.Fatalf("Rotate with a check returned session %v, user %v; want both", gotS, gotU)
+	}
+	if gotS.ID != wantS.ID || gotS.UserID != wantS.UserID {
+		t.Errorf("session ID, UserID = %q, %d; want %q, %d", gotS.ID, gotS.UserID, wantS.ID, wantS.UserID)
+	}
+	checkTime(t, "session "+wantS.ID+": ExpiresAt", gotS.ExpiresAt, wantS.ExpiresAt)
+	got := latch.User{ID: gotU.ID, Username: gotU.Username, Email: gotU.Email, Role: gotU.Role, IsActive: gotU.IsActive, TokenVersion: gotU.TokenVersion}
+	want := latch.User{ID: wantU.ID, Username: wantU.Username, Email: wantU.Email, Role: wantU.Role, IsActive: wantU.IsActive, TokenVersion: wantU.TokenVersion}
+	if got != want {
+		t.Errorf("user = %+v, want %+v", got, want)
+	}
 }
