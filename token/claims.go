@@ -90,27 +90,27 @@ func (e *Engine) encodeClaims(c Claims) ([]byte, error) {
 		c.IssuedAt = e.now()
 	}
 	w := newPayloadWriter()
-	w.member("token_type", string(c.Type))
-	w.member("exp", c.ExpiresAt.Unix())
-	w.member("iat", c.IssuedAt.Unix())
-	w.member("jti", c.ID)
+	w.memberString("token_type", string(c.Type))
+	w.memberInt("exp", c.ExpiresAt.Unix())
+	w.memberInt("iat", c.IssuedAt.Unix())
+	w.memberString("jti", c.ID)
 	if !c.RefreshExpiresAt.IsZero() {
-		w.member("refresh_exp", c.RefreshExpiresAt.Unix())
+		w.memberInt("refresh_exp", c.RefreshExpiresAt.Unix())
 	}
 	if c.UserID != "" {
 		// SimpleJWT 5.2 writes an integer id as a number; only canonical
 		// decimal text is written as a number so the text round-trips.
 		if n, err := strconv.ParseInt(c.UserID, 10, 64); err == nil && !e.userIDAsString && strconv.FormatInt(n, 10) == c.UserID {
-			w.member(e.userIDClaim, n)
+			w.memberInt(e.userIDClaim, n)
 		} else {
-			w.member(e.userIDClaim, c.UserID)
+			w.memberString(e.userIDClaim, c.UserID)
 		}
 	}
 	if c.SessionID != "" {
-		w.member("sid", c.SessionID)
+		w.memberString("sid", c.SessionID)
 	}
 	if c.Version > 0 {
-		w.member("ver", c.Version)
+		w.memberInt("ver", c.Version)
 	}
 	names := make([]string, 0, len(c.Extra))
 	for name := range c.Extra {
@@ -123,10 +123,10 @@ func (e *Engine) encodeClaims(c Claims) ([]byte, error) {
 		w.member(name, c.Extra[name])
 	}
 	if e.audience != "" {
-		w.member("aud", e.audience)
+		w.memberString("aud", e.audience)
 	}
 	if e.issuer != "" {
-		w.member("iss", e.issuer)
+		w.memberString("iss", e.issuer)
 	}
 	return w.finish()
 }
@@ -146,30 +146,65 @@ func newPayloadWriter() *payloadWriter {
 }
 
 func (w *payloadWriter) member(name string, value any) {
-	if w.out.Len() > 1 {
-		w.out.WriteByte(',')
-	}
-	w.value(name)
-	w.out.WriteByte(':')
+	w.name(name)
 	w.value(value)
 }
 
+// memberString and memberInt are member for the registered claims' types,
+// without boxing the value in an interface (an allocation each).
+func (w *payloadWriter) memberString(name, value string) {
+	w.name(name)
+	w.string(value)
+}
+
+func (w *payloadWriter) memberInt(name string, value int64) {
+	w.name(name)
+	w.int(value)
+}
+
+// name writes the separator before a member, its name and the colon.
+func (w *payloadWriter) name(name string) {
+	if w.out.Len() > 1 {
+		w.out.WriteByte(',')
+	}
+	w.string(name)
+	w.out.WriteByte(':')
+}
+
+// value writes v: names, ids and numbers, nearly every value, as they are;
+// the rest through the encoder, with the escaping Python does.
 func (w *payloadWriter) value(v any) {
+	switch v := v.(type) {
+	case string:
+		w.string(v)
+	case int64:
+		w.int(v)
+	default:
+		w.encode(v)
+	}
+}
+
+func (w *payloadWriter) string(s string) {
 	if w.err != nil {
 		return
 	}
-	// Names, ids and numbers, nearly every value, are written as they are;
-	// the encoder (and the escaping Python does) for the rest.
-	switch v := v.(type) {
-	case string:
-		if printableASCII(v) {
-			w.out.WriteByte('"')
-			w.out.WriteString(v)
-			w.out.WriteByte('"')
-			return
-		}
-	case int64:
-		w.out.Write(strconv.AppendInt(w.out.AvailableBuffer(), v, 10))
+	if !printableASCII(s) {
+		w.encode(s)
+		return
+	}
+	w.out.WriteByte('"')
+	w.out.WriteString(s)
+	w.out.WriteByte('"')
+}
+
+func (w *payloadWriter) int(n int64) {
+	if w.err == nil {
+		w.out.Write(strconv.AppendInt(w.out.AvailableBuffer(), n, 10))
+	}
+}
+
+func (w *payloadWriter) encode(v any) {
+	if w.err != nil {
 		return
 	}
 	if w.enc == nil {
@@ -352,20 +387,29 @@ func (e *Engine) claims(p *payload, want Type) (*Claims, error) {
 		}
 	}
 	if r, ok := p.raw["ver"]; ok {
-		v, ok := decodeAny(r).(json.Number)
-		n, err := v.Int64()
-		if !ok || err != nil || n < 0 {
-			return nil, fmt.Errorf("%w: ver is not a non-negative integer", ErrInvalid)
+		n, ok := smallUint(r)
+		if !ok {
+			v, isNumber := decodeAny(r).(json.Number)
+			var err error
+			n, err = v.Int64()
+			if !isNumber || err != nil || n < 0 {
+				return nil, fmt.Errorf("%w: ver is not a non-negative integer", ErrInvalid)
+			}
 		}
 		c.Version = n
 	}
 	if r, ok := p.raw[e.userIDClaim]; ok {
-		switch v := decodeAny(r).(type) {
-		case string:
-			c.UserID = v
-		case json.Number:
-			if n, err := v.Int64(); err == nil {
-				c.UserID = strconv.FormatInt(n, 10)
+		if _, ok := smallUint(r); ok {
+			// Digits (valid JSON: no leading zero) are the id as written.
+			c.UserID = string(r)
+		} else {
+			switch v := decodeAny(r).(type) {
+			case string:
+				c.UserID = v
+			case json.Number:
+				if n, err := v.Int64(); err == nil {
+					c.UserID = strconv.FormatInt(n, 10)
+				}
 			}
 		}
 	}

@@ -617,3 +617,42 @@ func BenchmarkParseHS256(b *testing.B) {
 		}
 	}
 }
+
+// The user id and ver claims in every form JSON allows: digits, the usual
+// case, are read as written; the rest as encoding/json decodes them.
+func TestParseUserIDAndVersion(t *testing.T) {
+	e := mustEngine(t, token.Options{SigningKey: mustHMAC(t, "HS256", djangoSecret)})
+	const head = `{"token_type":"access","exp":1700000300,"iat":1700000000,"jti":"j"`
+	tests := []struct {
+		members string
+		userID  string
+		ver     int64
+		wantErr error
+	}{
+		{`,"user_id":42,"ver":3`, "42", 3, nil},
+		{`,"user_id":0,"ver":0`, "0", 0, nil},
+		{`,"user_id":"42"`, "42", 0, nil},
+		{`,"user_id":"007"`, "007", 0, nil},
+		{`,"user_id":-3`, "-3", 0, nil},
+		{`,"user_id":123456789012345678`, "123456789012345678", 0, nil},
+		{`,"user_id":4.5`, "", 0, nil},
+		{`,"user_id":1e3`, "", 0, nil},
+		{`,"user_id":null`, "", 0, nil},
+		{`,"user_id":[1]`, "", 0, nil},
+		{`,"ver":123456789012345678`, "", 123456789012345678, nil},
+		{`,"ver":"3"`, "", 0, token.ErrInvalid},
+		{`,"ver":1e2`, "", 0, token.ErrInvalid},
+		{`,"ver":null`, "", 0, token.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.members, func(t *testing.T) {
+			c, err := e.Parse(mintHS256(djangoSecret, simpleJWTHeader, head+tt.members+`}`), token.Access)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Parse: %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && (c.UserID != tt.userID || c.Version != tt.ver) {
+				t.Errorf("UserID, Version = %q, %d; want %q, %d", c.UserID, c.Version, tt.userID, tt.ver)
+			}
+		})
+	}
+}

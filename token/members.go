@@ -115,7 +115,24 @@ func unquoteString(s []byte) (string, bool) {
 }
 
 // unquote is unquoteString for a name members found: always a string.
+// The names latch writes are constants, not copies.
 func unquote(s []byte) string {
+	switch string(s) {
+	case `"token_type"`:
+		return "token_type"
+	case `"exp"`:
+		return "exp"
+	case `"iat"`:
+		return "iat"
+	case `"jti"`:
+		return "jti"
+	case `"user_id"`:
+		return "user_id"
+	case `"sid"`:
+		return "sid"
+	case `"ver"`:
+		return "ver"
+	}
 	v, _ := unquoteString(s)
 	return v
 }
