@@ -236,11 +236,12 @@ func (s *Service) openSession(ctx context.Context, u *latch.User, client Client)
 	sess := s.newSession(u, client, now)
 	jti := token.NewID()
 	rexp := earliest(now.Add(s.opts.RefreshLifetime), sess.ExpiresAt)
-	refresh, err := s.sign(ctx, s.claimsFor(u, sess.ID, token.Refresh, jti, now, rexp))
+	c := s.claimsFor(u, sess.ID, token.Refresh, jti, now, rexp)
+	refresh, err := s.sign(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("open session: %w", err)
 	}
-	access, err := s.issueAccess(ctx, u, sess, now)
+	access, err := s.accessLike(ctx, c, sess, now)
 	if err != nil {
 		return nil, fmt.Errorf("open session: %w", err)
 	}

@@ -179,11 +179,12 @@ func (s *Service) rotateChecked(ctx context.Context, c *token.Claims) (*Pair, er
 // signPair signs the refresh token (jti, issued at iat until exp) and a
 // fresh access token of u in sess.
 func (s *Service) signPair(ctx context.Context, u *latch.User, sess *latch.Session, jti string, iat, exp time.Time) (*Pair, error) {
-	refresh, err := s.sign(ctx, s.claimsFor(u, sess.ID, token.Refresh, jti, iat, exp))
+	c := s.claimsFor(u, sess.ID, token.Refresh, jti, iat, exp)
+	refresh, err := s.sign(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	access, err := s.issueAccess(ctx, u, sess, s.opts.Now())
+	access, err := s.accessLike(ctx, c, sess, s.opts.Now())
 	if err != nil {
 		return nil, err
 	}
