@@ -51,7 +51,8 @@ type DB struct {
 // string, as pgx parses them; pool settings such as pool_max_conns may be
 // given there) and applies pending migrations. The tables live in the first
 // existing schema of the search_path, which the URL may set
-// (search_path=name).
+// (search_path=name). Refreshes use up to two connections of their own,
+// beside the pool.
 func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -84,7 +85,10 @@ func open(ctx context.Context, cfg *pgxpool.Config, create string) (*DB, error) 
 		pool.Close()
 		return nil, err
 	}
-	db.rotations = newRotator(db)
+	if db.rotations, err = newRotator(cfg); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -150,7 +154,7 @@ func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
 // run. It always returns nil.
 func (db *DB) Close() error {
 	if db.rotations != nil {
-		db.rotations.batch.Close()
+		db.rotations.close()
 	}
 	db.pool.Close()
 	return nil

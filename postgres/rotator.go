@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/internal/groupcommit"
 )
@@ -24,12 +25,28 @@ const (
 	batchTimeout = 10 * time.Second
 )
 
-// rotator packs checked rotations into batches.
+// rotator packs checked rotations into batches, which it runs on
+// connections of its own: connections whose planner may not scan a
+// table whole, nor hash or merge a join, so that its statements find
+// every session and user by primary key, as they are meant to, at any
+// table size. Left to its statistics, PostgreSQL plans them, as generic
+// plans, with a sequential scan of sessions while the table is small (a
+// few pages), and then evaluates the rotations' whole condition for
+// every session in the table against every rotation: three times the
+// CPU of the index plan for a batch of three rotations in a table of 64
+// sessions, and more as the table grows until the plan changes.
 type rotator struct {
-	db         *DB
+	conns      conns
 	batch      *groupcommit.Batcher[latch.Rotation, rotated]
 	statements []string // rotateManyStatements(maxBatch)
 }
+
+// rotatorConns is at most how many connections the rotator opens: one
+// batch runs at a time.
+const rotatorConns = 2
+
+// keyedPlans are the planner settings of the rotator's connections.
+var keyedPlans = map[string]string{"enable_seqscan": "off", "enable_hashjoin": "off", "enable_mergejoin": "off"}
 
 // rotated is a checked rotation's outcome: the session and user when it
 // happened, neither when it did not (the caller then finds out why).
@@ -40,10 +57,27 @@ type rotated struct {
 
 type rotation = groupcommit.Call[latch.Rotation, rotated]
 
-func newRotator(db *DB) *rotator {
-	w := &rotator{db: db, statements: rotateManyStatements(maxBatch)}
+// newRotator makes a rotator on the database cfg configures a pool for;
+// its connections open when the first rotation needs one.
+func newRotator(cfg *pgxpool.Config) (*rotator, error) {
+	cfg = cfg.Copy()
+	cfg.MaxConns, cfg.MinConns = rotatorConns, 0
+	for name, value := range keyedPlans {
+		cfg.ConnConfig.RuntimeParams[name] = value
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: rotation connections: %w", err)
+	}
+	w := &rotator{conns: conns{pool}, statements: rotateManyStatements(maxBatch)}
 	w.batch = groupcommit.New(maxBatch, w.runBatch)
-	return w
+	return w, nil
+}
+
+// close runs the rotations queued so far, then closes the connections.
+func (w *rotator) close() {
+	w.batch.Close()
+	w.conns.Close()
 }
 
 func (w *rotator) runBatch(batch []*rotation) {
@@ -54,16 +88,16 @@ func (w *rotator) runBatch(batch []*rotation) {
 		// batch, say): each rotation in a statement of its own, so that
 		// one rotation's failure is not every caller's.
 		for _, c := range batch {
-			c.Out, c.Err = w.db.rotateOne(ctx, c.In)
+			c.Out, c.Err = w.rotateOne(ctx, c.In)
 		}
 	}
 }
 
 // rotateOne runs rotateChecked for r: the session and user, or neither
 // when no row changed.
-func (db *DB) rotateOne(ctx context.Context, r latch.Rotation) (rotated, error) {
+func (w *rotator) rotateOne(ctx context.Context, r latch.Rotation) (rotated, error) {
 	c := r.Check
-	s, u, err := scanSigned(db.pool.QueryRow(ctx, rotateChecked,
+	s, u, err := scanSigned(w.conns.QueryRow(ctx, rotateChecked,
 		r.Now, r.Next.Hash, r.NextJTI, r.Next.IssuedAt, r.Next.ExpiresAt, r.Next.SessionID,
 		r.OldHash, c.UserID, c.Version, c.IdleTimeout.Microseconds()))
 	if errors.Is(err, latch.ErrNotFound) {
@@ -137,7 +171,7 @@ func (w *rotator) rotateMany(ctx context.Context, batch []*rotation) error {
 			r.OldHash, r.Check.UserID, r.Check.Version, r.Check.IdleTimeout.Microseconds())
 	}
 	// n <= maxBatch: the batcher never makes a bigger batch.
-	rows, err := w.db.pool.Query(ctx, w.statements[n], args...)
+	rows, err := w.conns.Query(ctx, w.statements[n], args...)
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/latch-auth/latch"
 )
 
@@ -154,5 +156,75 @@ func TestRotateManyStatementsNumbering(t *testing.T) {
 				t.Fatalf("batch of %d: $%d appears %d times", n, k, seen[k])
 			}
 		}
+	}
+}
+
+// On the rotator's connections a batch statement finds its sessions and
+// users by primary key even where the statistics call for a sequential
+// scan: a small, analyzed table, and the generic plan a prepared
+// statement settles on.
+func TestRotatorPlansByKey(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openInternal(t)
+	now := time.Now().Truncate(time.Microsecond)
+	u := &latch.User{Username: "alice", PasswordHash: "x", Role: "user", IsActive: true, CreatedAt: now}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 64 {
+		sid := fmt.Sprintf("s%d", i)
+		s := &latch.Session{ID: sid, UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := db.CreateSession(ctx, s, &latch.RefreshToken{Hash: "h" + sid, SessionID: sid, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.pool.Exec(ctx, `ANALYZE sessions, users`); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3
+	var values []string
+	for i := range n {
+		values = append(values, fmt.Sprintf("%d, now(), 'next%d', 'jti%d', now(), now() + interval '1 hour', 's%d', 'hs%d', %d, 0, 0", i, i, i, i, i, u.ID))
+	}
+	plan := func(c conns) string {
+		conn, err := c.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Release()
+		name := fmt.Sprintf("plan_%d", time.Now().UnixNano())
+		if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, `PREPARE `+name+` AS `+rotateManyStatements(n)[n]); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := conn.Query(ctx, `EXPLAIN EXECUTE `+name+`(`+strings.Join(values, ", ")+`)`, pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, `DEALLOCATE `+name+`; RESET plan_cache_mode`); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(lines, "\n")
+	}
+	got := plan(db.rotations.conns)
+	for _, want := range []string{"Index Scan using sessions_pkey on sessions s", "Index Scan using users_pkey on users u"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the rotator's plan has no %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "Seq Scan") {
+		t.Errorf("the rotator's plan scans a table whole:\n%s", got)
+	}
+	// What the rotator's settings prevent: the pool's own connections
+	// scan the small table.
+	if other := plan(db.pool); !strings.Contains(other, "Seq Scan on sessions s") {
+		t.Logf("the pool's plan (no sequential scan of sessions; the rotator's settings are not what this test shows):\n%s", other)
 	}
 }
