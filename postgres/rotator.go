@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -83,34 +82,33 @@ func (w *rotator) close() {
 func (w *rotator) runBatch(batch []*rotation) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	if len(batch) == 1 || w.rotateMany(ctx, batch) != nil {
-		// Alone, or the batch failed (a deadlock with another instance's
-		// batch, say): each rotation in a statement of its own, so that
-		// one rotation's failure is not every caller's.
+	err := w.rotateMany(ctx, batch)
+	switch {
+	case err == nil:
+	case len(batch) == 1:
+		batch[0].Err = err
+	default:
+		// The batch failed (a deadlock with another instance's batch,
+		// say): each rotation in a statement of its own, so that one
+		// rotation's failure is not every caller's.
 		for _, c := range batch {
-			c.Out, c.Err = w.rotateOne(ctx, c.In)
+			c.Err = w.rotateMany(ctx, []*rotation{c})
 		}
 	}
 }
 
-// rotateOne runs rotateChecked for r: the session and user, or neither
-// when no row changed.
-func (w *rotator) rotateOne(ctx context.Context, r latch.Rotation) (rotated, error) {
-	c := r.Check
-	s, u, err := scanSigned(w.conns.QueryRow(ctx, rotateChecked,
-		r.Now, r.Next.Hash, r.NextJTI, r.Next.IssuedAt, r.Next.ExpiresAt, r.Next.SessionID,
-		r.OldHash, c.UserID, c.Version, c.IdleTimeout.Microseconds()))
-	if errors.Is(err, latch.ErrNotFound) {
-		return rotated{}, nil
-	}
-	return rotated{s, u}, err
-}
-
-// rotateManySQL is rotateChecked for a whole batch, in one statement: the
-// rotations come in as a VALUES list, and the rows that come back name the
-// ones that happened by their index in the batch. Two rotations of one
-// session in a batch update its row once: the one whose row comes back
-// won, the other finds another current token on its own. Users are joined
+// rotateManySQL is a batch of whole rotations, each with its
+// Rotation.Check, in one statement, so one round trip: the token must be
+// the session's current one, the session active, of the user, not idle,
+// and the user active with a version that allows the token. The
+// rotations come in as a VALUES list, and the rows that come back (the
+// session after the rotation and the user, signedColumns) name the ones
+// that happened by their index in the batch; no row for a rotation when
+// any of that fails. Concurrent rotations of one session queue on its
+// row lock; the ones after the first find another current token when
+// PostgreSQL rechecks the WHERE clause. Two rotations of one session in
+// a batch update its row once: the one whose row comes back won, the
+// other finds another current token on its own. Users are joined
 // to the rotations, and a session's user compared with IS NOT DISTINCT
 // FROM (no equivalence the planner could follow), so that sessions are
 // found by their key, never through sessions_user_id: that would read

@@ -12,9 +12,9 @@ import (
 	"github.com/latch-auth/latch"
 )
 
-// A batch statement decides each of its rotations as rotateChecked
-// would alone: the ones whose checks pass happen, the others leave their
-// session as it was, and two rotations of one session make one successor.
+// A batch statement decides each of its rotations as it would alone:
+// the ones whose checks pass happen, the others leave their session as it
+// was, and two rotations of one session make one successor.
 func TestRotateManyBatch(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -226,5 +226,43 @@ func TestRotatorPlansByKey(t *testing.T) {
 	// scan the small table.
 	if other := plan(db.pool); !strings.Contains(other, "Seq Scan on sessions s") {
 		t.Logf("the pool's plan (no sequential scan of sessions; the rotator's settings are not what this test shows):\n%s", other)
+	}
+}
+
+// A batch whose statement fails (here, one rotation's successor hash
+// holds a byte PostgreSQL's text refuses) runs again one rotation per
+// statement: the failure is that rotation's caller's alone.
+func TestRotatorBatchFailureIsOneCallers(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openInternal(t)
+	now := time.Now().Truncate(time.Microsecond)
+	u := &latch.User{Username: "alice", PasswordHash: "x", Role: "user", IsActive: true, CreatedAt: now}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	rot := func(i int, next string) *rotation {
+		sid := fmt.Sprintf("s%d", i)
+		s := &latch.Session{ID: sid, UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := db.CreateSession(ctx, s, &latch.RefreshToken{Hash: "h" + sid, SessionID: sid, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		return &rotation{In: latch.Rotation{
+			OldHash: "h" + sid, NextJTI: next, Spend: true, Now: now,
+			Next:  latch.RefreshToken{Hash: next, SessionID: sid, IssuedAt: now, ExpiresAt: now.Add(time.Hour)},
+			Check: &latch.RotationCheck{UserID: u.ID},
+		}}
+	}
+	batch := []*rotation{rot(0, "next0"), rot(1, "next\x001"), rot(2, "next2")}
+	db.rotations.runBatch(batch)
+	for i, c := range batch {
+		if failed := c.Err != nil; failed != (i == 1) || (c.Out.sess != nil) != (i != 1) {
+			t.Errorf("rotation %d: session %v, error %v", i, c.Out.sess, c.Err)
+		}
+	}
+	alone := []*rotation{rot(3, "next\x003")}
+	db.rotations.runBatch(alone)
+	if alone[0].Err == nil || alone[0].Out.sess != nil {
+		t.Errorf("a failed rotation alone: session %v, error %v", alone[0].Out.sess, alone[0].Err)
 	}
 }

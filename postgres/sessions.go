@@ -156,23 +156,6 @@ const rotateSet = `UPDATE sessions s SET
 	replaced_hash = s.refresh_hash, replaced_issued_at = s.refresh_issued_at, replaced_expires_at = s.refresh_expires_at, replaced_at = $1,
 	refresh_hash = $2, refresh_jti = $3, refresh_issued_at = $4, refresh_expires_at = LEAST($5::timestamptz, s.expires_at)`
 
-// rotateChecked is a whole rotation with its Rotation.Check in one
-// statement, so one round trip: the token must be the session's current
-// one, the session active, of the user, not idle, and the user active
-// with a version that allows the token; it returns the session (after the
-// rotation) and the user, or no row when any of that fails. Concurrent
-// rotations of one session queue on its row lock; the ones after the first
-// find another current token when PostgreSQL rechecks the WHERE clause.
-// Further parameters: 7 old hash, 8 user, 9 ver claim, 10 idle timeout
-// (us, 0: none).
-var rotateChecked = rotateSet + `
-	FROM users u
-	WHERE s.id = $6 AND s.refresh_hash = $7 AND s.revoked_at IS NULL AND s.expires_at > $1 AND s.user_id = $8
-		AND u.id = s.user_id AND u.is_active
-		AND (u.token_version <= $9 OR (u.version_keep_session = s.id AND u.version_keep_from <= $9))
-		AND ($10::bigint <= 0 OR GREATEST(s.last_used_at, s.refresh_issued_at) >= $1 - $10::bigint * interval '1 microsecond')
-	RETURNING ` + signedColumns
-
 // signedColumns is what a checked rotation returns: what the new tokens
 // are signed from, and no more (the password hash and the session's
 // client details stay in the database; decoding them was a twentieth of
