@@ -25,10 +25,10 @@ const (
 )
 
 // rotator packs checked rotations into batches, which it runs on
-// connections of its own: connections whose planner may not scan a
-// table whole, nor hash or merge a join, so that its statements find
-// every session and user by primary key, as they are meant to, at any
-// table size. Left to its statistics, PostgreSQL plans them, as generic
+// connections of its own: connections whose planner scans no table whole
+// and hashes or merges no join where it has another way, so that its
+// statements find every session and user by primary key, as they are
+// meant to, at any table size. Left to its statistics, PostgreSQL plans them, as generic
 // plans, with a sequential scan of sessions while the table is small (a
 // few pages), and then evaluates the rotations' whole condition for
 // every session in the table against every rotation: three times the
@@ -44,9 +44,6 @@ type rotator struct {
 // batch runs at a time.
 const rotatorConns = 2
 
-// keyedPlans are the planner settings of the rotator's connections.
-var keyedPlans = map[string]string{"enable_seqscan": "off", "enable_hashjoin": "off", "enable_mergejoin": "off"}
-
 // rotated is a checked rotation's outcome: the session and user when it
 // happened, neither when it did not (the caller then finds out why).
 type rotated struct {
@@ -61,8 +58,8 @@ type rotation = groupcommit.Call[latch.Rotation, rotated]
 func newRotator(cfg *pgxpool.Config) (*rotator, error) {
 	cfg = cfg.Copy()
 	cfg.MaxConns, cfg.MinConns = rotatorConns, 0
-	for name, value := range keyedPlans {
-		cfg.ConnConfig.RuntimeParams[name] = value
+	for _, plan := range []string{"enable_seqscan", "enable_hashjoin", "enable_mergejoin"} {
+		cfg.ConnConfig.RuntimeParams[plan] = "off"
 	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
