@@ -166,19 +166,7 @@ func TestRotateManyStatementsNumbering(t *testing.T) {
 func TestRotatorPlansByKey(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db := openInternal(t)
-	now := time.Now().Truncate(time.Microsecond)
-	u := &latch.User{Username: "alice", PasswordHash: "x", Role: "user", IsActive: true, CreatedAt: now}
-	if err := db.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 64 {
-		sid := fmt.Sprintf("s%d", i)
-		s := &latch.Session{ID: sid, UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
-		if err := db.CreateSession(ctx, s, &latch.RefreshToken{Hash: "h" + sid, SessionID: sid, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db, u, _ := aliceWithSessions(t, 64)
 	if _, err := db.pool.Exec(ctx, `ANALYZE sessions, users`); err != nil {
 		t.Fatal(err)
 	}
@@ -234,19 +222,9 @@ func TestRotatorPlansByKey(t *testing.T) {
 // statement: the failure is that rotation's caller's alone.
 func TestRotatorBatchFailureIsOneCallers(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
-	db := openInternal(t)
-	now := time.Now().Truncate(time.Microsecond)
-	u := &latch.User{Username: "alice", PasswordHash: "x", Role: "user", IsActive: true, CreatedAt: now}
-	if err := db.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	db, u, now := aliceWithSessions(t, 4)
 	rot := func(i int, next string) *rotation {
 		sid := fmt.Sprintf("s%d", i)
-		s := &latch.Session{ID: sid, UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
-		if err := db.CreateSession(ctx, s, &latch.RefreshToken{Hash: "h" + sid, SessionID: sid, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
-			t.Fatal(err)
-		}
 		return &rotation{In: latch.Rotation{
 			OldHash: "h" + sid, NextJTI: next, Spend: true, Now: now,
 			Next:  latch.RefreshToken{Hash: next, SessionID: sid, IssuedAt: now, ExpiresAt: now.Add(time.Hour)},
@@ -265,4 +243,26 @@ func TestRotatorBatchFailureIsOneCallers(t *testing.T) {
 	if alone[0].Err == nil || alone[0].Out.sess != nil {
 		t.Errorf("a failed rotation alone: session %v, error %v", alone[0].Out.sess, alone[0].Err)
 	}
+}
+
+// aliceWithSessions opens a schema holding the user alice and n sessions
+// of hers, s0 to s(n-1), each with the current token "h" and its id; it
+// returns the time they were made at.
+func aliceWithSessions(t *testing.T, n int) (*DB, *latch.User, time.Time) {
+	t.Helper()
+	ctx := t.Context()
+	db := openInternal(t)
+	now := time.Now().Truncate(time.Microsecond)
+	u := &latch.User{Username: "alice", PasswordHash: "x", Role: "user", IsActive: true, CreatedAt: now}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		sid := fmt.Sprintf("s%d", i)
+		s := &latch.Session{ID: sid, UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := db.CreateSession(ctx, s, &latch.RefreshToken{Hash: "h" + sid, SessionID: sid, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, u, now
 }
