@@ -58,6 +58,9 @@ type rotation = groupcommit.Call[latch.Rotation, rotated]
 func newRotator(cfg *pgxpool.Config) (*rotator, error) {
 	cfg = cfg.Copy()
 	cfg.MaxConns, cfg.MinConns = rotatorConns, 0
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
 	for _, plan := range []string{"enable_seqscan", "enable_hashjoin", "enable_mergejoin"} {
 		cfg.ConnConfig.RuntimeParams[plan] = "off"
 	}
