@@ -22,6 +22,16 @@ const (
 	// arrive meanwhile make the next one bigger. Two in flight measured no
 	// faster, with smaller batches.
 	batchTimeout = 10 * time.Second
+	// batchHold is how long a batch smaller than the one before waits for
+	// company (groupcommit.NewHolding). Clients come back in waves, each
+	// answered batch at once: without a hold, the first of a wave went
+	// alone and the rest made the next batch, and half of the statements
+	// at 8 clients were batches of one. A statement costs PostgreSQL
+	// ~100 µs of CPU whatever its size up to a few rotations; holding
+	// 100 µs made batches of one rare (one statement in twenty, the
+	// average batch 2.8 → 3.7) and cut PostgreSQL's CPU per refresh by
+	// about a fifth.
+	batchHold = 100 * time.Microsecond
 )
 
 // rotator packs checked rotations into batches, which it runs on
@@ -69,7 +79,7 @@ func newRotator(cfg *pgxpool.Config) (*rotator, error) {
 		return nil, fmt.Errorf("postgres: rotation connections: %w", err)
 	}
 	w := &rotator{conns: conns{pool}, statements: rotateManyStatements(maxBatch)}
-	w.batch = groupcommit.New(maxBatch, w.runBatch)
+	w.batch = groupcommit.NewHolding(maxBatch, batchHold, w.runBatch)
 	return w, nil
 }
 

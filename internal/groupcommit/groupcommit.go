@@ -5,13 +5,15 @@
 //
 // One batch runs at a time. A request that arrives while it runs waits for
 // the next batch; a request that arrives when none runs goes at once,
-// alone, so nothing waits for company that may not come.
+// alone, so nothing waits for company that may not come — unless the
+// Batcher holds batches (NewHolding), for when the callers come in waves.
 package groupcommit
 
 import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // ErrClosed is returned by Submit once the Batcher is closed.
@@ -31,6 +33,7 @@ type Call[In, Out any] struct {
 type Batcher[In, Out any] struct {
 	run  func([]*Call[In, Out])
 	max  int
+	hold time.Duration // see NewHolding
 	reqs chan *Call[In, Out]
 
 	mu     sync.RWMutex // held for reading while sending on reqs
@@ -44,10 +47,20 @@ type Batcher[In, Out any] struct {
 // meanwhile make the next one. run sets each call's Out or Err; the
 // Batcher then answers the callers. run must not keep the slice.
 func New[In, Out any](max int, run func([]*Call[In, Out])) *Batcher[In, Out] {
+	return NewHolding(max, 0, run)
+}
+
+// NewHolding is New with batches held for company: a batch smaller than
+// the one before it waits up to hold for calls to make it as big, then
+// runs with what it has. Callers that come in waves (each answered batch
+// sends its clients back at about the same time) then make one batch per
+// wave instead of a batch of the first to come back and another of the
+// rest; a lone caller waits once, and its batches of one then run at once.
+func NewHolding[In, Out any](max int, hold time.Duration, run func([]*Call[In, Out])) *Batcher[In, Out] {
 	if max < 1 {
 		max = 1
 	}
-	b := &Batcher[In, Out]{run: run, max: max, reqs: make(chan *Call[In, Out], 4*max), quit: make(chan struct{})}
+	b := &Batcher[In, Out]{run: run, max: max, hold: hold, reqs: make(chan *Call[In, Out], 4*max), quit: make(chan struct{})}
 	b.wg.Go(b.work)
 	return b
 }
@@ -105,6 +118,9 @@ func (b *Batcher[In, Out]) Close() {
 
 func (b *Batcher[In, Out]) work() {
 	batch := make([]*Call[In, Out], 0, b.max)
+	last := 1 // the size of the batch before
+	held := time.NewTimer(time.Hour)
+	held.Stop()
 	for {
 		var req *Call[In, Out]
 		select {
@@ -130,6 +146,22 @@ func (b *Batcher[In, Out]) work() {
 				break fill
 			}
 		}
+		if len(batch) < last && b.hold > 0 {
+			held.Reset(b.hold)
+		wait:
+			for len(batch) < last {
+				select {
+				case req = <-b.reqs:
+					batch = append(batch, req)
+				case <-held.C:
+					break wait
+				case <-b.quit:
+					break wait
+				}
+			}
+			held.Stop()
+		}
+		last = len(batch)
 		b.runBatch(batch)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/latch-auth/latch/internal/groupcommit"
 )
@@ -155,5 +156,89 @@ func TestDoWaitsForItsBatch(t *testing.T) {
 	}
 	if _, err := b.Do(context.Background(), -1); !errors.Is(err, boom) {
 		t.Errorf("Do(-1): %v, want the call's own error", err)
+	}
+}
+
+// A holding Batcher makes one batch of a wave of callers, and a lone
+// caller waits for company once, not on every call.
+func TestHoldingBatchesWaves(t *testing.T) {
+	const hold = 2 * time.Second
+	var sizes []int
+	var mu sync.Mutex
+	first := make(chan struct{})
+	release := make(chan struct{})
+	b := groupcommit.NewHolding(8, hold, func(batch []*groupcommit.Call[int, int]) {
+		mu.Lock()
+		sizes = append(sizes, len(batch))
+		n := len(sizes)
+		mu.Unlock()
+		if n == 1 {
+			close(first)
+			<-release
+		}
+		for _, c := range batch {
+			c.Out = len(batch)
+		}
+	})
+	defer b.Close()
+	ctx := context.Background()
+	wave := func(n int, spread time.Duration) []int {
+		out := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range out {
+			wg.Go(func() {
+				var err error
+				if out[i], err = b.Do(ctx, i); err != nil {
+					t.Error(err)
+				}
+			})
+			time.Sleep(spread)
+		}
+		wg.Wait()
+		return out
+	}
+
+	// A batch of one, then three that came while it ran: the batch
+	// before the next is three.
+	go wave(1, 0)
+	<-first
+	calls := make([]*groupcommit.Call[int, int], 3)
+	for i := range calls {
+		var err error
+		if calls[i], err = b.Submit(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	for _, c := range calls {
+		if got, _ := c.Wait(ctx); got != 3 {
+			t.Fatalf("the three queued behind the first ran in a batch of %d", got)
+		}
+	}
+
+	// A wave of three spread over 40 ms: one batch, run as soon as the
+	// third came, long before the hold ends.
+	start := time.Now()
+	for i, got := range wave(3, 20*time.Millisecond) {
+		if got != 3 {
+			t.Errorf("call %d of the wave ran in a batch of %d, want 3", i, got)
+		}
+	}
+	if took := time.Since(start); took >= hold/2 {
+		t.Errorf("the wave took %v: it waited for the hold", took)
+	}
+
+	// A lone caller waits the hold out once; the next runs at once.
+	start = time.Now()
+	if got := wave(1, 0); got[0] != 1 {
+		t.Errorf("a lone call ran in a batch of %d", got[0])
+	}
+	if took := time.Since(start); took < hold {
+		t.Errorf("the first lone call took %v, want the hold (%v)", took, hold)
+	}
+	start = time.Now()
+	wave(1, 0)
+	if took := time.Since(start); took >= hold/2 {
+		t.Errorf("the second lone call took %v: it waited again", took)
 	}
 }
