@@ -27,11 +27,12 @@ const (
 	// answered batch at once: without a hold, the first of a wave went
 	// alone and the rest made the next batch, and half of the statements
 	// at 8 clients were batches of one. A statement costs PostgreSQL
-	// ~100 µs of CPU whatever its size up to a few rotations; holding
-	// 100 µs made batches of one rare (one statement in twenty, the
-	// average batch 2.8 → 3.7) and cut PostgreSQL's CPU per refresh by
-	// about a fifth.
-	batchHold = 100 * time.Microsecond
+	// ~100 µs of CPU whatever its size up to a few rotations. Measured at
+	// 8 clients (PostgreSQL's CPU per refresh; average batch): no hold
+	// 52–60 µs, 2.8; 100 µs 39, 3.7; 200 µs 37, 4.1; 400 µs 35, 4.4;
+	// 800 µs 32, 5–6. Half a millisecond at most, on a call each client
+	// makes every few minutes, and only when the batch before was bigger.
+	batchHold = 500 * time.Microsecond
 )
 
 // rotator packs checked rotations into batches, which it runs on
