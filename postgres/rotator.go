@@ -29,10 +29,14 @@ const (
 	// at 8 clients were batches of one. A statement costs PostgreSQL
 	// ~100 µs of CPU whatever its size up to a few rotations. Measured at
 	// 8 clients (PostgreSQL's CPU per refresh; average batch): no hold
-	// 52–60 µs, 2.8; 100 µs 39, 3.7; 200 µs 37, 4.1; 400 µs 35, 4.4;
-	// 800 µs 32, 5–6. Half a millisecond at most, on a call each client
-	// makes every few minutes, and only when the batch before was bigger.
-	batchHold = 500 * time.Microsecond
+	// 52–60 µs, 2.8; 100 µs 39, 3.7; 400 µs 35, 4.4; 800 µs 32, 5–6; and
+	// in pairs on a slower host, 2 ms beat 1 ms and 1 ms beat 500 µs in
+	// every pair (refreshes per INSERT 0.55 / 0.45 / 0.48): the slower the
+	// machine, the wider a wave. A hold ends as soon as the batch is as
+	// big as the one before, and happens only when that one was bigger:
+	// at most 2 ms, for the first of a wave, on a call each client makes
+	// every few minutes.
+	batchHold = 2 * time.Millisecond
 )
 
 // rotator packs checked rotations into batches, which it runs on
