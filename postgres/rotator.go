@@ -31,8 +31,8 @@ const (
 	// 8 clients (PostgreSQL's CPU per refresh; average batch): no hold
 	// 52–60 µs, 2.8; 100 µs 39, 3.7; 400 µs 35, 4.4; 800 µs 32, 5–6; and
 	// in pairs on a slower host, 2 ms beat 1 ms and 1 ms beat 500 µs in
-	// every pair (refreshes per INSERT 0.55 / 0.45 / 0.48): the slower the
-	// machine, the wider a wave. A hold ends as soon as the batch is as
+	// every pair (refreshes per INSERT, medians of 4 pairs: 0.55 against
+	// 0.44, 0.53 against 0.49): the slower the machine, the wider a wave. A hold ends as soon as the batch is as
 	// big as the one before, and happens only when that one was bigger:
 	// at most 2 ms, for the first of a wave, on a call each client makes
 	// every few minutes.
