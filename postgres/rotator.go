@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/internal/groupcommit"
@@ -32,10 +33,10 @@ const (
 	// 52–60 µs, 2.8; 100 µs 39, 3.7; 400 µs 35, 4.4; 800 µs 32, 5–6; and
 	// in pairs on a slower host, 2 ms beat 1 ms and 1 ms beat 500 µs in
 	// every pair (refreshes per INSERT, medians of 4 pairs: 0.55 against
-	// 0.44, 0.53 against 0.49): the slower the machine, the wider a wave. A hold ends as soon as the batch is as
-	// big as the one before, and happens only when that one was bigger:
-	// at most 2 ms, for the first of a wave, on a call each client makes
-	// every few minutes.
+	// 0.44, 0.53 against 0.49): the slower the machine, the wider a wave.
+	// A hold ends as soon as the batch is as big as the one before, and
+	// happens only when that one was bigger: at most 2 ms, for the first
+	// of a wave, on a call each client makes every few minutes.
 	batchHold = 2 * time.Millisecond
 )
 
@@ -43,20 +44,22 @@ const (
 // connections of its own: connections whose planner scans no table whole
 // and hashes or merges no join where it has another way, so that its
 // statements find every session and user by primary key, as they are
-// meant to, at any table size. Left to its statistics, PostgreSQL plans them, as generic
-// plans, with a sequential scan of sessions while the table is small (a
-// few pages), and then evaluates the rotations' whole condition for
-// every session in the table against every rotation: three times the
-// CPU of the index plan for a batch of three rotations in a table of 64
-// sessions, and more as the table grows until the plan changes.
+// meant to, at any table size. Left to its statistics, PostgreSQL plans
+// them, as generic plans, with a sequential scan of sessions while the
+// table is small (a few pages), and then evaluates the rotations' whole
+// condition for every session in the table against every rotation: three
+// times the CPU of the index plan for a batch of three rotations in a
+// table of 64 sessions, and more as the table grows until the plan
+// changes.
 type rotator struct {
 	conns      conns
 	batch      *groupcommit.Batcher[latch.Rotation, rotated]
 	statements []string // rotateManyStatements(maxBatch)
 }
 
-// rotatorConns is at most how many connections the rotator opens: one
-// batch runs at a time.
+// rotatorConns is at most how many connections the rotator opens. One
+// batch runs at a time; the second connection is there for when the
+// pool's background health check holds the idle one.
 const rotatorConns = 2
 
 // rotated is a checked rotation's outcome: the session and user when it
@@ -201,4 +204,24 @@ func (w *rotator) rotateMany(ctx context.Context, batch []*rotation) error {
 		batch[i].Out = rotated{s, u}
 	}
 	return rows.Err()
+}
+
+// signedColumns is what a checked rotation returns: what the new tokens
+// are signed from, and no more (the password hash and the session's
+// client details stay in the database; decoding them was a twentieth of
+// a refresh's CPU).
+const signedColumns = `s.id, s.user_id, s.expires_at, u.username, u.email, u.role, u.token_version`
+
+// scanSigned scans a batch statement's row: the rotation's index in the
+// batch into idx, then signedColumns, the session and its (active) user as
+// latch.Rotation.Check promises them.
+func scanSigned(rows pgx.Rows, idx *int32) (*latch.Session, *latch.User, error) {
+	var s latch.Session
+	u := latch.User{IsActive: true} // the statement checked it
+	if err := rows.Scan(idx, &s.ID, &s.UserID, &s.ExpiresAt, &u.Username, &u.Email, &u.Role, &u.TokenVersion); err != nil {
+		return nil, nil, err
+	}
+	u.ID = s.UserID
+	s.ExpiresAt = s.ExpiresAt.UTC()
+	return &s, &u, nil
 }

@@ -156,28 +156,6 @@ const rotateSet = `UPDATE sessions s SET
 	replaced_hash = s.refresh_hash, replaced_issued_at = s.refresh_issued_at, replaced_expires_at = s.refresh_expires_at, replaced_at = $1,
 	refresh_hash = $2, refresh_jti = $3, refresh_issued_at = $4, refresh_expires_at = LEAST($5::timestamptz, s.expires_at)`
 
-// signedColumns is what a checked rotation returns: what the new tokens
-// are signed from, and no more (the password hash and the session's
-// client details stay in the database; decoding them was a twentieth of
-// a refresh's CPU).
-const signedColumns = `s.id, s.user_id, s.expires_at, u.username, u.email, u.role, u.token_version`
-
-// scanSigned scans signedColumns from row, after the values of before:
-// the session and its (active) user as latch.Rotation.Check promises them.
-func scanSigned(row pgx.Row, before ...any) (*latch.Session, *latch.User, error) {
-	var s latch.Session
-	u := latch.User{IsActive: true} // the statement checked it
-	if err := row.Scan(append(before, &s.ID, &s.UserID, &s.ExpiresAt, &u.Username, &u.Email, &u.Role, &u.TokenVersion)...); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, nil, latch.ErrNotFound
-		}
-		return nil, nil, err
-	}
-	u.ID = s.UserID
-	s.ExpiresAt = s.ExpiresAt.UTC()
-	return &s, &u, nil
-}
-
 // Rotate implements latch.SessionStore.
 func (db *DB) Rotate(ctx context.Context, r latch.Rotation) (*latch.Session, *latch.User, error) {
 	if r.Check != nil && r.Spend {
