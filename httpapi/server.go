@@ -252,13 +252,15 @@ func (s *Server) routes() {
 }
 
 // route registers path with and without its trailing slash: Django answers
-// a slash-less POST with a redirect that breaks clients; latch serves both.
+// a slash-less POST with a redirect that breaks clients; latch serves both,
+// for the paths written without one (/healthz) as for the others.
 func (s *Server) route(path string, ms methods) {
 	h := s.adapt(path, ms)
 	trimmed := strings.TrimSuffix(path, "/")
 	patterns := []string{trimmed}
-	if trimmed != path {
-		patterns = append(patterns, path+"{$}")
+	if !strings.HasSuffix(trimmed, "...}") && !strings.HasSuffix(trimmed, "{$}") {
+		// A trailing {name...} already matches the slash; {$} says none.
+		patterns = append(patterns, trimmed+"/{$}")
 	}
 	for _, p := range patterns {
 		s.mux.Handle(p, h)

@@ -436,9 +436,13 @@ func TestSessionAbsoluteLifetime(t *testing.T) {
 
 func TestOperationalEndpoints(t *testing.T) {
 	ts := newTestServer(t, nil)
-	wantResponse(t, ts.do("GET", "/healthz", "", ""), 200, `{"status":"ok"}`)
-	wantResponse(t, ts.do("GET", "/readyz", "", ""), 200, `{"status":"ok"}`)
-	wantResponse(t, ts.do("GET", "/.well-known/jwks.json", "", ""), 200, `{"keys":[]}`)
+	for _, path := range []string{"/healthz", "/readyz", "/healthz/", "/readyz/"} {
+		wantResponse(t, ts.do("GET", path, "", ""), 200, `{"status":"ok"}`)
+	}
+	for _, path := range []string{"/.well-known/jwks.json", "/.well-known/jwks.json/"} {
+		wantResponse(t, ts.do("GET", path, "", ""), 200, `{"keys":[]}`)
+	}
+	wantResponse(t, ts.do("GET", "/metrics/", "", ""), 200, "")
 	wantResponse(t, ts.do("GET", "/nope", "", ""), 404, `{"detail":"Not found."}`)
 	ts.mustUser("alice")
 	ts.mustLogin("alice")
