@@ -176,15 +176,20 @@ func (s *Service) rotateChecked(ctx context.Context, c *token.Claims) (*Pair, er
 	return s.signPair(ctx, u, sess, jti, now, earliest(next.ExpiresAt, sess.ExpiresAt))
 }
 
-// signPair signs the refresh token (jti, issued at iat until exp) and a
-// fresh access token of u in sess.
+// signPair signs the refresh token (jti, issued at iat until exp) and
+// the access token of u in sess that goes with it: issued at the same
+// time, with an id derived from jti, so that a duplicate refresh within
+// the grace interval is handed the very same pair (SPEC §5.2), not the
+// same refresh token beside another access token.
 func (s *Service) signPair(ctx context.Context, u *latch.User, sess *latch.Session, jti string, iat, exp time.Time) (*Pair, error) {
 	c := s.claimsFor(u, sess.ID, token.Refresh, jti, iat, exp)
 	refresh, err := s.sign(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	access, err := s.accessLike(ctx, c, sess, s.opts.Now())
+	c.Type, c.ID, c.IssuedAt, c.RefreshExpiresAt = token.Access, pairedAccessID(jti), iat, time.Time{}
+	c.ExpiresAt = earliest(iat.Add(s.opts.AccessLifetime), sess.ExpiresAt)
+	access, err := s.sign(ctx, c)
 	if err != nil {
 		return nil, err
 	}

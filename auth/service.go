@@ -208,6 +208,14 @@ func hashJTI(jti string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// pairedAccessID is the jti of the access token issued with the refresh
+// token refreshJTI: as unique as that one, and not the prefix of its
+// stored hash (hashJTI), which it is kept apart from by a label.
+func pairedAccessID(refreshJTI string) string {
+	sum := sha256.Sum256([]byte("latch paired access\x00" + refreshJTI))
+	return hex.EncodeToString(sum[:16])
+}
+
 func (s *Service) hash(ctx context.Context, fn func()) error {
 	if s.opts.Pool == nil {
 		fn()

@@ -129,11 +129,16 @@ func TestRefreshRotation(t *testing.T) {
 		}
 		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(next.access)...), 200, "")
 
-		// A duplicate inside the grace interval (two tabs) gets the same successor.
+		// A duplicate inside the grace interval (two tabs) gets the same
+		// new pair, a few seconds later.
+		ts.clock.Advance(3 * time.Second)
 		r = ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
 		wantResponse(t, r, 200, "")
 		if got := r.str(t, "refresh"); got != next.refresh {
 			t.Fatalf("duplicate refresh in grace got another successor")
+		}
+		if got := r.str(t, "access"); got != next.access {
+			t.Fatalf("duplicate refresh in grace got another access token with the same successor")
 		}
 
 		// After the grace interval the spent token is theft: the whole session dies.

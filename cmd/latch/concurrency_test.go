@@ -26,21 +26,21 @@ func concurrentRefresh(ts *testServer, refresh string, n int) []response {
 
 // TestConcurrentRefreshOneSuccessor: however many refreshes of one token
 // race, they yield one successor: inside the grace interval every caller
-// gets that same successor.
+// gets that same new pair.
 func TestConcurrentRefreshOneSuccessor(t *testing.T) {
 	onEachBackend(t, nil, func(t *testing.T, ts *testServer) {
 		ts.mustUser("alice")
 		p := ts.mustLogin("alice")
-		successors := map[string]bool{}
+		pairs := map[pair]bool{}
 		for _, r := range concurrentRefresh(ts, p.refresh, 20) {
 			wantResponse(t, r, 200, "")
-			successors[r.str(t, "refresh")] = true
+			pairs[pair{r.str(t, "access"), r.str(t, "refresh")}] = true
 		}
-		if len(successors) != 1 {
-			t.Fatalf("%d different successors of one refresh token, want 1", len(successors))
+		if len(pairs) != 1 {
+			t.Fatalf("%d different pairs from one refresh token, want 1", len(pairs))
 		}
-		for s := range successors {
-			wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": s}), 200, "")
+		for p := range pairs {
+			wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 200, "")
 		}
 	})
 }
