@@ -1,9 +1,11 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -65,4 +67,30 @@ func Example() {
 	// Output:
 	// 200 hello, user 1
 	// 401 Bearer realm="api"
+}
+
+// ExampleListener serves with net/http's own refusals (a request it cannot
+// parse) answered as JSON, like latch's errors.
+func ExampleListener() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	go srv.Serve(httpapi.Listener(ln))
+	defer srv.Close()
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /%zz HTTP/1.1\r\nHost: example\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		panic(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	fmt.Println(res.StatusCode, res.Header.Get("Content-Type"), string(body))
+	// Output: 400 application/json {"detail":"Malformed HTTP request."}
 }

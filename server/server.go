@@ -233,7 +233,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var g errgroup.Group
 	g.Go(func() error { return s.Run(runCtx) })
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(httpapi.Listener(ln)) }()
 	var serveErr error
 	select {
 	case serveErr = <-errc:

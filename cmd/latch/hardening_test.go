@@ -4,11 +4,15 @@ package main
 // errors, cookie-mode CSRF and logout, security headers.
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTwoAuthorizationHeaders(t *testing.T) {
@@ -126,6 +130,47 @@ func TestSecurityHeaders(t *testing.T) {
 						t.Errorf("%d: Strict-Transport-Security %q with secure cookies %v", r.status, hsts, secure)
 					}
 				})
+			}
+		})
+	}
+}
+
+// TestMalformedRequestsGetJSON: the requests net/http refuses before any
+// handler sees them get a JSON 4xx with nosniff from latch serve too, not
+// net/http's plain text.
+func TestMalformedRequestsGetJSON(t *testing.T) {
+	lp := startLatch(t, map[string]string{"LATCH_DATA_DIR": t.TempDir(), "LATCH_SIGNING_KEY": randomSecret()})
+	u, err := url.Parse(lp.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, req  string
+		wantStatus int
+	}{
+		{"bad escape in the path", "POST /api/token/%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"malformed header line", "GET /api/me/ HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n", 400},
+		{"headers over the limit", "GET /api/me/ HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 128<<10) + "\r\n\r\n", 431},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(c, tt.req); err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.wantStatus || !strings.HasPrefix(string(body), `{"detail":"`) ||
+				res.Header.Get("Content-Type") != "application/json" || res.Header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Fatalf("got %d %v %s, want %d with a JSON detail and nosniff", res.StatusCode, res.Header, body, tt.wantStatus)
 			}
 		})
 	}
