@@ -74,13 +74,14 @@ func (s *Server) sameSite() http.SameSite {
 	return http.SameSiteLaxMode
 }
 
-// cookieRefresh returns the refresh token from the cookie, or from the
-// body's refresh field for clients that send it there.
-func cookieRefresh(r *http.Request, f *form) string {
-	if c, err := r.Cookie(refreshCookie); err == nil && c.Value != "" {
+// cookieRefresh returns the refresh token of the cookie. A refresh field
+// in the body is not read: in cookie mode the refresh token travels only
+// in the cookie (SPEC §5.5), as seed 003's views read it.
+func cookieRefresh(r *http.Request) string {
+	if c, err := r.Cookie(refreshCookie); err == nil {
 		return c.Value
 	}
-	return f.str("refresh", true)
+	return ""
 }
 
 var errNoRefreshCookie = &apiError{status: http.StatusUnauthorized,
@@ -131,11 +132,12 @@ func (s *Server) cookieLogin(path string) handlerFunc {
 
 func (s *Server) cookieRefreshHandler(path string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		f, err := s.readForm(r)
-		if err != nil {
+		// The body holds nothing latch reads, but a malformed one is
+		// still the same 4xx as on every endpoint.
+		if _, err := s.readForm(r); err != nil {
 			return err
 		}
-		raw := cookieRefresh(r, f)
+		raw := cookieRefresh(r)
 		if raw == "" {
 			return errNoRefreshCookie
 		}
@@ -158,11 +160,10 @@ func (s *Server) cookieRefreshHandler(path string) handlerFunc {
 // token is /api/logout/'s 400: there is nothing to revoke.
 func (s *Server) cookieLogout(path string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		f, err := s.readForm(r)
-		if err != nil {
+		if _, err := s.readForm(r); err != nil {
 			return err
 		}
-		switch raw := cookieRefresh(r, f); {
+		switch raw := cookieRefresh(r); {
 		case raw != "":
 			if err := s.opts.Auth.Blacklist(r.Context(), raw); err == nil {
 				s.metrics.revocations.WithLabelValues("logout").Inc()

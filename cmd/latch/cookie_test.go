@@ -57,6 +57,10 @@ func TestCookieEndpoints(t *testing.T) {
 	// Same-origin browser requests pass.
 	wantResponse(t, ts.do("POST", "/api/cookie/refresh/", "", "", append(cookieHeader(next), "Sec-Fetch-Site", "same-origin")...), 200, "")
 	wantResponse(t, ts.do("POST", "/api/cookie/refresh/", "", ""), 401, `{"detail":"Refresh token cookie not found.","code":"token_not_valid"}`)
+	// The refresh token travels only in the cookie: one in the body is not read.
+	wantResponse(t, ts.postJSON("/api/cookie/refresh/", map[string]any{"refresh": next.Value}),
+		401, `{"detail":"Refresh token cookie not found.","code":"token_not_valid"}`)
+	wantResponse(t, ts.postJSON("/api/cookie/logout/", map[string]any{"refresh": next.Value}), 400, `{"detail":"refresh required"}`)
 
 	// Logout clears the cookie and revokes the session at once.
 	r = ts.do("POST", "/api/cookie/logout/", "", "", cookieHeader(next)...)
