@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -13,9 +14,13 @@ import (
 // handler runs are JSON with nosniff, like every other latch error: a
 // request line or header it cannot parse (400), headers over the
 // server's MaxHeaderBytes (431), a transfer coding it does not know
-// (501). net/http writes those as plain text straight to the connection,
-// past every handler; the connection returned by ln rewrites exactly
-// those writes and passes every other byte through.
+// (501), a protocol version it does not serve (505). net/http writes
+// those as plain text straight to the connection, past every handler;
+// the connections ln accepts rewrite exactly those writes and pass every
+// other byte through. They are plain-text connections of another type
+// than ln's (a ConnState hook or a Hijack sees the wrapper); TLS
+// connections, which net/http must see as *tls.Conn, pass unwrapped
+// (wrap the listener under tls.NewListener to cover them).
 func Listener(ln net.Listener) net.Listener { return jsonErrorsListener{ln} }
 
 type jsonErrorsListener struct{ net.Listener }
@@ -24,6 +29,9 @@ func (l jsonErrorsListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
+	}
+	if _, ok := c.(*tls.Conn); ok {
+		return c, nil
 	}
 	return jsonErrorsConn{c}, nil
 }
@@ -101,7 +109,8 @@ func jsonServerError(p []byte) ([]byte, bool) {
 			msg = "Malformed HTTP request: " + reason + "."
 		}
 	default:
-		return nil, false
+		// Another statusError: "505 HTTP Version Not Supported: unsupported protocol version".
+		msg = status[4:] + "."
 	}
 	enc, err := marshal(detail(msg))
 	if err != nil {

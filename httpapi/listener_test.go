@@ -2,9 +2,11 @@ package httpapi_test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +76,8 @@ func TestListenerJSONErrors(t *testing.T) {
 			431, `{"detail":"Request header fields too large."}`},
 		{"unknown transfer coding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
 			501, `{"detail":"Unsupported transfer encoding."}`},
+		{"unknown protocol version", "GET / HTTP/3.0\r\nHost: x\r\n\r\n",
+			505, `{"detail":"HTTP Version Not Supported: unsupported protocol version."}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,4 +99,32 @@ func TestListenerJSONErrors(t *testing.T) {
 			t.Fatalf("got %d %q %q", res.StatusCode, res.Header.Get("Content-Type"), body)
 		}
 	})
+}
+
+// TestListenerPassesTLS: a TLS listener under Listener still serves TLS
+// (net/http needs its *tls.Conn), and its handlers see r.TLS.
+func TestListenerPassesTLS(t *testing.T) {
+	// httptest's server lends its certificate and a client that trusts it.
+	certs := httptest.NewTLSServer(http.NotFoundHandler())
+	defer certs.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: certs.TLS.Certificates}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			http.Error(w, "no TLS state", http.StatusInternalServerError)
+		}
+	})}
+	go srv.Serve(httpapi.Listener(tls.NewListener(ln, cfg)))
+	defer srv.Close()
+	res, err := certs.Client().Get("https://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("got %d over TLS", res.StatusCode)
+	}
 }
