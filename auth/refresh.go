@@ -179,8 +179,11 @@ func (s *Service) rotateChecked(ctx context.Context, c *token.Claims) (*Pair, er
 // signPair signs the refresh token (jti, issued at iat until exp) and
 // the access token of u in sess that goes with it: issued at the same
 // time, with an id derived from jti, so that a duplicate refresh within
-// the grace interval is handed the very same pair (SPEC §5.2), not the
-// same refresh token beside another access token.
+// the grace interval is handed the same pair (SPEC §5.2: the same claims,
+// so the same strings with HMAC and RSA keys), not the same refresh
+// token beside another access token. A duplicate that comes after that
+// access token has expired (a grace interval longer than the access
+// lifetime) gets a fresh one instead of a dead one.
 func (s *Service) signPair(ctx context.Context, u *latch.User, sess *latch.Session, jti string, iat, exp time.Time) (*Pair, error) {
 	c := s.claimsFor(u, sess.ID, token.Refresh, jti, iat, exp)
 	refresh, err := s.sign(ctx, c)
@@ -188,7 +191,10 @@ func (s *Service) signPair(ctx context.Context, u *latch.User, sess *latch.Sessi
 		return nil, err
 	}
 	c.Type, c.ID, c.IssuedAt, c.RefreshExpiresAt = token.Access, pairedAccessID(jti), iat, time.Time{}
-	c.ExpiresAt = earliest(iat.Add(s.opts.AccessLifetime), sess.ExpiresAt)
+	if now := s.opts.Now(); !iat.Add(s.opts.AccessLifetime).After(now) {
+		c.ID, c.IssuedAt = token.NewID(), now
+	}
+	c.ExpiresAt = earliest(c.IssuedAt.Add(s.opts.AccessLifetime), sess.ExpiresAt)
 	access, err := s.sign(ctx, c)
 	if err != nil {
 		return nil, err

@@ -150,6 +150,26 @@ func TestRefreshRotation(t *testing.T) {
 	})
 }
 
+// TestRefreshGraceLongerThanAccess: a duplicate refresh that comes after
+// the pair's access token has expired (a grace interval longer than the
+// access lifetime) gets the same refresh token and a live access token.
+func TestRefreshGraceLongerThanAccess(t *testing.T) {
+	ts := newTestServer(t, map[string]string{"LATCH_REFRESH_REUSE_INTERVAL": "10m", "LATCH_ACCESS_TOKEN_LIFETIME": "5m"})
+	ts.mustUser("alice")
+	p := ts.mustLogin("alice")
+	r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
+	wantResponse(t, r, 200, "")
+	next := pair{r.str(t, "access"), r.str(t, "refresh")}
+	ts.clock.Advance(6 * time.Minute)
+	r = ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
+	wantResponse(t, r, 200, "")
+	if got := r.str(t, "refresh"); got != next.refresh {
+		t.Fatal("duplicate refresh in grace got another successor")
+	}
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(next.access)...), 401, "")
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(r.str(t, "access"))...), 200, "")
+}
+
 func TestRefreshErrors(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.mustUser("alice")
