@@ -133,10 +133,15 @@ func UserVersion(u *User) TokenVersion {
 // Revocation is what one instance tells the others when it revokes: a
 // session (SessionID), or a user's new token version (Version.UserID and
 // Version), with the time Until which the tokens it refuses could live.
+// UserChanged is the one message that revokes nothing: the id of a user
+// whose record changed (username, email, role), so that the instances
+// drop their cached copy. It travels on the bus alone: an instance that
+// misses it serves the old record until its cache's TTL.
 type Revocation struct {
-	SessionID string
-	Until     time.Time
-	Version   TokenVersion
+	SessionID   string
+	Until       time.Time
+	Version     TokenVersion
+	UserChanged int64
 }
 
 // RevocationRecord is one entry of the revocation log, which the database

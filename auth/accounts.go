@@ -458,7 +458,7 @@ func (s *Service) VerifyEmail(ctx context.Context, key string) error {
 	if err != nil {
 		return fmt.Errorf("verify email: %w", err)
 	}
-	defer s.users.forget(u.ID)
+	defer s.announceUserChange(ctx, u.ID)
 	if latch.EmailKey(u.Email) == latch.EmailKey(t.Email) {
 		return s.opts.Users.SetEmailVerified(ctx, u.ID, true)
 	}
@@ -555,7 +555,7 @@ func (s *Service) UpdateProfile(ctx context.Context, p *Principal, c ProfileChan
 		if u, err = s.opts.Users.UpdateUser(ctx, u.ID, patch); err != nil {
 			return nil, takenFields(err)
 		}
-		s.users.forget(u.ID)
+		s.announceUserChange(ctx, u.ID)
 	}
 	if patch.Email != nil { // the address is gone: so are links mailed to it
 		if err := s.dropResetLinks(ctx, u.ID); err != nil {

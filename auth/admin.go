@@ -120,7 +120,7 @@ func (a *Admin) UpdateUser(ctx context.Context, id int64, c UserChange) (*latch.
 		if _, err := s.opts.Users.UpdateUser(ctx, id, patch); err != nil {
 			return nil, takenFields(err)
 		}
-		s.users.forget(id)
+		s.announceUserChange(ctx, id)
 	}
 	if c.Email != nil && latch.EmailKey(*c.Email) != latch.EmailKey(u.Email) {
 		// The admin's address wins: links mailed to the old one, and a
@@ -143,7 +143,7 @@ func (a *Admin) UpdateUser(ctx context.Context, id int64, c UserChange) (*latch.
 		if err := s.opts.Users.SetActive(ctx, id, true); err != nil {
 			return nil, err
 		}
-		s.users.forget(id)
+		s.announceUserChange(ctx, id)
 	}
 	if c.Password != nil {
 		if err := s.SetPassword(ctx, id, *c.Password, ""); err != nil {
@@ -185,7 +185,7 @@ func (a *Admin) DeleteUser(ctx context.Context, id int64) error {
 	if err := a.s.opts.Users.DeleteUser(ctx, id); err != nil && !errors.Is(err, latch.ErrNotFound) {
 		return err
 	}
-	a.s.users.forget(id)
+	a.s.announceUserChange(ctx, id)
 	a.log(ctx, "delete_user", "target_id", id)
 	return nil
 }

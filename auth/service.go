@@ -298,6 +298,20 @@ func (s *Service) announceSession(ctx context.Context, sess *latch.Session) {
 	}
 }
 
+// announceUserChange drops user id's cached record here and tells the other
+// instances to drop theirs: a change that revokes nothing (a username,
+// an email) would otherwise show there only when their copy expires.
+func (s *Service) announceUserChange(ctx context.Context, id int64) {
+	s.users.forget(id)
+	if err := s.opts.Revocations.Announce(ctx, latch.Revocation{UserChanged: id}); err != nil {
+		s.opts.Logger.Warn("announce user change", "user", id, "err", err)
+	}
+}
+
+// ForgetUser drops the cached record of user id, for another instance's
+// change of it (revocation.Options.UserChanged).
+func (s *Service) ForgetUser(id int64) { s.users.forget(id) }
+
 func (s *Service) announceVersion(ctx context.Context, v latch.TokenVersion) {
 	s.users.forget(v.UserID)
 	until := s.opts.Now().Add(s.RevocationWindow())

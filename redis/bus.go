@@ -88,10 +88,11 @@ type message struct {
 	UserID    int64  `json:"user,omitempty"`
 	Version   int64  `json:"ver,omitempty"`
 	Keep      string `json:"keep,omitempty"`
+	Changed   int64  `json:"changed,omitempty"`
 }
 
 func encode(r latch.Revocation) ([]byte, error) {
-	if r.SessionID == "" && r.Version.UserID == 0 {
+	if r.SessionID == "" && r.Version.UserID == 0 && r.UserChanged == 0 {
 		return nil, errors.New("redis: revocation names neither a session nor a user")
 	}
 	m := message{
@@ -99,6 +100,7 @@ func encode(r latch.Revocation) ([]byte, error) {
 		UserID:    r.Version.UserID,
 		Version:   r.Version.Version,
 		Keep:      r.Version.KeepSession,
+		Changed:   r.UserChanged,
 	}
 	if !r.Until.IsZero() {
 		m.Until = r.Until.UnixMilli()
@@ -111,15 +113,16 @@ func decode(payload string) (latch.Revocation, error) {
 	if err := json.Unmarshal([]byte(payload), &m); err != nil {
 		return latch.Revocation{}, err
 	}
-	if m.SessionID == "" && m.UserID == 0 {
+	if m.SessionID == "" && m.UserID == 0 && m.Changed == 0 {
 		return latch.Revocation{}, errors.New("names neither a session nor a user")
 	}
 	if m.SessionID != "" && m.Until == 0 {
 		return latch.Revocation{}, errors.New("session revocation without until")
 	}
 	r := latch.Revocation{
-		SessionID: m.SessionID,
-		Version:   latch.TokenVersion{UserID: m.UserID, Version: m.Version, KeepSession: m.Keep},
+		SessionID:   m.SessionID,
+		Version:     latch.TokenVersion{UserID: m.UserID, Version: m.Version, KeepSession: m.Keep},
+		UserChanged: m.Changed,
 	}
 	if m.Until != 0 {
 		r.Until = time.UnixMilli(m.Until)

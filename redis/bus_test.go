@@ -129,13 +129,18 @@ func TestBusRoundTrip(t *testing.T) {
 				in:   latch.Revocation{SessionID: "s-3", Until: until, Version: latch.TokenVersion{UserID: 3, Version: 2, KeepSession: "s-4"}},
 				want: latch.Revocation{SessionID: "s-3", Until: until, Version: latch.TokenVersion{UserID: 3, Version: 2, KeepSession: "s-4"}},
 			},
+			{
+				name: "a changed user",
+				in:   latch.Revocation{UserChanged: 1 << 53},
+				want: latch.Revocation{UserChanged: 1 << 53},
+			},
 		}
 		for _, tt := range tests {
 			if err := pub.Publish(context.Background(), tt.in); err != nil {
 				t.Fatalf("%s: Publish: %v", tt.name, err)
 			}
 			got := waitFor(t, rec.delivered, 5*time.Second, tt.name+" delivery")
-			if got.SessionID != tt.want.SessionID || !got.Until.Equal(tt.want.Until) || got.Version != tt.want.Version {
+			if got.SessionID != tt.want.SessionID || !got.Until.Equal(tt.want.Until) || got.Version != tt.want.Version || got.UserChanged != tt.want.UserChanged {
 				t.Errorf("%s: got %+v, want %+v", tt.name, got, tt.want)
 			}
 		}

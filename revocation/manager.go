@@ -39,6 +39,11 @@ type Options struct {
 	PruneMargin time.Duration
 	Logger      *slog.Logger
 	Now         func() time.Time
+	// UserChanged, if set, is called with the id of each user whose
+	// record an instance (this one included) announced as changed on the
+	// bus (latch.Revocation.UserChanged, or a new token version), for the
+	// caches of user records.
+	UserChanged func(userID int64)
 }
 
 // batch is how many log records one query reads or prunes.
@@ -217,6 +222,15 @@ func (m *Manager) signal() {
 type listener struct{ m *Manager }
 
 func (h listener) Deliver(r latch.Revocation) {
+	if f := h.m.opts.UserChanged; f != nil {
+		// A new token version is a changed user record too (a role, an
+		// activation).
+		for _, id := range []int64{r.UserChanged, r.Version.UserID} {
+			if id != 0 {
+				f(id)
+			}
+		}
+	}
 	if r.Until.IsZero() {
 		r.Until = h.m.opts.Now().Add(h.m.opts.Window)
 	}

@@ -138,6 +138,8 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		Window: auth.RevocationWindow(opts),
 		Logger: cfg.Logger,
 		Now:    cfg.Now,
+		// Messages arrive once Run subscribes, after s.auth is made.
+		UserChanged: func(id int64) { s.auth.ForgetUser(id) },
 	})
 	if err != nil {
 		return nil, err

@@ -140,9 +140,12 @@ func randomSecret() string {
 // TestThreeInstancesShareRevocations runs three latch processes on one
 // PostgreSQL and one Redis: a logout on one is refused by the other two,
 // and the delay until they refuse is measured.
-func TestThreeInstancesShareRevocations(t *testing.T) {
+// clusterEnv is the environment of instances sharing a fresh schema of
+// the tests' PostgreSQL and their Redis, with cheap hashing.
+func clusterEnv(t *testing.T) map[string]string {
+	t.Helper()
 	pg, rd := needServices(t)
-	env := map[string]string{
+	return map[string]string{
 		"LATCH_DATABASE_URL":      freshSchemaURL(t, pg),
 		"LATCH_REDIS_URL":         rd,
 		"LATCH_SIGNING_KEY":       randomSecret(),
@@ -151,6 +154,10 @@ func TestThreeInstancesShareRevocations(t *testing.T) {
 		"LATCH_ARGON2_MEMORY":     "64",
 		"LATCH_ARGON2_ITERATIONS": "1",
 	}
+}
+
+func TestThreeInstancesShareRevocations(t *testing.T) {
+	env := clusterEnv(t)
 	a := startLatch(t, env)
 	others := []*latchProcess{startLatch(t, env), startLatch(t, env)}
 
@@ -187,6 +194,24 @@ func TestThreeInstancesShareRevocations(t *testing.T) {
 	if p99 > time.Second {
 		t.Fatalf("p99 propagation %v, want under 1s", p99)
 	}
+}
+
+// TestInstancesShareUserChanges: a username changed on one instance shows
+// on another well before its cached copy of the user would expire (30 s):
+// the change is announced on the bus.
+func TestInstancesShareUserChanges(t *testing.T) {
+	env := clusterEnv(t)
+	a, b := &testServer{t: t, URL: startLatch(t, env).URL}, &testServer{t: t, URL: startLatch(t, env).URL}
+	wantResponse(t, a.postJSON("/api/signup/", map[string]any{"username": "alice", "password": testPassword}), 201, "")
+	p := a.mustLogin("alice")
+	if got := b.do("GET", "/api/me/", "", "", bearer(p.access)...).str(t, "username"); got != "alice" {
+		t.Fatalf("username %q on the other instance", got)
+	}
+	wantResponse(t, a.do("PATCH", "/api/me/", "application/json", `{"username":"alicia"}`, bearer(p.access)...), 200, "")
+	eventually(t, 2*time.Second, "the new username on the other instance", func() bool {
+		return b.do("GET", "/api/me/", "", "", bearer(p.access)...).str(t, "username") == "alicia" &&
+			b.do("GET", "/api/auth/check/", "", "", bearer(p.access)...).header.Get("X-Latch-Username") == "alicia"
+	})
 }
 
 // eventually polls cond until it holds or the timeout passes.
