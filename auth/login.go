@@ -428,13 +428,29 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*latch.User, erro
 	if role == "" {
 		role = s.opts.DefaultRole
 	}
-	verr := &ValidationError{}
-	verr.add("username", validUsername(username)...)
-	verr.add("password", password.Validate(pw, username, s.opts.MinPasswordLength)...)
+	usernameErrs, pwErrs, emailErrs := validUsername(username), password.Validate(pw, username, s.opts.MinPasswordLength), validEmail(email)
 	if email == "" && s.opts.Accounts.Verification == VerifyMandatory {
-		verr.add("email", msgRequired)
+		emailErrs = append([]string{msgRequired}, emailErrs...)
 	}
-	verr.add("email", validEmail(email)...)
+	if len(usernameErrs)+len(pwErrs)+len(emailErrs) > 0 {
+		// DRF reports every field at once: a taken username beside a weak
+		// password, not one after the other. Only now is it looked up;
+		// otherwise the insert finds it.
+		if len(usernameErrs) == 0 {
+			if _, err := s.opts.Users.UserByUsername(ctx, username); err == nil {
+				usernameErrs = []string{msgUsernameTaken}
+			}
+		}
+		if email != "" && len(emailErrs) == 0 {
+			if _, err := s.opts.Users.UserByEmail(ctx, email); err == nil {
+				emailErrs = []string{msgEmailTaken}
+			}
+		}
+	}
+	verr := &ValidationError{}
+	verr.add("username", usernameErrs...)
+	verr.add("password", pwErrs...)
+	verr.add("email", emailErrs...)
 	if err := verr.orNil(); err != nil {
 		return nil, err
 	}

@@ -405,6 +405,9 @@ func TestSignup(t *testing.T) {
 	wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "Carol", "password": "a fine long secret"}),
 		400, `{"username":["A user with that username already exists."]}`)
 	wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "dave", "password": "short"}), 400, "")
+	// Every field is reported at once, the taken ones too.
+	wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "carol", "password": "carol", "email": "C@example.com"}), 400,
+		`{"username":["A user with that username already exists."],"password":["The password is too similar to the username.","This password is too short. It must contain at least 8 characters.","This password is too common."],"email":["A user is already registered with this e-mail address."]}`)
 	wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "dave"}), 400, `{"password":["This field is required."]}`)
 	wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "bad name!", "password": "a fine long secret"}),
 		400, `{"username":["Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."]}`)
