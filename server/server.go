@@ -75,8 +75,10 @@ type Server struct {
 // New assembles latch from cfg: it opens (and migrates) the database,
 // connects to Redis when configured, and loads the revocation index. The
 // caller runs Run for as long as it serves and then calls Close.
-func New(ctx context.Context, cfg Config) (s *Server, err error) {
-	s = &Server{cfg: cfg.withDefaults()}
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
+	// s is not the named result: a failure returns nil, and the deferred
+	// Close must still see what was opened.
+	s := &Server{cfg: cfg.withDefaults()}
 	cfg = s.cfg
 	defer func() {
 		if err != nil {
