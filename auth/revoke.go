@@ -156,12 +156,19 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, oldPW, newPW
 	if !ok {
 		return &ValidationError{Fields: []FieldError{{Field: "old_password", Messages: []string{msgWrongPassword}}}}
 	}
-	verr := &ValidationError{}
-	verr.add("new_password", password.Validate(newPW, u.Username, s.opts.MinPasswordLength)...)
-	if err := verr.orNil(); err != nil {
+	if err := s.ValidatePassword("new_password", newPW, u.Username); err != nil {
 		return err
 	}
 	return s.SetPassword(ctx, u.ID, newPW, p.SessionID)
+}
+
+// ValidatePassword checks pw as a new password of the user username
+// against the password rules (Django's validators, the minimum length),
+// and returns a *ValidationError of field when it fails them.
+func (s *Service) ValidatePassword(field, pw, username string) error {
+	verr := &ValidationError{}
+	verr.add(field, password.Validate(pw, username, s.opts.MinPasswordLength)...)
+	return verr.orNil()
 }
 
 // SetPassword stores a new password for a user without checking the old

@@ -151,6 +151,11 @@ func changePassword(ctx context.Context, env Env, cfg *config.Config, fs *flag.F
 		if err != nil {
 			return err
 		}
+		// The rules of signup and of a change through the API, as
+		// Django's changepassword applies its validators.
+		if err := a.Auth().ValidatePassword("password", pw, u.Username); err != nil {
+			return err
+		}
 		if err := a.Auth().SetPassword(ctx, u.ID, pw, ""); err != nil {
 			return err
 		}

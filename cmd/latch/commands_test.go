@@ -73,6 +73,10 @@ func TestCommands(t *testing.T) {
 	if code, _, errOut := runCommand(t, env, "", "changepassword", "alice", "--config", "/dev/null"); code == 0 || !strings.Contains(errOut, "no password") {
 		t.Fatalf("changepassword without a password: %d %q", code, errOut)
 	}
+	// The password rules hold here as on signup and change.
+	if code, _, errOut := runCommand(t, map[string]string{"LATCH_DATA_DIR": dir, "LATCH_PASSWORD": "x"}, "", "changepassword", "alice"); code == 0 || !strings.Contains(errOut, "too short") {
+		t.Fatalf("changepassword to a weak password: %d %q", code, errOut)
+	}
 	if code, _, _ := runCommand(t, map[string]string{"LATCH_DATA_DIR": dir, "LATCH_PASSWORD": "another fine secret", "LATCH_ARGON2_MEMORY": "64", "LATCH_ARGON2_ITERATIONS": "1"}, "", "changepassword", "alice"); code != 0 {
 		t.Fatal("changepassword with LATCH_PASSWORD failed")
 	}
