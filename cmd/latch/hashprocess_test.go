@@ -34,7 +34,17 @@ func TestHashProcess(t *testing.T) {
 	if first <= 0 { // never kill(0): that is the whole process group
 		t.Fatalf("no hash worker running (pid %d); latch logged:\n%s", first, ts.logged.String())
 	}
-	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", first)); err == nil && !strings.Contains(string(cmdline), "\x00hash-worker\x00") {
+	// os/exec returns once the exec has begun (its close-on-exec pipe
+	// closed); the kernel sets the new command line a moment later, and
+	// until then /proc shows an empty one.
+	var cmdline []byte
+	for start := time.Now(); len(cmdline) == 0 && time.Since(start) < 5*time.Second; time.Sleep(time.Millisecond) {
+		var err error
+		if cmdline, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", first)); err != nil {
+			break
+		}
+	}
+	if len(cmdline) > 0 && !strings.Contains(string(cmdline), "\x00hash-worker\x00") {
 		t.Fatalf("process %d is not a hash worker: %q", first, cmdline)
 	}
 
