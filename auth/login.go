@@ -241,7 +241,7 @@ func (s *Service) openSession(ctx context.Context, u *latch.User, client Client)
 	if err != nil {
 		return nil, fmt.Errorf("open session: %w", err)
 	}
-	access, err := s.accessLike(ctx, c, sess, now)
+	access, err := s.accessLike(ctx, c, sess, token.NewID(), now)
 	if err != nil {
 		return nil, fmt.Errorf("open session: %w", err)
 	}

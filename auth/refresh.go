@@ -190,12 +190,11 @@ func (s *Service) signPair(ctx context.Context, u *latch.User, sess *latch.Sessi
 	if err != nil {
 		return nil, err
 	}
-	c.Type, c.ID, c.IssuedAt, c.RefreshExpiresAt = token.Access, pairedAccessID(jti), iat, time.Time{}
+	accessJTI, accessIAT := pairedAccessID(jti), iat
 	if now := s.opts.Now(); !iat.Add(s.opts.AccessLifetime).After(now) {
-		c.ID, c.IssuedAt = token.NewID(), now
+		accessJTI, accessIAT = token.NewID(), now
 	}
-	c.ExpiresAt = earliest(c.IssuedAt.Add(s.opts.AccessLifetime), sess.ExpiresAt)
-	access, err := s.sign(ctx, c)
+	access, err := s.accessLike(ctx, c, sess, accessJTI, accessIAT)
 	if err != nil {
 		return nil, err
 	}

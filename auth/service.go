@@ -260,15 +260,16 @@ func earliest(a, b time.Time) time.Time {
 
 // issueAccess signs a fresh access token of u in session sess.
 func (s *Service) issueAccess(ctx context.Context, u *latch.User, sess *latch.Session, now time.Time) (string, error) {
-	return s.accessLike(ctx, s.claimsFor(u, sess.ID, token.Access, "", now, now), sess, now)
+	return s.accessLike(ctx, s.claimsFor(u, sess.ID, token.Access, "", now, now), sess, token.NewID(), now)
 }
 
-// accessLike signs a fresh access token in session sess with the user
-// claims of c, those of a token just signed for the same user and session:
-// a pair's two tokens share them rather than build them twice.
-func (s *Service) accessLike(ctx context.Context, c token.Claims, sess *latch.Session, now time.Time) (string, error) {
-	c.Type, c.ID, c.IssuedAt, c.RefreshExpiresAt = token.Access, token.NewID(), now, time.Time{}
-	c.ExpiresAt = earliest(now.Add(s.opts.AccessLifetime), sess.ExpiresAt)
+// accessLike signs an access token jti, issued at iat, in session sess
+// with the user claims of c, those of a token just signed for the same
+// user and session: a pair's two tokens share them rather than build them
+// twice.
+func (s *Service) accessLike(ctx context.Context, c token.Claims, sess *latch.Session, jti string, iat time.Time) (string, error) {
+	c.Type, c.ID, c.IssuedAt, c.RefreshExpiresAt = token.Access, jti, iat, time.Time{}
+	c.ExpiresAt = earliest(iat.Add(s.opts.AccessLifetime), sess.ExpiresAt)
 	return s.sign(ctx, c)
 }
 

@@ -38,14 +38,12 @@ func TestHashProcess(t *testing.T) {
 	// closed); the kernel sets the new command line a moment later, and
 	// until then /proc shows an empty one.
 	var cmdline []byte
-	for start := time.Now(); len(cmdline) == 0 && time.Since(start) < 5*time.Second; time.Sleep(time.Millisecond) {
-		var err error
-		if cmdline, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", first)); err != nil {
-			break
-		}
+	var err error
+	for start := time.Now(); len(cmdline) == 0 && err == nil && time.Since(start) < 5*time.Second; time.Sleep(time.Millisecond) {
+		cmdline, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", first))
 	}
-	if len(cmdline) > 0 && !strings.Contains(string(cmdline), "\x00hash-worker\x00") {
-		t.Fatalf("process %d is not a hash worker: %q", first, cmdline)
+	if err != nil || !strings.Contains(string(cmdline), "\x00hash-worker\x00") {
+		t.Fatalf("process %d is not a hash worker: %q, %v", first, cmdline, err)
 	}
 
 	wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "alice", "password": testPassword, "email": "alice@example.com"}), http.StatusCreated, "")
