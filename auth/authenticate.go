@@ -69,11 +69,32 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*Principal, err
 		// With immediate revocation the index alone decides: deactivation,
 		// deletion and password changes bump the user's token version, so
 		// no user record is needed to refuse their tokens.
-		return nil, err
+		return nil, s.whyRevoked(ctx, p.UserID, now, err)
 	}
 	s.authenticated.Add()
 	own := *p
 	return &own, nil
+}
+
+// whyRevoked words a refusal of the revocation index as SimpleJWT's
+// JWTAuthentication does for the user behind it: a deleted user's tokens
+// get "User not found" and a deactivated user's "User is inactive" (their
+// sessions were revoked with them), any other revoked token "Token is
+// blacklisted". The user record is read on this failure path only, through
+// the user cache, which remembers deleted users too; when it cannot be read
+// the refusal stands as it is.
+func (s *Service) whyRevoked(ctx context.Context, id int64, now time.Time, err error) error {
+	if !errors.Is(err, latch.ErrSessionRevoked) {
+		return err
+	}
+	u, uerr := s.users.getAt(ctx, id, now)
+	switch {
+	case errors.Is(uerr, latch.ErrNotFound):
+		return fmt.Errorf("user %d: %w", id, latch.ErrNotFound)
+	case uerr == nil && !u.IsActive:
+		return latch.ErrUserInactive
+	}
+	return err
 }
 
 // Authenticated returns how many access tokens Authenticate has accepted
@@ -148,7 +169,7 @@ type userCache struct {
 }
 
 type cachedUser struct {
-	u       *latch.User
+	u       *latch.User // nil: no such user (deleted)
 	fetched time.Time
 }
 
@@ -162,11 +183,20 @@ func newUserCache(store latch.UserStore, ttl time.Duration, now func() time.Time
 func (c *userCache) getAt(ctx context.Context, id int64, now time.Time) (*latch.User, error) {
 	e, ok := c.m.get(id)
 	if ok && now.Sub(e.fetched) < c.ttl {
+		if e.u == nil {
+			return nil, fmt.Errorf("user %d: %w", id, latch.ErrNotFound)
+		}
 		return e.u, nil
 	}
 	v, err, _ := c.flight.Do(strconv.FormatInt(id, 10), func() (any, error) {
 		// One caller's cancellation must not fail the others waiting.
 		u, err := c.store.UserByID(context.WithoutCancel(ctx), id)
+		if errors.Is(err, latch.ErrNotFound) {
+			// Remembered, so that a deleted user's tokens, refused on
+			// every request, cost the database one read per TTL. Ids are
+			// never reused.
+			c.m.put(id, &cachedUser{fetched: now})
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +208,7 @@ func (c *userCache) getAt(ctx context.Context, id int64, now time.Time) (*latch.
 		return v.(*latch.User), nil
 	case errors.Is(err, latch.ErrNotFound):
 		return nil, err
-	case ok:
+	case ok && e.u != nil:
 		return e.u, nil // stale, while the database cannot answer
 	}
 	return nil, fmt.Errorf("%w: %w", latch.ErrUnavailable, err)

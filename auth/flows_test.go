@@ -415,6 +415,44 @@ func TestLogoutAll(t *testing.T) {
 	f.wantAccess("a new login's access token", f.login().Access, nil)
 }
 
+// TestRevokedUsersAreNamed: the access tokens of a deactivated or deleted
+// user are refused as SimpleJWT's JWTAuthentication refuses them ("User
+// is inactive", "User not found"), though the revocation index refused
+// them first; other revoked tokens stay "blacklisted".
+func TestRevokedUsersAreNamed(t *testing.T) {
+	svc, _, env, alice := newFlows(t, nil)
+	ctx := context.Background()
+	bob, err := svc.Signup(ctx, "bob", alicePassword, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobs, err := svc.Login(ctx, "bob", alicePassword, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Authenticate(ctx, alice.Access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "Deactivate", svc.Deactivate(ctx, p.UserID), nil)
+	_, err = svc.Authenticate(ctx, alice.Access)
+	wantErr(t, "a deactivated user's access token", err, latch.ErrUserInactive)
+
+	if err := svc.RevokeUser(ctx, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Authenticate(ctx, bobs.Access)
+	wantErr(t, "a revoked active user's access token", err, latch.ErrSessionRevoked)
+	if err := env.DB.DeleteUser(ctx, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	svc.ForgetUser(bob.ID) // as the deletion's announcement does
+	for range 2 {          // the second from the cache's memory of the deletion
+		_, err = svc.Authenticate(ctx, bobs.Access)
+		wantErr(t, "a deleted user's access token", err, latch.ErrNotFound)
+	}
+}
+
 func TestChangePassword(t *testing.T) {
 	tests := []struct {
 		name          string

@@ -361,10 +361,14 @@ func TestAdminDeactivateReachesOtherInstance(t *testing.T) {
 		name   string
 		revoke func(path string) response
 		status int
+		body   string // B's answer to the token (SPEC appendix)
 	}{
-		{"deactivate", func(path string) response { return a.patchJSON(path, `{"is_active":false}`, bearer(admin.access)...) }, 200},
-		{"logout", func(path string) response { return a.postJSON(path+"logout/", nil, bearer(admin.access)...) }, 205},
-		{"delete", func(path string) response { return a.do("DELETE", path, "", "", bearer(admin.access)...) }, 204},
+		{"deactivate", func(path string) response { return a.patchJSON(path, `{"is_active":false}`, bearer(admin.access)...) }, 200,
+			`{"detail":"User is inactive","code":"user_inactive"}`},
+		{"logout", func(path string) response { return a.postJSON(path+"logout/", nil, bearer(admin.access)...) }, 205,
+			`{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is blacklisted"}]}`},
+		{"delete", func(path string) response { return a.do("DELETE", path, "", "", bearer(admin.access)...) }, 204,
+			`{"detail":"User not found","code":"user_not_found"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id, p := a.mustRole("victim_"+tc.name, "user")
@@ -374,6 +378,8 @@ func TestAdminDeactivateReachesOtherInstance(t *testing.T) {
 				return b.do("GET", "/api/me/", "", "", bearer(p.access)...).status == 401
 			})
 			t.Logf("B refused after %v", took.Round(time.Millisecond))
+			wantResponse(t, b.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, tc.body)
+			wantResponse(t, a.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, tc.body)
 		})
 	}
 }

@@ -421,7 +421,8 @@ func TestDeactivateRevokesAtOnce(t *testing.T) {
 		if err := ts.app.Auth().Deactivate(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
-		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, "")
+		// As SimpleJWT's JWTAuthentication words it (SPEC appendix).
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 401, `{"detail":"User is inactive","code":"user_inactive"}`)
 		wantResponse(t, ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh}), 401, "")
 		wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": testPassword}), 401, bodyBadCredentials)
 	})
