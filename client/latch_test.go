@@ -163,7 +163,12 @@ func (ls *latchServer) wrap(api http.Handler) http.Handler {
 			if f.retryAfter != "" {
 				w.Header().Set("Retry-After", f.retryAfter)
 			}
-			http.Error(w, `{"detail":"injected failure"}`, f.status)
+			body := `{"detail":"injected failure"}`
+			if f.status == http.StatusUnauthorized {
+				// An access token refused, as latch words it.
+				body = `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is invalid or expired"}]}`
+			}
+			http.Error(w, body, f.status)
 			return
 		}
 		if r.Method == http.MethodPost && strings.TrimSuffix(r.URL.Path, "/") == "/api/token/refresh" {

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,9 +30,11 @@ type Transport struct {
 var _ http.RoundTripper = (*Transport)(nil)
 
 // RoundTrip implements http.RoundTripper. For a request to latch's origin
-// it returns ErrLoggedOut when the Client holds no tokens. When a 401
-// cannot be cured (the refresh token is refused too, or the body cannot be
-// sent again) RoundTrip returns that 401 response, body intact.
+// it returns ErrLoggedOut when the Client holds no tokens, and an error
+// wrapping ErrLoggedOut when a 401 made it refresh and the refresh token
+// was refused. A 401 that is not about the access token (a refused login
+// or verify, an inactive user), or whose body cannot be sent again, is
+// returned as it is, body intact, with no refresh.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.c
 	if c == nil {
@@ -66,20 +69,42 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		retries = c.opts.MaxRetries
 	}
 	res, err := c.send(req, b, access, retries, allFailures)
-	if err != nil || !authorize || res.StatusCode != http.StatusUnauthorized || !b.replayable() {
+	if err != nil || !authorize || res.StatusCode != http.StatusUnauthorized || !b.replayable() || !accessRefused(res) {
 		return res, err
 	}
-	access, _, err = c.refreshAccess(req.Context(), gen)
-	if err != nil {
-		if errors.Is(err, ErrLoggedOut) {
-			return res, nil // the refresh token is refused too: the 401 stands
-		}
-		discard(res)
+	discard(res)
+	if access, _, err = c.refreshAccess(req.Context(), gen); err != nil {
 		return nil, err
 	}
-	discard(res)
 	return c.send(req, b, access, retries, allFailures)
 }
+
+// accessRefused reports whether a 401 refuses the access token the request
+// carried, which a refresh may cure: SimpleJWT's authentication failure,
+// {"code":"token_not_valid","messages":[…]}, or a 401 whose body is not
+// JSON at all (a server of another kind). SimpleJWT's other 401s are left
+// alone: the token endpoints' own refusals (a login's wrong password, a
+// verify of a bad token: no "messages"), which a refresh would only make
+// the client send twice, and an inactive or deleted user's. It reads
+// the start of the body and puts it back.
+func accessRefused(res *http.Response) bool {
+	head, err := io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
+	res.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(head), res.Body), Closer: res.Body}
+	if err != nil {
+		return false
+	}
+	var body struct {
+		Code     string            `json:"code"`
+		Messages []json.RawMessage `json:"messages"`
+	}
+	if json.Unmarshal(head, &body) != nil {
+		return !json.Valid(head)
+	}
+	return body.Code == "token_not_valid" && len(body.Messages) > 0
+}
+
+// maxErrorBody bounds how much of a 401's body accessRefused reads.
+const maxErrorBody = 16 << 10
 
 // refreshCall is one refresh request and its outcome, shared by every
 // goroutine that waits for it.
