@@ -153,12 +153,28 @@ try {
   check(await refreshes() === 2, 'five concurrent calls with a bad token share one refresh');
   check(count(await out(), 'refreshing (POST /api/cookie/refresh/)') === 2, 'two refresh requests in all');
 
+  const meWith = (token) => page.evaluate(async (t) => (await fetch('/api/me/', { headers: { Authorization: 'Bearer ' + t } })).status, token);
+  const before = await page.evaluate(() => access);
   await page.click('#logout');
   await waitOut('POST /api/cookie/logout/ → 205');
   check(!(await page.context().cookies()).some((c) => c.name === 'refresh'), 'logout clears the cookie');
+  check(await meWith(before) === 401, 'the access token of the logged-out session is refused');
   await page.click('#me');
   await waitOut('GET /api/me/ → logged out');
   check((await page.locator('#status').textContent()) === 'logged out', 'Me after logout: logged out');
+
+  // Without the cookie (cleared, or expired first), logout still ends the
+  // session, through the access token.
+  await page.fill('#username', 'alice');
+  await page.fill('#password', password);
+  await page.click('#login-button');
+  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('logged in as alice'));
+  const second = await page.evaluate(() => access);
+  await page.context().clearCookies();
+  await page.click('#logout');
+  await waitOut('POST /api/cookie/logout/ → 205', 2);
+  check(await meWith(second) === 401, 'logout without the cookie revokes the session too');
+  check((await page.locator('#status').textContent()) === 'logged out', 'logged out after the cookie-less logout');
 
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log('screenshot: ' + screenshot);

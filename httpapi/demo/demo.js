@@ -139,10 +139,25 @@ async function login(ev) {
   showStatus();
 }
 
+// logout revokes the session through the refresh cookie; the access token
+// goes along, so that the session still ends when the cookie is gone
+// (cleared, or expired before the access token).
 async function logout() {
-  const res = await postJSON('/api/cookie/logout/', {});
-  access = null;
-  log('POST /api/cookie/logout/ → ' + res.status + ' (session revoked, cookie cleared)');
+  const res = await fetch('/api/cookie/logout/', {
+    method: 'POST',
+    headers: Object.assign({ 'Content-Type': 'application/json' }, access ? { Authorization: 'Bearer ' + access } : {}),
+    body: '{}',
+    credentials: 'same-origin',
+  });
+  if (res.status === 205) {
+    access = null;
+    log('POST /api/cookie/logout/ → 205 (session revoked, cookie cleared)');
+  } else if (res.status === 401) {
+    access = null;
+    log('POST /api/cookie/logout/ → 401 ' + (await readBody(res)) + ' (the session had already ended)');
+  } else {
+    log('POST /api/cookie/logout/ → ' + res.status + ' ' + (await readBody(res)) + ' (logout failed: the session may still be active)');
+  }
   showStatus();
 }
 
