@@ -10,6 +10,7 @@ import (
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/auth"
+	"github.com/latch-auth/latch/password"
 	"github.com/latch-auth/latch/token"
 )
 
@@ -97,6 +98,12 @@ func result(err error) string {
 		return "revoked"
 	case errors.Is(err, latch.ErrInvalidCredentials):
 		return "invalid_credentials"
+	case errors.As(err, new(*auth.ThrottledError)):
+		return "throttled" // the account's failed-login limit
+	case errors.Is(err, password.ErrBusy):
+		return "busy" // the hashing pool was full
+	case errors.Is(err, latch.ErrUnavailable):
+		return "unavailable"
 	case isTokenError(err):
 		return "invalid"
 	}

@@ -20,10 +20,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		http: newHTTPStats([]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "latch_logins_total", Help: "Login attempts by result.",
+			Name: "latch_logins_total", Help: "Login attempts by result (ok, invalid_credentials, throttled, busy, unavailable, error).",
 		}, []string{"result"}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "latch_refreshes_total", Help: "Token refreshes by result (ok, invalid, revoked, reuse_detected).",
+			Name: "latch_refreshes_total", Help: "Token refreshes by result (ok, invalid, revoked, reuse_detected, unavailable, error).",
 		}, []string{"result"}),
 		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latch_revocations_total", Help: "Revocations made through the API by kind.",

@@ -592,6 +592,16 @@ func TestFailedLoginGuard(t *testing.T) {
 	if r.header.Get("Retry-After") != "1" {
 		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
 	}
+	// Counted as what it is, not as a server error.
+	metrics := ts.do("GET", "/metrics", "", "").body
+	for _, want := range []string{`latch_logins_total{result="throttled"} 1`, `latch_logins_total{result="invalid_credentials"} 3`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(metrics, `latch_logins_total{result="error"}`) {
+		t.Errorf("a refused login counted as an error")
+	}
 	// Other accounts are not affected.
 	ts.mustUser("bob")
 	wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "bob", "password": testPassword}), 200, "")
