@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -117,6 +118,29 @@ func TestProxyNginx(t *testing.T) {
 	})
 }
 
+// TestProxyNginxLatchDown: when latch cannot answer the check (down, or its
+// own 503), the client gets latch's outage answer, JSON with Retry-After,
+// not nginx's HTML 500 page.
+func TestProxyNginxLatchDown(t *testing.T) {
+	bin := testenv.Getenv(t, "LATCH_TEST_NGINX")
+	c := proxyConfig{Dir: t.TempDir(), Host: "127.0.0.1", Upstream: echoUpstream(t).URL}
+	c.Latch = "http://127.0.0.1:" + strconv.Itoa(freePort(t)) // nothing listens there
+	c.Listen = c.Host + ":" + strconv.Itoa(freePort(t))
+	for _, d := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
+		os.Mkdir(filepath.Join(c.Dir, d), 0o700)
+	}
+	conf := writeProxyConfig(t, "nginx.conf", c)
+	startProxy(t, c.Dir, c.Listen, bin, "-e", filepath.Join(c.Dir, "error.log"), "-p", c.Dir, "-c", conf)
+	proxy := &testServer{t: t, URL: "http://" + c.Listen}
+	r := proxy.do("GET", "/app/", "", "", bearer("any.token.here")...)
+	wantResponse(t, r, http.StatusServiceUnavailable, `{"detail":"Service temporarily unavailable, try again later."}`)
+	for k, want := range map[string]string{"Retry-After": "1", "Content-Type": "application/json", "X-Content-Type-Options": "nosniff"} {
+		if got := r.header.Get(k); got != want {
+			t.Errorf("%s: got %q, want %q", k, got, want)
+		}
+	}
+}
+
 func TestProxyCaddy(t *testing.T) {
 	bin := testenv.Getenv(t, "LATCH_TEST_CADDY")
 	testProxies(t, func(t *testing.T, c proxyConfig) {
@@ -130,7 +154,8 @@ func TestProxyCaddy(t *testing.T) {
 // testProxies puts latch's forward auth behind a real proxy started by
 // start and checks what the application behind it sees.
 func testProxies(t *testing.T, start func(t *testing.T, c proxyConfig)) {
-	onEachBackend(t, nil, func(t *testing.T, ts *testServer) {
+	// latch believes the proxy's X-Forwarded-For, as docs/proxies.md says to.
+	onEachBackend(t, map[string]string{"LATCH_TRUSTED_PROXIES": "127.0.0.1/32"}, func(t *testing.T, ts *testServer) {
 		alice := ts.mustUser("alice")
 		noemail, err := ts.app.Auth().CreateUser(context.Background(), auth.NewUser{Username: "noemail", Password: testPassword})
 		if err != nil {
@@ -145,8 +170,41 @@ func testProxies(t *testing.T, start func(t *testing.T, c proxyConfig)) {
 		t.Run("no token", func(t *testing.T) {
 			r := proxy.doRaw("GET", "/app/", "", forged)
 			wantResponse(t, r, http.StatusUnauthorized, bodyNotProvided)
-			if got, want := r.header.Get("WWW-Authenticate"), `Bearer realm="api"`; got != want {
+			if got, want := r.header.Values("WWW-Authenticate"), []string{`Bearer realm="api"`}; !slices.Equal(got, want) {
 				t.Errorf("WWW-Authenticate: got %q, want %q", got, want)
+			}
+		})
+		t.Run("client address", func(t *testing.T) {
+			// The client connects from 127.0.0.2 and forges its address:
+			// latch records the one the proxy saw.
+			dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+			hc := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
+			req, err := http.NewRequest("POST", proxy.URL+"/api/token/", strings.NewReader(`{"username":"alice","password":"`+testPassword+`"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Forwarded-For", "203.0.113.66")
+			res, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pair struct{ Access string }
+			err = json.NewDecoder(res.Body).Decode(&pair)
+			res.Body.Close()
+			if err != nil || pair.Access == "" {
+				t.Fatalf("login through the proxy: %d, %v", res.StatusCode, err)
+			}
+			var sessions []struct {
+				ID, IP string
+			}
+			if err := json.Unmarshal([]byte(ts.do("GET", "/api/sessions/", "", "", bearer(pair.Access)...).body), &sessions); err != nil {
+				t.Fatal(err)
+			}
+			sid := tokenSID(t, pair.Access)
+			i := slices.IndexFunc(sessions, func(s struct{ ID, IP string }) bool { return s.ID == sid })
+			if i < 0 || sessions[i].IP != "127.0.0.2" {
+				t.Errorf("sessions %+v: want %s with ip 127.0.0.2", sessions, sid)
 			}
 		})
 		// wantSeen checks that the upstream got exactly want's X-Latch-*
