@@ -18,7 +18,9 @@ import (
 // rawURL is one of:
 //   - a single server: redis://[user:password@]host:port[/db] or rediss://
 //     for TLS (goredis.ParseURL's query options apply), or unix:///path;
-//   - a Redis Cluster: several comma-separated seed addresses, as URLs
+//   - a Redis Cluster: one node's address as above (Open asks the server
+//     whether it is a cluster node), or several comma-separated seed
+//     addresses, as URLs
 //     (redis://a:6379,redis://b:6379) or bare host:port pairs
 //     (a:6379,b:6379), or one URL with addr query parameters
 //     (redis://a:6379?addr=b:6379&addr=c:6379). Credentials and TLS come
@@ -40,12 +42,48 @@ func Open(ctx context.Context, rawURL string) (goredis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	if single, ok := client.(*goredis.Client); ok {
+		cluster, err := asCluster(ctx, single)
+		if err != nil {
+			_ = client.Close()
+			return nil, err
+		}
+		if cluster != nil {
+			_ = client.Close()
+			client = cluster
+		}
+	}
 	client.AddHook(newBreaker(func(ctx context.Context) error { return client.Ping(ctx).Err() }))
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("redis: ping %s: %w", redact(rawURL), err)
 	}
 	return client, nil
+}
+
+// asCluster returns a cluster client seeded with single's address when
+// single is a node of a Redis Cluster, nil when it is not (or cannot say:
+// the ping that follows reports an unreachable server). Taken as a single
+// server, one node of a cluster answers MOVED for the keys of every other
+// node, and what is kept there (throttles, the failed-login guard, the
+// cache) would quietly fall back to each process.
+func asCluster(ctx context.Context, single *goredis.Client) (*goredis.ClusterClient, error) {
+	info, err := single.Info(ctx, "cluster").Result()
+	if err != nil || !strings.Contains(info, "cluster_enabled:1") {
+		return nil, nil
+	}
+	o := single.Options()
+	if o.Network != "tcp" {
+		return nil, errors.New("redis: the Redis URL names a Redis Cluster node through a socket; give its redis:// address")
+	}
+	if o.DB != 0 {
+		return nil, errors.New("redis: the Redis URL names a Redis Cluster node, and a Redis Cluster has only database 0")
+	}
+	return goredis.NewClusterClient(&goredis.ClusterOptions{
+		Addrs: []string{o.Addr}, Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig,
+		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout, PoolTimeout: o.PoolTimeout,
+		MinRetryBackoff: o.MinRetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff, MaxRetries: o.MaxRetries, DialerRetries: o.DialerRetries,
+	}), nil
 }
 
 func newClient(rawURL string) (goredis.UniversalClient, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -43,6 +44,9 @@ func TestOpenCluster(t *testing.T) {
 		{"bare addresses", addrs},
 		{"URLs", "redis://" + strings.Join(list, ", redis://")},
 		{"addr query", "redis://" + list[0] + "?addr=" + strings.Join(list[1:], "&addr=")},
+		// One node: Open finds out it is a cluster's.
+		{"one node", list[0]},
+		{"one node URL", "redis://" + list[len(list)-1] + "/0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,6 +63,14 @@ func TestOpenCluster(t *testing.T) {
 			err = cc.ForEachMaster(context.Background(), func(context.Context, *goredis.Client) error { n.Add(1); return nil })
 			if err != nil || n.Load() != 3 {
 				t.Errorf("masters: %d, %v; want 3", n.Load(), err)
+			}
+			// Keys of every slot: on a node taken as a single server,
+			// most would answer MOVED.
+			for i := range 20 {
+				key := "latch:test:open:" + strconv.Itoa(i)
+				if err := c.Set(context.Background(), key, "v", time.Minute).Err(); err != nil {
+					t.Fatalf("SET %s: %v", key, err)
+				}
 			}
 		})
 	}

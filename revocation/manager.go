@@ -204,6 +204,14 @@ func (m *Manager) subscribe(ctx context.Context) {
 			return
 		}
 		m.synced.Store(false)
+		if err == nil {
+			err = errors.New("subscription ended")
+		}
+		if !errors.Is(err, latch.ErrUnavailable) {
+			// Marked as an outage, so that the log says it once a second
+			// (with a count) rather than at every retry while it lasts.
+			err = &latch.UnavailableError{Store: "redis", Err: err}
+		}
 		m.opts.Logger.Warn("revocation bus stopped; resubscribing", "err", err)
 		select {
 		case <-ctx.Done():

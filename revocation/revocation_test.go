@@ -3,7 +3,9 @@ package revocation
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -239,5 +241,63 @@ func TestManagerRunWaitsForSubscription(t *testing.T) {
 	<-done
 	if !bus.returned.Load() {
 		t.Fatal("Run returned while its subscription was still running")
+	}
+}
+
+// recordingHandler keeps the records logged through it.
+type recordingHandler struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (h *recordingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.records = append(h.records, r.Clone())
+	return nil
+}
+func (h *recordingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordingHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestBusFailureLoggedAsOutage: a subscription that keeps failing is
+// logged with a *latch.UnavailableError, which latch's log handler
+// (internal/ratelog) folds to a line a second however often it retries.
+func TestBusFailureLoggedAsOutage(t *testing.T) {
+	db := newStore(t)
+	h := &recordingHandler{}
+	m, err := NewManager(Options{Source: db, Bus: brokenBus{}, Window: 15 * time.Minute, Logger: slog.New(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	var found *slog.Record
+	for found == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		h.mu.Lock()
+		for i := range h.records {
+			if h.records[i].Message == "revocation bus stopped; resubscribing" {
+				found = &h.records[i]
+			}
+		}
+		h.mu.Unlock()
+	}
+	cancel()
+	<-done
+	if found == nil {
+		t.Fatal("no record of the failed subscription")
+	}
+	var ue *latch.UnavailableError
+	found.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok {
+			errors.As(err, &ue)
+		}
+		return true
+	})
+	if ue == nil || ue.Store != "redis" {
+		t.Errorf("the failure is logged without a *latch.UnavailableError of redis")
 	}
 }

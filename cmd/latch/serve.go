@@ -11,7 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/examples/orders"
 	"github.com/latch-auth/latch/httpapi"
 	"github.com/latch-auth/latch/internal/config"
@@ -25,6 +27,9 @@ import (
 
 func serve(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) error {
 	log := newLogger(cfg, env.Stderr)
+	// go-redis logs its own dial failures, through a logger of its package;
+	// they join latch's structured log, once a second in an outage.
+	goredis.SetLogger(redisLog{log})
 	sc := serverConfig(cfg, log)
 	if cfg.HashProcess {
 		sc.HashProcess = []string{"hash-worker"}
@@ -72,6 +77,13 @@ func ordersStore(st server.Store) orders.Store {
 		return orders.PostgresStore{Pool: db.Pool()}
 	}
 	return orders.SQLiteStore{DB: st.(*sqlite.DB).SQL()}
+}
+
+// redisLog hands go-redis's log lines to slog, as Redis outages.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "err", &latch.UnavailableError{Store: "redis", Err: fmt.Errorf(format, v...)})
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
