@@ -165,10 +165,12 @@ describe('latch in a browser', { skip }, () => {
     await page.screenshot({ path: shot, fullPage: false });
     t.diagnostic(`screenshot: ${shot}`);
 
-    // persistAuthorization: the token survives a reload.
+    // No token is kept in storage (persistAuthorization off): a reload
+    // forgets it.
+    assert.ok(!(await page.evaluate(() => JSON.stringify({ ...localStorage }))).includes('ey'), 'a token in localStorage');
     await page.reload();
     await page.locator('#operations-account-getMe').waitFor();
-    assert.match(await page.locator('.scheme-container button.authorize').getAttribute('class'), /locked/);
+    assert.match(await page.locator('.scheme-container button.authorize').getAttribute('class'), /\bunlocked\b/);
 
     assert.deepEqual(problems, []);
     await context.close();

@@ -345,7 +345,7 @@ func TestSchemaAndDocsServed(t *testing.T) {
 	}
 
 	init := get("/api/docs/docs.js").Body.String()
-	for _, want := range []string{`url: "/api/schema/"`, "persistAuthorization: true", "validatorUrl: null"} {
+	for _, want := range []string{`url: "/api/schema/"`, "persistAuthorization: false", "validatorUrl: null"} {
 		if !strings.Contains(init, want) {
 			t.Errorf("docs.js lacks %s", want)
 		}

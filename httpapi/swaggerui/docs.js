@@ -5,8 +5,10 @@ window.addEventListener("load", function () {
     url: "/api/schema/",
     dom_id: "#swagger-ui",
     deepLinking: true,
-    // Keep the token pasted into "Authorize" across reloads.
-    persistAuthorization: true,
+    // The token pasted into "Authorize" lives in the page, not in
+    // localStorage, where any script of latch's origin could read it (the
+    // demo page keeps its token out of storage for the same reason).
+    persistAuthorization: false,
     // Swagger UI would otherwise send the document to an online validator.
     validatorUrl: null,
     presets: [SwaggerUIBundle.presets.apis],
