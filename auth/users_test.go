@@ -61,7 +61,8 @@ func TestAuthenticateFetchesNoUser(t *testing.T) {
 		t.Errorf("Authenticate with immediate revocation fetched the user %d times, want 0", n)
 	}
 
-	// Deactivation still refuses at once: it bumps the token version.
+	// Deactivation still refuses at once: it bumps the token version. The
+	// refusal alone reads the user, to name the reason as SimpleJWT does.
 	p, err := svc.Authenticate(ctx, pair.Access)
 	if err != nil {
 		t.Fatal(err)
@@ -69,8 +70,14 @@ func TestAuthenticateFetchesNoUser(t *testing.T) {
 	if err := svc.Deactivate(ctx, p.UserID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Authenticate(ctx, pair.Access); !errors.Is(err, latch.ErrSessionRevoked) {
-		t.Fatalf("after deactivation: %v, want ErrSessionRevoked", err)
+	if _, err := svc.Authenticate(ctx, pair.Access); !errors.Is(err, latch.ErrUserInactive) {
+		t.Fatalf("after deactivation: %v, want ErrUserInactive", err)
+	}
+	// With the database away the last record read still names it.
+	users.fail.Store(true)
+	clock.Advance(time.Minute)
+	if _, err := svc.Authenticate(ctx, pair.Access); !errors.Is(err, latch.ErrUserInactive) {
+		t.Fatalf("after deactivation, database down: %v, want ErrUserInactive", err)
 	}
 }
 
