@@ -778,3 +778,34 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessRefused: which 401s the Transport refreshes for, and that the
+// body it read comes back whole.
+func TestAccessRefused(t *testing.T) {
+	big := `{"detail":"` + strings.Repeat("x", 20<<10) + `"}`
+	for _, tt := range []struct {
+		name, body string
+		want       bool
+	}{
+		{"SimpleJWT: access token refused", `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is blacklisted"}]}`, true},
+		{"another server's JSON", `{"message":"Unauthorized"}`, true},
+		{"not JSON", "<html>401</html>", true},
+		{"empty", "", true},
+		{"a long body", big, true},
+		{"login refused", `{"detail":"No active account found with the given credentials"}`, false},
+		{"verify refused", `{"detail":"Token is invalid or expired","code":"token_not_valid"}`, false},
+		{"inactive user", `{"detail":"User is inactive","code":"user_inactive"}`, false},
+		{"deleted user", `{"detail":"User not found","code":"user_not_found"}`, false},
+		{"bad header", `{"detail":"Authorization header must contain two space-delimited values","code":"bad_authorization_header"}`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := &http.Response{StatusCode: http.StatusUnauthorized, Body: io.NopCloser(strings.NewReader(tt.body))}
+			if got := client.AccessRefused(res); got != tt.want {
+				t.Errorf("AccessRefused = %v, want %v", got, tt.want)
+			}
+			if b, err := io.ReadAll(res.Body); err != nil || string(b) != tt.body {
+				t.Errorf("body after: %d bytes, %v; want the %d sent", len(b), err, len(tt.body))
+			}
+		})
+	}
+}

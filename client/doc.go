@@ -4,13 +4,13 @@
 // A Client logs in with POST /api/token/, keeps the access and refresh
 // tokens, and hands out an *http.Client whose Transport attaches
 // "Authorization: Bearer <access>" to every request sent to latch's origin.
-// When latch answers 401 to the access token (SimpleJWT's "Given token not
-// valid for any token type") the Transport refreshes it once with
+// When latch answers 401 the Transport refreshes the access token once with
 // POST /api/token/refresh/ (keeping the rotated refresh token) and sends the
 // request again: the interceptor pattern of SimpleJWT frontends, in Go.
-// Other 401s (a wrong password at POST /api/token/, a bad token sent to
-// /api/token/verify/, an inactive user) are returned as they are: a refresh
-// cannot cure them, and the request is not sent twice.
+// The 401s SimpleJWT gives for something a refresh cannot cure (a wrong
+// password at POST /api/token/, a bad token sent to /api/token/verify/, an
+// inactive or deleted user, a malformed Authorization header) are returned
+// as they are, and the request is not sent twice.
 //
 // The refresh is single-flight: however many goroutines get a 401 at the
 // same moment, one refresh request is sent and all of them retry with its

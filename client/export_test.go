@@ -25,3 +25,5 @@ func RefreshAccess(c *Client, ctx context.Context, stale uint64) (string, error)
 }
 
 var ParseRetryAfter = parseRetryAfter
+
+var AccessRefused = accessRefused

@@ -79,14 +79,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return c.send(req, b, access, retries, allFailures)
 }
 
-// accessRefused reports whether a 401 refuses the access token the request
-// carried, which a refresh may cure: SimpleJWT's authentication failure,
-// {"code":"token_not_valid","messages":[…]}, or a 401 whose body is not
-// JSON at all (a server of another kind). SimpleJWT's other 401s are left
-// alone: the token endpoints' own refusals (a login's wrong password, a
-// verify of a bad token: no "messages"), which a refresh would only make
-// the client send twice, and an inactive or deleted user's. It reads
-// the start of the body and puts it back.
+// accessRefused reports whether a 401 may be cured by a refresh: any 401
+// but the ones SimpleJWT gives for something else than an expired or
+// revoked access token, which a refresh would only make the client send
+// twice: the token endpoints' own refusals (a login's wrong password,
+// {"code":"token_not_valid"} with no "messages" from verify or refresh),
+// an inactive or deleted user, a malformed Authorization header. A 401 of
+// another shape (a proxy's page, another server's JSON) is refreshed for,
+// once. It reads the start of the body and puts it back.
 func accessRefused(res *http.Response) bool {
 	head, err := io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
 	res.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(head), res.Body), Closer: res.Body}
@@ -94,13 +94,20 @@ func accessRefused(res *http.Response) bool {
 		return false
 	}
 	var body struct {
+		Detail   string            `json:"detail"`
 		Code     string            `json:"code"`
 		Messages []json.RawMessage `json:"messages"`
 	}
 	if json.Unmarshal(head, &body) != nil {
-		return !json.Valid(head)
+		return true
 	}
-	return body.Code == "token_not_valid" && len(body.Messages) > 0
+	switch body.Code {
+	case "token_not_valid":
+		return len(body.Messages) > 0 // the authentication's, not a token endpoint's
+	case "user_inactive", "user_not_found", "bad_authorization_header":
+		return false
+	}
+	return body.Detail != "No active account found with the given credentials"
 }
 
 // maxErrorBody bounds how much of a 401's body accessRefused reads.
