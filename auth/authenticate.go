@@ -87,7 +87,7 @@ func (s *Service) whyRevoked(ctx context.Context, id int64, now time.Time, err e
 	if !errors.Is(err, latch.ErrSessionRevoked) {
 		return err
 	}
-	u, uerr := s.users.getAt(ctx, id, now)
+	u, uerr := s.users.get(ctx, id, now, explainFetchTimeout, true)
 	switch {
 	case errors.Is(uerr, latch.ErrNotFound):
 		return fmt.Errorf("user %d: %w", id, latch.ErrNotFound)
@@ -180,7 +180,21 @@ func newUserCache(store latch.UserStore, ttl time.Duration, now func() time.Time
 	return &userCache{store: store, ttl: ttl, now: now, m: newGenerations[int64, *cachedUser](maxCachedUsers)}
 }
 
+// explainFetchTimeout bounds the user read that words a refusal: the
+// refusal itself needs no I/O, and must not wait on a database that does
+// not answer (it then stands as "blacklisted").
+const explainFetchTimeout = 250 * time.Millisecond
+
 func (c *userCache) getAt(ctx context.Context, id int64, now time.Time) (*latch.User, error) {
+	return c.get(ctx, id, now, 0, false)
+}
+
+// get returns user id's record: cached within the TTL, else fetched (one
+// fetch for concurrent callers, bounded by fetchTimeout unless 0), else the
+// last one known while the database cannot answer. With remember, a user
+// that does not exist is remembered as such for the TTL (for the users of
+// revoked tokens: deleted ones, whose ids are never given again).
+func (c *userCache) get(ctx context.Context, id int64, now time.Time, fetchTimeout time.Duration, remember bool) (*latch.User, error) {
 	e, ok := c.m.get(id)
 	if ok && now.Sub(e.fetched) < c.ttl {
 		if e.u == nil {
@@ -190,11 +204,16 @@ func (c *userCache) getAt(ctx context.Context, id int64, now time.Time) (*latch.
 	}
 	v, err, _ := c.flight.Do(strconv.FormatInt(id, 10), func() (any, error) {
 		// One caller's cancellation must not fail the others waiting.
-		u, err := c.store.UserByID(context.WithoutCancel(ctx), id)
-		if errors.Is(err, latch.ErrNotFound) {
-			// Remembered, so that a deleted user's tokens, refused on
-			// every request, cost the database one read per TTL. Ids are
-			// never reused.
+		fetchCtx := context.WithoutCancel(ctx)
+		if fetchTimeout > 0 {
+			var cancel context.CancelFunc
+			fetchCtx, cancel = context.WithTimeout(fetchCtx, fetchTimeout)
+			defer cancel()
+		}
+		u, err := c.store.UserByID(fetchCtx, id)
+		if remember && errors.Is(err, latch.ErrNotFound) {
+			// So that a deleted user's tokens, refused on every request,
+			// cost the database one read per TTL.
 			c.m.put(id, &cachedUser{fetched: now})
 		}
 		if err != nil {
@@ -210,6 +229,8 @@ func (c *userCache) getAt(ctx context.Context, id int64, now time.Time) (*latch.
 		return nil, err
 	case ok && e.u != nil:
 		return e.u, nil // stale, while the database cannot answer
+	case ok:
+		return nil, fmt.Errorf("user %d: %w", id, latch.ErrNotFound) // remembered as deleted
 	}
 	return nil, fmt.Errorf("%w: %w", latch.ErrUnavailable, err)
 }

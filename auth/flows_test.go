@@ -418,9 +418,11 @@ func TestLogoutAll(t *testing.T) {
 // TestRevokedUsersAreNamed: the access tokens of a deactivated or deleted
 // user are refused as SimpleJWT's JWTAuthentication refuses them ("User
 // is inactive", "User not found"), though the revocation index refused
-// them first; other revoked tokens stay "blacklisted".
+// them first; other revoked tokens stay "blacklisted". The user is read on
+// the refusal only, once per TTL for a deleted user too, and never waited
+// for long.
 func TestRevokedUsersAreNamed(t *testing.T) {
-	svc, _, env, alice := newFlows(t, nil)
+	svc, clock, users, alice := newCountingFlows(t, nil)
 	ctx := context.Background()
 	bob, err := svc.Signup(ctx, "bob", alicePassword, "")
 	if err != nil {
@@ -443,14 +445,28 @@ func TestRevokedUsersAreNamed(t *testing.T) {
 	}
 	_, err = svc.Authenticate(ctx, bobs.Access)
 	wantErr(t, "a revoked active user's access token", err, latch.ErrSessionRevoked)
-	if err := env.DB.DeleteUser(ctx, bob.ID); err != nil {
+	if err := users.DeleteUser(ctx, bob.ID); err != nil {
 		t.Fatal(err)
 	}
 	svc.ForgetUser(bob.ID) // as the deletion's announcement does
-	for range 2 {          // the second from the cache's memory of the deletion
+	before := users.calls.Load()
+	for range 3 {
 		_, err = svc.Authenticate(ctx, bobs.Access)
 		wantErr(t, "a deleted user's access token", err, latch.ErrNotFound)
 	}
+	if n := users.calls.Load() - before; n != 1 {
+		t.Errorf("a deleted user's tokens read the user %d times, want 1 (then remembered)", n)
+	}
+
+	// A database that does not answer: the refusal stands, soon.
+	users.release = make(chan struct{})
+	defer close(users.release)
+	clock.Advance(time.Minute) // past the cache's TTL
+	_, err = svc.Authenticate(ctx, alice.Access)
+	wantErr(t, "a deactivated user's token, the database hanging", err, latch.ErrUserInactive) // the last record known
+	svc.ForgetUser(p.UserID)
+	_, err = svc.Authenticate(ctx, alice.Access)
+	wantErr(t, "a deactivated user's token, the database hanging, nothing known", err, latch.ErrSessionRevoked)
 }
 
 func TestChangePassword(t *testing.T) {

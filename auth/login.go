@@ -466,6 +466,7 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*latch.User, erro
 	if err := s.opts.Users.CreateUser(ctx, u); err != nil {
 		return nil, fmt.Errorf("signup: %w", takenFields(err))
 	}
+	s.users.forget(u.ID) // in case its id was remembered as no user's
 	return u, nil
 }
 

@@ -26,7 +26,11 @@ type countingUsers struct {
 func (c *countingUsers) UserByID(ctx context.Context, id int64) (*latch.User, error) {
 	c.calls.Add(1)
 	if c.release != nil {
-		<-c.release
+		select {
+		case <-c.release:
+		case <-ctx.Done():
+			return nil, &latch.UnavailableError{Store: "sqlite", Err: ctx.Err()}
+		}
 	}
 	if c.fail.Load() {
 		return nil, &latch.UnavailableError{Store: "sqlite", Err: errors.New("connection refused")}

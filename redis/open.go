@@ -43,7 +43,7 @@ func Open(ctx context.Context, rawURL string) (goredis.UniversalClient, error) {
 		return nil, err
 	}
 	if single, ok := client.(*goredis.Client); ok {
-		cluster, err := asCluster(ctx, single)
+		cluster, err := asCluster(ctx, single, strings.TrimSpace(rawURL))
 		if err != nil {
 			_ = client.Close()
 			return nil, err
@@ -67,7 +67,10 @@ func Open(ctx context.Context, rawURL string) (goredis.UniversalClient, error) {
 // server, one node of a cluster answers MOVED for the keys of every other
 // node, and what is kept there (throttles, the failed-login guard, the
 // cache) would quietly fall back to each process.
-func asCluster(ctx context.Context, single *goredis.Client) (*goredis.ClusterClient, error) {
+// raw is the URL (or host:port) single was made from; the cluster client
+// is made from it the way several seed addresses would be, its query
+// options included.
+func asCluster(ctx context.Context, single *goredis.Client, raw string) (*goredis.ClusterClient, error) {
 	info, err := single.Info(ctx, "cluster").Result()
 	if err != nil || !strings.Contains(info, "cluster_enabled:1") {
 		return nil, nil
@@ -79,11 +82,13 @@ func asCluster(ctx context.Context, single *goredis.Client) (*goredis.ClusterCli
 	if o.DB != 0 {
 		return nil, errors.New("redis: the Redis URL names a Redis Cluster node, and a Redis Cluster has only database 0")
 	}
-	return goredis.NewClusterClient(&goredis.ClusterOptions{
-		Addrs: []string{o.Addr}, Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig,
-		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout, PoolTimeout: o.PoolTimeout,
-		MinRetryBackoff: o.MinRetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff, MaxRetries: o.MaxRetries, DialerRetries: o.DialerRetries,
-	}), nil
+	opts := &goredis.ClusterOptions{Addrs: []string{raw}}
+	if strings.Contains(raw, "://") {
+		if opts, err = goredis.ParseClusterURL(raw); err != nil {
+			return nil, sanitize(err, 0)
+		}
+	}
+	return goredis.NewClusterClient(failFastCluster(opts)), nil
 }
 
 func newClient(rawURL string) (goredis.UniversalClient, error) {

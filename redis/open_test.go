@@ -47,6 +47,7 @@ func TestOpenCluster(t *testing.T) {
 		// One node: Open finds out it is a cluster's.
 		{"one node", list[0]},
 		{"one node URL", "redis://" + list[len(list)-1] + "/0"},
+		{"one node URL with options", "redis://" + list[1] + "?pool_size=7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +59,9 @@ func TestOpenCluster(t *testing.T) {
 			cc, ok := c.(*goredis.ClusterClient)
 			if !ok {
 				t.Fatalf("Open(%s) = %T, want *goredis.ClusterClient", tt.url, c)
+			}
+			if strings.Contains(tt.url, "pool_size=7") && cc.Options().PoolSize != 7 {
+				t.Errorf("pool_size: %d, want the URL's 7", cc.Options().PoolSize)
 			}
 			var n atomic.Int32 // ForEachMaster runs f concurrently
 			err = cc.ForEachMaster(context.Background(), func(context.Context, *goredis.Client) error { n.Add(1); return nil })

@@ -210,7 +210,7 @@ func (m *Manager) subscribe(ctx context.Context) {
 		if !errors.Is(err, latch.ErrUnavailable) {
 			// Marked as an outage, so that the log says it once a second
 			// (with a count) rather than at every retry while it lasts.
-			err = &latch.UnavailableError{Store: "redis", Err: err}
+			err = &latch.UnavailableError{Store: "revocation bus", Err: err}
 		}
 		m.opts.Logger.Warn("revocation bus stopped; resubscribing", "err", err)
 		select {

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -738,4 +741,22 @@ func TestRedisOutage(t *testing.T) {
 		return a.status == 200 && bytes.Contains([]byte(a.body), []byte(`"cached":true`))
 	})
 	measure("Redis back", 3)
+}
+
+// TestRedisLog: go-redis's own lines join the structured log; failures to
+// reach Redis as outages (folded to one a second), anything else as is.
+func TestRedisLog(t *testing.T) {
+	var buf bytes.Buffer
+	l := redisLog{slog.New(slog.NewJSONHandler(&buf, nil))}
+	l.Printf(context.Background(), "redis: %s:%d: failed to dial after %d attempts: %v", "pool.go", 770, 1, errors.New("connection refused"))
+	l.Printf(context.Background(), "redis: client cache: %s", "disabled")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines: %s", len(lines), buf.String())
+	}
+	for i, want := range []string{`"err":"redis unavailable: redis: pool.go:770: failed to dial after 1 attempts: connection refused"`, `"detail":"redis: client cache: disabled"`} {
+		if !strings.Contains(lines[i], `"msg":"redis client"`) || !strings.Contains(lines[i], want) {
+			t.Errorf("line %d: %s, want %s", i, lines[i], want)
+		}
+	}
 }

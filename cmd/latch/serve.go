@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,11 +81,18 @@ func ordersStore(st server.Store) orders.Store {
 	return orders.SQLiteStore{DB: st.(*sqlite.DB).SQL()}
 }
 
-// redisLog hands go-redis's log lines to slog, as Redis outages.
+// redisLog hands go-redis's log lines to slog. A failure to reach Redis
+// is marked as an outage, which the log says once a second; any other line
+// passes as it is.
 type redisLog struct{ log *slog.Logger }
 
 func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
-	l.log.WarnContext(ctx, "redis client", "err", &latch.UnavailableError{Store: "redis", Err: fmt.Errorf(format, v...)})
+	line := fmt.Sprintf(format, v...)
+	if strings.Contains(line, "dial") || strings.Contains(line, "connection") {
+		l.log.WarnContext(ctx, "redis client", "err", &latch.UnavailableError{Store: "redis", Err: errors.New(line)})
+		return
+	}
+	l.log.WarnContext(ctx, "redis client", "detail", line)
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {

@@ -154,7 +154,7 @@ async function logout() {
     log('POST /api/cookie/logout/ → 205 (session revoked, cookie cleared)');
   } else if (res.status === 401) {
     access = null;
-    log('POST /api/cookie/logout/ → 401 ' + (await readBody(res)) + ' (the session had already ended)');
+    log('POST /api/cookie/logout/ → 401 ' + (await readBody(res)) + ' (no refresh cookie, and the access token was refused: log in again to end the session here)');
   } else {
     log('POST /api/cookie/logout/ → ' + res.status + ' ' + (await readBody(res)) + ' (logout failed: the session may still be active)');
   }
