@@ -248,13 +248,23 @@ func keys(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagSet) er
 				return err
 			}
 		}
-		if err := set.Rotate(cfg.Algorithm); err != nil {
+		// The new key has the algorithm of the one it replaces, unless
+		// LATCH_ALGORITHM names another on purpose: the default (HS256)
+		// must not turn an RS256 deployment into an HS256 one.
+		alg, was := set.Signing.Algorithm, set.Signing.Algorithm
+		if cfg.Given("algorithm") {
+			alg = cfg.Algorithm
+		}
+		if err := set.Rotate(alg); err != nil {
 			return err
 		}
 		if err := set.Save(path); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "new signing key %s %s; restart latch to use it (old keys keep verifying)\n", set.Signing.Algorithm, set.Signing.ID)
+		if alg != was {
+			fmt.Fprintf(env.Stdout, "the algorithm changes from %s to %s: start latch with LATCH_ALGORITHM=%s\n", was, alg, alg)
+		}
 		return nil
 	}
 	return errors.New("want: latch keys list|rotate")

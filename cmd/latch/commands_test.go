@@ -202,3 +202,32 @@ func TestCreateUserAdmin(t *testing.T) {
 	wantResponse(t, ts.postJSON("/api/admin/users/", map[string]any{"username": "bob", "password": testPassword, "email": "bob@example.com", "email_verified": true}, as...), 201, "")
 	ts.mustLogin("bob")
 }
+
+// TestKeysRotateKeepsTheAlgorithm: `latch keys rotate` makes a key of the
+// algorithm of the one it replaces. The default LATCH_ALGORITHM (HS256)
+// must not turn an ES256 deployment into an HS256 one, whose secret would
+// then verify tokens beside the public keys; naming another algorithm
+// changes it, and says so.
+func TestKeysRotateKeepsTheAlgorithm(t *testing.T) {
+	dir := t.TempDir()
+	run := func(env map[string]string, args ...string) string {
+		t.Helper()
+		env["LATCH_DATA_DIR"] = dir
+		code, out, errOut := runCommand(t, env, "", args...)
+		if code != 0 {
+			t.Fatalf("latch %v: %d %s", args, code, errOut)
+		}
+		return out
+	}
+	run(map[string]string{"LATCH_ALGORITHM": "ES256"}, "keys", "rotate") // creates the ES256 set, then rotates it
+	if out := run(map[string]string{}, "keys", "rotate"); !strings.Contains(out, "new signing key ES256") || strings.Contains(out, "algorithm changes") {
+		t.Errorf("keys rotate with the default algorithm: %q", out)
+	}
+	if out := run(map[string]string{}, "keys", "list"); strings.Contains(out, "HS256") {
+		t.Errorf("keys list: an HS256 key in an ES256 set:\n%s", out)
+	}
+	out := run(map[string]string{"LATCH_ALGORITHM": "EdDSA"}, "keys", "rotate")
+	if !strings.Contains(out, "new signing key EdDSA") || !strings.Contains(out, "the algorithm changes from ES256 to EdDSA") {
+		t.Errorf("keys rotate to EdDSA: %q", out)
+	}
+}

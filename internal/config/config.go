@@ -44,6 +44,8 @@ type Config struct {
 	AuthHeaderTypes []string
 	WireFormat      string // "5.2" (default) or "5.5"
 
+	given map[string]bool // settings not left at their default (Given)
+
 	AccessTokenLifetime         time.Duration
 	RefreshTokenLifetime        time.Duration
 	SlidingTokenLifetime        time.Duration
@@ -369,6 +371,12 @@ func Register(fs *flag.FlagSet, getenv func(string) string) func() (*Config, err
 			if err := s.set(c, v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", src, err))
 			}
+			if src != "default" {
+				if c.given == nil {
+					c.given = map[string]bool{}
+				}
+				c.given[s.name] = true
+			}
 		}
 		for k := range fromFile {
 			if !known(k) {
@@ -421,6 +429,11 @@ func readFile(path string) (map[string]string, error) {
 	}
 	return out, sc.Err()
 }
+
+// Given reports whether the setting name (a flag name, e.g. "algorithm")
+// was given by a flag, a LATCH_* variable or the config file, rather than
+// left at its default.
+func (c *Config) Given(name string) bool { return c.given[name] }
 
 // Validate checks values that parse but make no sense together.
 func (c *Config) Validate() error {
