@@ -102,6 +102,11 @@ func (s *Service) liveUser(ctx context.Context, c *token.Claims) (*latch.User, e
 		return nil, err
 	}
 	u, err := s.opts.Users.UserByID(ctx, id)
+	if errors.Is(err, latch.ErrNotFound) {
+		// No such user (deleted, or never here: a SimpleJWT token of
+		// another user table): the token is no good, a 401 like any other.
+		return nil, fmt.Errorf("user %d: %w", id, token.ErrInvalid)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -197,6 +197,9 @@ func TestRefreshErrors(t *testing.T) {
 			map[string]any{"exp": now + 60, "iat": now, "jti": newJTI(), "user_id": 1}), 401, `{"detail":"Token has no type","code":"token_not_valid"}`},
 		{"no exp", ts.mint(map[string]any{"alg": "HS256", "typ": "JWT"},
 			map[string]any{"token_type": "refresh", "iat": now, "jti": newJTI(), "user_id": 1}), 401, `{"detail":"Token has no 'exp' claim","code":"token_not_valid"}`},
+		// SimpleJWT's token (no sid) of a user latch does not have.
+		{"unknown user", ts.mint(map[string]any{"alg": "HS256", "typ": "JWT"},
+			map[string]any{"token_type": "refresh", "exp": now + 60, "iat": now, "jti": newJTI(), "user_id": 999}), 401, bodyInvalidToken},
 		{"missing", nil, 400, `{"refresh":["This field is required."]}`},
 		{"blank", "", 400, `{"refresh":["This field may not be blank."]}`},
 	}
