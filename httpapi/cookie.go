@@ -154,6 +154,31 @@ func (s *Server) cookieRefreshHandler(path string) handlerFunc {
 	}
 }
 
+// cookieBlacklist is /api/token/blacklist/ in cookie mode: it revokes the
+// session of the refresh cookie and clears the cookie, which is no good
+// from then on whatever the answer.
+func (s *Server) cookieBlacklist(path string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := s.readForm(r); err != nil {
+			return err
+		}
+		raw := cookieRefresh(r)
+		if raw == "" {
+			return errNoRefreshCookie
+		}
+		err := s.opts.Auth.Blacklist(r.Context(), raw)
+		if err == nil || isTokenError(err) {
+			s.clearRefreshCookie(w, path)
+		}
+		if err != nil {
+			return err
+		}
+		s.metrics.revocations.WithLabelValues("blacklist").Inc()
+		writeJSON(w, http.StatusOK, struct{}{})
+		return nil
+	}
+}
+
 // cookieLogout revokes the session of the cookie (or, without one, of the
 // access token presented) and clears the cookie. An invalid cookie still
 // gets 205: the client is logged out either way. Neither cookie nor access

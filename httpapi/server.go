@@ -208,7 +208,13 @@ func (s *Server) routes() {
 		s.route("/api/token/sliding/", methods{"POST": s.anon(s.slidingObtain)})
 		s.route("/api/token/sliding/refresh/", methods{"POST": s.anon(s.slidingRefresh)})
 	}
-	s.route("/api/token/blacklist/", methods{"POST": s.anon(s.tokenBlacklist)})
+	if s.opts.Cookies.Mode {
+		// The refresh token is in the cookie, where the frontend cannot
+		// read it: blacklist (a SimpleJWT frontend's logout) takes it there.
+		s.route("/api/token/blacklist/", methods{"POST": s.anon(s.cookieAuthed(s.cookieBlacklist(cookiePathTokenEndpoints)))})
+	} else {
+		s.route("/api/token/blacklist/", methods{"POST": s.anon(s.tokenBlacklist)})
+	}
 	s.route("/api/signup/", methods{"POST": s.anon(s.signup)})
 	s.route("/api/logout/", methods{"POST": s.authed(s.logout)})
 	s.route("/api/logout/all/", methods{"POST": s.authed(s.logoutAll)})

@@ -106,4 +106,17 @@ func TestCookieMode(t *testing.T) {
 	refreshSetCookie(t, r)
 	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(access)...), 401, "")
 	wantResponse(t, ts.do("POST", "/api/token/refresh/", "", "", cookieHeader(refreshSetCookie(t, ts.do("POST", "/api/token/refresh/", "", "", cookieHeader(c)...)))...), 401, "")
+
+	// Blacklist, a SimpleJWT frontend's logout, takes the refresh token
+	// from the cookie it cannot read, and clears it.
+	r = ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": testPassword})
+	c, access = refreshSetCookie(t, r), r.str(t, "access")
+	wantResponse(t, ts.do("POST", "/api/token/blacklist/", "", ""), 401, `{"detail":"Refresh token cookie not found.","code":"token_not_valid"}`)
+	r = ts.do("POST", "/api/token/blacklist/", "", "", cookieHeader(c)...)
+	wantResponse(t, r, 200, `{}`)
+	if cleared := refreshSetCookie(t, r); cleared.MaxAge >= 0 {
+		t.Errorf("blacklist left the cookie: %+v", cleared)
+	}
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(access)...), 401, "")
+	wantResponse(t, ts.do("POST", "/api/token/refresh/", "", "", cookieHeader(c)...), 401, bodyBlacklisted)
 }
