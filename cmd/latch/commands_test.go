@@ -231,3 +231,22 @@ func TestKeysRotateKeepsTheAlgorithm(t *testing.T) {
 		t.Errorf("keys rotate to EdDSA: %q", out)
 	}
 }
+
+// TestIdleTimeoutShorterThanAccessWarns: an idle timeout under the access
+// token lifetime logs clients out who only use their access token (a
+// session is used when it is refreshed); latch serve says so at start.
+func TestIdleTimeoutShorterThanAccessWarns(t *testing.T) {
+	for _, tt := range []struct {
+		idle string
+		warn bool
+	}{{"5m", true}, {"1h", false}} {
+		var log lockedBuffer
+		startLatchLogged(t, map[string]string{"LATCH_SESSION_IDLE_TIMEOUT": tt.idle, "LATCH_ACCESS_TOKEN_LIFETIME": "15m"}, &log)
+		warned := func() bool { return strings.Contains(log.String(), "idle timeout is shorter than the access token lifetime") }
+		if tt.warn {
+			eventually(t, 5*time.Second, "the warning", warned) // stderr arrives through a copying goroutine
+		} else if time.Sleep(200 * time.Millisecond); warned() {
+			t.Errorf("idle %s: warned; log:\n%s", tt.idle, log.String())
+		}
+	}
+}

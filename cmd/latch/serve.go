@@ -53,6 +53,13 @@ func serve(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) er
 	fmt.Fprintf(env.Stdout, "  create a user:  latch createuser alice   (password on stdin)\n")
 	fmt.Fprintf(env.Stdout, "  log in:         curl -X POST %s/api/token/ -d username=alice -d password=…\n", base)
 	fmt.Fprintf(env.Stdout, "  health:         %s/healthz   metrics: %s/metrics\n", base, base)
+	fmt.Fprintf(env.Stdout, "  try it:         %s/api/docs/ (Swagger UI)   %s/demo/ (the demo page)\n", base, base)
+	if idle := cfg.SessionIdleTimeout; idle > 0 && idle < cfg.AccessTokenLifetime {
+		// A session is used when it is refreshed: a client that only
+		// calls the API with its access token refreshes when that expires.
+		log.Warn("the session idle timeout is shorter than the access token lifetime: a session whose client only uses its access token will be found idle at its first refresh",
+			"idle_timeout", idle.String(), "access_token_lifetime", cfg.AccessTokenLifetime.String())
+	}
 	log.Info("serving", "addr", ln.Addr().String(), "database", databaseKind(cfg), "state", stateKind(cfg))
 	if cfg.GCHeapFloor > 0 && !gcfloor.Overridden() {
 		gcCtx, stopGC := context.WithCancel(ctx)

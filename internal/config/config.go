@@ -178,7 +178,7 @@ var settings = []setting{
 	{"sliding-token-lifetime", "5m", "sliding token lifetime (SimpleJWT SLIDING_TOKEN_LIFETIME)", dur(func(c *Config) *time.Duration { return &c.SlidingTokenLifetime })},
 	{"sliding-token-refresh-lifetime", "1d", "sliding token refresh_exp (SimpleJWT SLIDING_TOKEN_REFRESH_LIFETIME)", dur(func(c *Config) *time.Duration { return &c.SlidingTokenRefreshLifetime })},
 	{"session-max-lifetime", "30d", "absolute session lifetime; rotation never extends it", dur(func(c *Config) *time.Duration { return &c.SessionMaxLifetime })},
-	{"session-idle-timeout", "off", "revoke a session unused for this long (off: never)", dur(func(c *Config) *time.Duration { return &c.SessionIdleTimeout })},
+	{"session-idle-timeout", "off", "a session not refreshed for this long is revoked at its next refresh (off: never)", dur(func(c *Config) *time.Duration { return &c.SessionIdleTimeout })},
 	{"rotate-refresh-tokens", "true", "refresh returns a new refresh token", boolean(func(c *Config) *bool { return &c.RotateRefreshTokens })},
 	{"blacklist-after-rotation", "true", "a rotated refresh token is spent; presenting it again revokes the session", boolean(func(c *Config) *bool { return &c.BlacklistAfterRotation })},
 	{"refresh-reuse-interval", "10s", "grace for concurrent refreshes of one token (0 disables)", dur(func(c *Config) *time.Duration { return &c.RefreshReuseInterval })},
