@@ -242,7 +242,9 @@ func TestIdleTimeoutShorterThanAccessWarns(t *testing.T) {
 	}{{"5m", true}, {"1h", false}} {
 		var log lockedBuffer
 		startLatchLogged(t, map[string]string{"LATCH_SESSION_IDLE_TIMEOUT": tt.idle, "LATCH_ACCESS_TOKEN_LIFETIME": "15m"}, &log)
-		warned := func() bool { return strings.Contains(log.String(), "idle timeout is shorter than the access token lifetime") }
+		warned := func() bool {
+			return strings.Contains(log.String(), "idle timeout is shorter than the access token lifetime")
+		}
 		if tt.warn {
 			eventually(t, 5*time.Second, "the warning", warned) // stderr arrives through a copying goroutine
 		} else if time.Sleep(200 * time.Millisecond); warned() {
