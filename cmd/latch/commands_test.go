@@ -234,14 +234,17 @@ func TestKeysRotateKeepsTheAlgorithm(t *testing.T) {
 
 // TestIdleTimeoutShorterThanAccessWarns: an idle timeout under the access
 // token lifetime logs clients out who only use their access token (a
-// session is used when it is refreshed); latch serve says so at start.
+// session is used when it is refreshed); latch serve says so at start, as
+// it does for an HMAC secret shorter than 32 bytes.
 func TestIdleTimeoutShorterThanAccessWarns(t *testing.T) {
 	for _, tt := range []struct {
 		idle string
 		warn bool
 	}{{"5m", true}, {"1h", false}} {
 		var log lockedBuffer
-		startLatchLogged(t, map[string]string{"LATCH_SESSION_IDLE_TIMEOUT": tt.idle, "LATCH_ACCESS_TOKEN_LIFETIME": "15m"}, &log)
+		startLatchLogged(t, map[string]string{"LATCH_SESSION_IDLE_TIMEOUT": tt.idle, "LATCH_ACCESS_TOKEN_LIFETIME": "15m",
+			"LATCH_SIGNING_KEY": "short secret"}, &log)
+		eventually(t, 5*time.Second, "the short-key warning", func() bool { return strings.Contains(log.String(), "shorter than 32 bytes") })
 		warned := func() bool {
 			return strings.Contains(log.String(), "idle timeout is shorter than the access token lifetime")
 		}

@@ -310,6 +310,9 @@ func ParseDuration(v string) (time.Duration, error) {
 		if v == "" {
 			return days, nil
 		}
+		if v[0] == '-' || v[0] == '+' {
+			return 0, fmt.Errorf("not a duration: %q (use Go durations like 15m, 36h, or 14d, 1d12h)", v)
+		}
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
@@ -445,6 +448,13 @@ func (c *Config) Validate() error {
 	}
 	if c.AccessTokenLifetime <= 0 || c.RefreshTokenLifetime <= 0 || c.SessionMaxLifetime <= 0 {
 		errs = append(errs, errors.New("token and session lifetimes must be positive"))
+	} else if min(c.AccessTokenLifetime, c.RefreshTokenLifetime, c.SessionMaxLifetime) < time.Second {
+		// exp and iat are whole seconds: a shorter lifetime could issue
+		// a token that has expired already.
+		errs = append(errs, errors.New("token and session lifetimes must be at least 1s"))
+	}
+	if c.SigningKey != "" && strings.TrimSpace(c.SigningKey) == "" {
+		errs = append(errs, errors.New("signing-key: blank (unset it to have a key generated in the data directory)"))
 	}
 	switch c.Revocation {
 	case "immediate", "refresh-only":

@@ -26,6 +26,8 @@ func TestParseDuration(t *testing.T) {
 		{"soon", 0, true},
 		{"d", 0, true},
 		{"-5m", 0, true},
+		{"1d-1h", 0, true},
+		{"1d+1h", 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -93,6 +95,8 @@ func TestValidate(t *testing.T) {
 		{"bad proxy", map[string]string{"LATCH_TRUSTED_PROXIES": "nowhere"}, "CIDR"},
 		{"bad claim", map[string]string{"LATCH_CUSTOM_CLAIMS": "password"}, "custom-claims"},
 		{"zero lifetime", map[string]string{"LATCH_ACCESS_TOKEN_LIFETIME": "0"}, "lifetimes"},
+		{"sub-second lifetime", map[string]string{"LATCH_ACCESS_TOKEN_LIFETIME": "500ms"}, "at least 1s"},
+		{"blank signing key", map[string]string{"LATCH_SIGNING_KEY": "  "}, "signing-key: blank"},
 		{"bad upstream", map[string]string{"LATCH_UPSTREAM": "localhost:8080"}, "LATCH_UPSTREAM: want http"},
 		{"bad upstream prefix", map[string]string{"LATCH_UPSTREAM_PUBLIC": "public/"}, "UPSTREAM_PUBLIC"},
 		{"bad database", map[string]string{"LATCH_DATABASE_URL": "mysql://x"}, ""},
