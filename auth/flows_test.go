@@ -3,12 +3,14 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/latch-auth/latch"
 	"github.com/latch-auth/latch/auth"
 	"github.com/latch-auth/latch/internal/clocktest"
+	"github.com/latch-auth/latch/memory"
 	"github.com/latch-auth/latch/token"
 )
 
@@ -537,5 +539,57 @@ func TestVerify(t *testing.T) {
 			raw := tt.prepare(f)
 			wantErr(t, "Verify", f.svc.Verify(f.ctx, raw), tt.want)
 		})
+	}
+}
+
+// droppingCache is a memory cache that counts generation drops.
+type droppingCache struct {
+	*memory.Cache
+	drops atomic.Int64
+}
+
+func (c *droppingCache) DropPrefix(ctx context.Context, sid, prefix string) error {
+	c.drops.Add(1)
+	return c.Cache.DropPrefix(ctx, sid, prefix)
+}
+
+// TestRefreshDropsTheReplacedGeneration: a rotation drops the values the
+// replaced access token cached (seed 000), so that token, still valid,
+// finds none; the new token's values stay. Sessions that cached nothing
+// through this instance cost no drop at all.
+func TestRefreshDropsTheReplacedGeneration(t *testing.T) {
+	cache := &droppingCache{Cache: memory.NewCache(memory.CacheOptions{})}
+	f := newFlow(t, func(o *auth.Options) { o.Cache = cache })
+	for range 3 { // a session that caches nothing
+		p, err := f.svc.Refresh(f.ctx, f.first.Refresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.first = p
+	}
+	if n := cache.drops.Load(); n != 0 {
+		t.Fatalf("%d drops for a session that cached nothing", n)
+	}
+
+	old := f.principal(f.first.Access)
+	if err := f.svc.CacheFor(old).Set(f.ctx, "orders", []byte("v1"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	next, err := f.svc.Refresh(f.ctx, f.first.Refresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := f.svc.CacheFor(f.principal(f.first.Access)).Get(f.ctx, "orders"); ok {
+		t.Error("the replaced access token still reads its cached value")
+	}
+	fresh := f.svc.CacheFor(f.principal(next.Access))
+	if err := fresh.Set(f.ctx, "orders", []byte("v2"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Refresh(f.ctx, f.first.Refresh); err != nil { // a duplicate within the grace interval
+		t.Fatal(err)
+	}
+	if v, ok, _ := fresh.Get(f.ctx, "orders"); !ok || string(v) != "v2" {
+		t.Errorf("a duplicate refresh dropped the current token's value: %q, %v", v, ok)
 	}
 }

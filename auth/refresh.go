@@ -176,8 +176,9 @@ func (s *Service) rotateChecked(ctx context.Context, c *token.Claims) (*Pair, er
 		return nil, s.spentOrRevoked(ctx, err)
 	}
 	// Cached values are keyed by the access token's generation (see
-	// CacheScope): the new tokens cannot reach the old ones, with no
-	// round trip to drop them.
+	// PrincipalCache): the new tokens cannot reach the old ones; the
+	// replaced token's are dropped where this instance stored some.
+	s.dropGeneration(ctx, sess.ID, c.ID)
 	return s.signPair(ctx, u, sess, jti, now, earliest(next.ExpiresAt, sess.ExpiresAt))
 }
 
@@ -264,6 +265,7 @@ func (s *Service) refreshRead(ctx context.Context, c *token.Claims) (*Pair, erro
 		}
 	} else {
 		succ = &latch.Successor{JTI: jti, IssuedAt: next.IssuedAt, ExpiresAt: next.ExpiresAt}
+		s.dropGeneration(ctx, sess.ID, c.ID)
 	}
 	return s.signPair(ctx, u, sess, succ.JTI, succ.IssuedAt, succ.ExpiresAt)
 }

@@ -134,7 +134,11 @@ type Service struct {
 	opts     Options
 	verified *verifiedCache
 	users    *userCache
-	pending  sync.WaitGroup // mail work requests left running (Drain)
+	// cachedSessions are the sessions this instance stored cache values
+	// for: a rotation of one drops the values of the access token it
+	// replaces (dropGeneration); the others cost nothing.
+	cachedSessions *generations[string, struct{}]
+	pending        sync.WaitGroup // mail work requests left running (Drain)
 	// authenticated counts accepted access tokens: the load signal of
 	// the adaptive hashing pool (see Authenticated).
 	authenticated striped.Counter
@@ -179,9 +183,10 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	return &Service{
-		opts:     opts,
-		verified: newVerifiedCache(opts.VerifiedCacheSize),
-		users:    newUserCache(opts.Users, opts.UserCacheTTL, opts.Now),
+		opts:           opts,
+		verified:       newVerifiedCache(opts.VerifiedCacheSize),
+		users:          newUserCache(opts.Users, opts.UserCacheTTL, opts.Now),
+		cachedSessions: newGenerations[string, struct{}](maxCachedSessions),
 	}, nil
 }
 
@@ -282,8 +287,45 @@ func (s *Service) dropCache(ctx context.Context, sid string) {
 	if s.opts.Cache == nil || sid == "" {
 		return
 	}
+	s.cachedSessions.delete(sid)
 	if err := s.opts.Cache.DropSession(ctx, sid); err != nil {
 		s.opts.Logger.Warn("drop session cache", "session", sid, "err", err)
+	}
+}
+
+// generationDropper is a latch.SessionCache that can drop the values of
+// one generation of a session (memory.Cache and redis.Cache can).
+type generationDropper interface {
+	DropPrefix(ctx context.Context, sessionID, prefix string) error
+}
+
+// maxCachedSessions bounds Service.cachedSessions; a session pushed out
+// keeps its replaced values until their TTL, as on other instances.
+const maxCachedSessions = 100_000
+
+// dropGeneration drops the values cached under the access token issued
+// with the refresh token refreshJTI, which a rotation of session sid has
+// just replaced (seed 000: a refresh deletes the old token's entries). The
+// new tokens never reach them anyway (CacheFor); this is for the old
+// access token, still valid until it expires. It runs only for sessions
+// this instance stored values for (one round trip to Redis then), so that
+// refreshes of the others, nearly all, cost nothing; values stored through
+// another instance expire with their TTL. A failure is logged.
+func (s *Service) dropGeneration(ctx context.Context, sid, refreshJTI string) {
+	if s.opts.Cache == nil {
+		return
+	}
+	if _, ok := s.cachedSessions.get(sid); !ok {
+		return
+	}
+	d, ok := s.opts.Cache.(generationDropper)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if err := d.DropPrefix(ctx, sid, pairedAccessID(refreshJTI)+"/"); err != nil {
+		s.opts.Logger.Warn("drop the replaced token's cached values", "session", sid, "err", err)
 	}
 }
 
