@@ -14,8 +14,9 @@ import (
 // tokens with no round trip at all. The instance that stored them also
 // drops them when it rotates the session (as seed 000 deletes the old
 // token's entries), so that the old access token, valid until it expires,
-// no longer reads them; values stored through another instance expire
-// with their TTL. Logout and revocation drop all of a session's values at
+// no longer reads them (a value it stores again goes at the next
+// rotation); values stored through another instance expire with their
+// TTL. Logout and revocation drop all of a session's values at
 // once (latch.SessionCache.DropSession), and the old access tokens are
 // refused from then on.
 type PrincipalCache struct {
@@ -46,7 +47,9 @@ func (c *PrincipalCache) Get(ctx context.Context, key string) ([]byte, bool, err
 // dropped, or the cache evicts it).
 func (c *PrincipalCache) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if _, ok := c.stored.get(c.session); !ok {
-		c.stored.put(c.session, struct{}{}) // before the value: a rotation in between still drops it
+		// Marked before the value is stored, so that a rotation after
+		// this Set returns drops it.
+		c.stored.put(c.session, struct{}{})
 	}
 	return c.cache.Set(ctx, c.session, c.key(key), value, ttl)
 }

@@ -542,21 +542,22 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-// droppingCache is a memory cache that counts generation drops.
+// droppingCache is a memory cache that counts session drops.
 type droppingCache struct {
 	*memory.Cache
 	drops atomic.Int64
 }
 
-func (c *droppingCache) DropPrefix(ctx context.Context, sid, prefix string) error {
+func (c *droppingCache) DropSession(ctx context.Context, sid string) error {
 	c.drops.Add(1)
-	return c.Cache.DropPrefix(ctx, sid, prefix)
+	return c.Cache.DropSession(ctx, sid)
 }
 
 // TestRefreshDropsTheReplacedGeneration: a rotation drops the values the
 // replaced access token cached (seed 000), so that token, still valid,
-// finds none; the new token's values stay. Sessions that cached nothing
-// through this instance cost no drop at all.
+// finds none; a duplicate within the grace interval keeps the new token's
+// values. Sessions that cached nothing through this instance cost no drop
+// at all.
 func TestRefreshDropsTheReplacedGeneration(t *testing.T) {
 	cache := &droppingCache{Cache: memory.NewCache(memory.CacheOptions{})}
 	f := newFlow(t, func(o *auth.Options) { o.Cache = cache })
@@ -591,5 +592,16 @@ func TestRefreshDropsTheReplacedGeneration(t *testing.T) {
 	}
 	if v, ok, _ := fresh.Get(f.ctx, "orders"); !ok || string(v) != "v2" {
 		t.Errorf("a duplicate refresh dropped the current token's value: %q, %v", v, ok)
+	}
+	// The replaced token stores again (valid until it expires): the next
+	// rotation drops that too.
+	if err := f.svc.CacheFor(f.principal(f.first.Access)).Set(f.ctx, "orders", []byte("v1 again"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Refresh(f.ctx, next.Refresh); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := f.svc.CacheFor(f.principal(f.first.Access)).Get(f.ctx, "orders"); ok {
+		t.Error("a value the replaced token stored again survived the next rotation")
 	}
 }

@@ -241,10 +241,7 @@ func (s *Service) openSession(ctx context.Context, u *latch.User, client Client)
 	if err != nil {
 		return nil, fmt.Errorf("open session: %w", err)
 	}
-	// Paired with the refresh token as a refresh's pair is, so that the
-	// rotation that replaces both knows the access token's generation
-	// (dropGeneration).
-	access, err := s.accessLike(ctx, c, sess, pairedAccessID(jti), now)
+	access, err := s.accessLike(ctx, c, sess, token.NewID(), now)
 	if err != nil {
 		return nil, fmt.Errorf("open session: %w", err)
 	}

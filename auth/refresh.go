@@ -18,7 +18,9 @@ func userOf(c *token.Claims) (int64, error) {
 	}
 	id, err := strconv.ParseInt(c.UserID, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("user id claim: %w", latch.ErrNotFound)
+		// Not one of latch's ids (a UUID of another user table): no
+		// user of this deployment, so the token is no good here.
+		return 0, fmt.Errorf("user id claim: %w", token.ErrInvalid)
 	}
 	return id, nil
 }
@@ -178,7 +180,7 @@ func (s *Service) rotateChecked(ctx context.Context, c *token.Claims) (*Pair, er
 	// Cached values are keyed by the access token's generation (see
 	// PrincipalCache): the new tokens cannot reach the old ones; the
 	// replaced token's are dropped where this instance stored some.
-	s.dropGeneration(ctx, sess.ID, c.ID)
+	s.dropReplaced(ctx, sess.ID)
 	return s.signPair(ctx, u, sess, jti, now, earliest(next.ExpiresAt, sess.ExpiresAt))
 }
 
@@ -265,7 +267,7 @@ func (s *Service) refreshRead(ctx context.Context, c *token.Claims) (*Pair, erro
 		}
 	} else {
 		succ = &latch.Successor{JTI: jti, IssuedAt: next.IssuedAt, ExpiresAt: next.ExpiresAt}
-		s.dropGeneration(ctx, sess.ID, c.ID)
+		s.dropReplaced(ctx, sess.ID)
 	}
 	return s.signPair(ctx, u, sess, succ.JTI, succ.IssuedAt, succ.ExpiresAt)
 }

@@ -293,40 +293,29 @@ func (s *Service) dropCache(ctx context.Context, sid string) {
 	}
 }
 
-// generationDropper is a latch.SessionCache that can drop the values of
-// one generation of a session (memory.Cache and redis.Cache can).
-type generationDropper interface {
-	DropPrefix(ctx context.Context, sessionID, prefix string) error
-}
-
 // maxCachedSessions bounds Service.cachedSessions; a session pushed out
 // keeps its replaced values until their TTL, as on other instances.
 const maxCachedSessions = 100_000
 
-// dropGeneration drops the values cached under the access token issued
-// with the refresh token refreshJTI, which a rotation of session sid has
-// just replaced (seed 000: a refresh deletes the old token's entries). The
-// new tokens never reach them anyway (CacheFor); this is for the old
-// access token, still valid until it expires. It runs only for sessions
-// this instance stored values for (one round trip to Redis then), so that
-// refreshes of the others, nearly all, cost nothing; values stored through
-// another instance expire with their TTL. A failure is logged.
-func (s *Service) dropGeneration(ctx context.Context, sid, refreshJTI string) {
+// dropReplaced drops the cached values of session sid as a rotation
+// replaces its tokens (seed 000: a refresh deletes the old token's
+// entries). The new tokens never reach them anyway (CacheFor: they are
+// a new generation, with no values yet); this is for the replaced access
+// token, valid until it expires, and for values it stored again after an
+// earlier rotation. It runs only for sessions this instance stored values
+// for (one round trip to Redis then), so that refreshes of the others,
+// nearly all, cost nothing; values stored through another instance expire
+// with their TTL. A failure is logged.
+func (s *Service) dropReplaced(ctx context.Context, sid string) {
 	if s.opts.Cache == nil {
 		return
 	}
 	if _, ok := s.cachedSessions.get(sid); !ok {
 		return
 	}
-	d, ok := s.opts.Cache.(generationDropper)
-	if !ok {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 500*time.Millisecond)
 	defer cancel()
-	if err := d.DropPrefix(ctx, sid, pairedAccessID(refreshJTI)+"/"); err != nil {
-		s.opts.Logger.Warn("drop the replaced token's cached values", "session", sid, "err", err)
-	}
+	s.dropCache(ctx, sid)
 }
 
 // announceSession tells every instance that sess was revoked, and drops

@@ -58,6 +58,9 @@ func (s *Service) RefreshSliding(ctx context.Context, raw string) (string, error
 		return "", err
 	}
 	u, err := s.opts.Users.UserByID(ctx, id)
+	if errors.Is(err, latch.ErrNotFound) {
+		return "", fmt.Errorf("user %d: %w", id, token.ErrInvalid) // as a refresh token's
+	}
 	if err != nil {
 		return "", err
 	}

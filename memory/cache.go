@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -139,19 +138,6 @@ func (c *Cache) DropSession(_ context.Context, sessionID string) error {
 		c.lru.Remove(el)
 	}
 	delete(c.sessions, sessionID)
-	return nil
-}
-
-// DropPrefix removes the values of the session whose keys start with
-// prefix (one generation of them: see auth.PrincipalCache).
-func (c *Cache) DropPrefix(_ context.Context, sessionID, prefix string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for key, el := range c.sessions[sessionID] {
-		if strings.HasPrefix(key, prefix) {
-			c.remove(el)
-		}
-	}
 	return nil
 }
 

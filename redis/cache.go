@@ -96,20 +96,6 @@ redis.call('UNLINK', KEYS[1])
 return #keys
 `)
 
-// cacheDropPrefix removes the values of a session whose keys start with a
-// prefix. KEYS[1] the set; ARGV[1] the prefix.
-var cacheDropPrefix = goredis.NewScript(`
-local n = 0
-for i, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-	if string.sub(k, 1, #ARGV[1]) == ARGV[1] then
-		redis.call('UNLINK', KEYS[1] .. ':' .. k)
-		redis.call('SREM', KEYS[1], k)
-		n = n + 1
-	end
-end
-return n
-`)
-
 // Get implements latch.SessionCache: it returns (nil, false, nil) when
 // the value is absent or expired, and an error only when Redis fails.
 func (c *Cache) Get(ctx context.Context, sessionID, key string) ([]byte, bool, error) {
@@ -147,15 +133,6 @@ func (c *Cache) Delete(ctx context.Context, sessionID, key string) error {
 	err := cacheDelete.Run(ctx, c.client, []string{CacheIndexKey(sessionID), cacheKey(sessionID, key)}, key).Err()
 	if err != nil {
 		return fmt.Errorf("redis: cache delete: %w", err)
-	}
-	return nil
-}
-
-// DropPrefix removes the values of the session whose keys start with
-// prefix (one generation of them: see auth.PrincipalCache), atomically.
-func (c *Cache) DropPrefix(ctx context.Context, sessionID, prefix string) error {
-	if err := cacheDropPrefix.Run(ctx, c.client, []string{CacheIndexKey(sessionID)}, prefix).Err(); err != nil {
-		return fmt.Errorf("redis: cache drop prefix: %w", err)
 	}
 	return nil
 }

@@ -90,30 +90,6 @@ func TestSessionCache(t *testing.T, newCache func(t *testing.T) latch.SessionCac
 		get(t, c, s, "again", nil)
 	})
 
-	t.Run("DropPrefix", func(t *testing.T) {
-		c, s, other := newCache(t), sid(), sid()
-		d, ok := c.(interface {
-			DropPrefix(ctx context.Context, sessionID, prefix string) error
-		})
-		if !ok {
-			t.Skip("the cache cannot drop a generation of values (auth then leaves them to their TTL)")
-		}
-		for _, k := range []string{"gen1/orders", "gen1/profile", "gen2/orders", "gen10/orders"} {
-			set(t, c, s, k, []byte(k))
-		}
-		set(t, c, other, "gen1/orders", []byte("kept"))
-		checkErr(t, "DropPrefix", d.DropPrefix(ctx, s, "gen1/"), nil)
-		get(t, c, s, "gen1/orders", nil)
-		get(t, c, s, "gen1/profile", nil)
-		get(t, c, s, "gen2/orders", []byte("gen2/orders"))
-		get(t, c, s, "gen10/orders", []byte("gen10/orders"))
-		get(t, c, other, "gen1/orders", []byte("kept"))
-		checkErr(t, "DropPrefix of an empty session", d.DropPrefix(ctx, sid(), "gen1/"), nil)
-		// What is left still goes with the session.
-		checkErr(t, "DropSession", c.DropSession(ctx, s), nil)
-		get(t, c, s, "gen2/orders", nil)
-	})
-
 	t.Run("CopiesValues", func(t *testing.T) {
 		c, s := newCache(t), sid()
 		in := []byte("abc")

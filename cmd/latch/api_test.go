@@ -200,6 +200,8 @@ func TestRefreshErrors(t *testing.T) {
 		// SimpleJWT's token (no sid) of a user latch does not have.
 		{"unknown user", ts.mint(map[string]any{"alg": "HS256", "typ": "JWT"},
 			map[string]any{"token_type": "refresh", "exp": now + 60, "iat": now, "jti": newJTI(), "user_id": 999}), 401, bodyInvalidToken},
+		{"a UUID user id", ts.mint(map[string]any{"alg": "HS256", "typ": "JWT"},
+			map[string]any{"token_type": "refresh", "exp": now + 60, "iat": now, "jti": newJTI(), "user_id": "0b7e3c1e-6a52-4c5e-9d0e-3f1a2b4c5d6e"}), 401, bodyInvalidToken},
 		{"missing", nil, 400, `{"refresh":["This field is required."]}`},
 		{"blank", "", 400, `{"refresh":["This field may not be blank."]}`},
 	}

@@ -244,7 +244,7 @@ func TestIdleTimeoutShorterThanAccessWarns(t *testing.T) {
 		var log lockedBuffer
 		startLatchLogged(t, map[string]string{"LATCH_SESSION_IDLE_TIMEOUT": tt.idle, "LATCH_ACCESS_TOKEN_LIFETIME": "15m",
 			"LATCH_SIGNING_KEY": "short secret"}, &log)
-		eventually(t, 5*time.Second, "the short-key warning", func() bool { return strings.Contains(log.String(), "shorter than 32 bytes") })
+		eventually(t, 5*time.Second, "the short-key warning", func() bool { return strings.Contains(log.String(), "shorter than 32 bytes, the size of HS256's hash") })
 		warned := func() bool {
 			return strings.Contains(log.String(), "idle timeout is shorter than the access token lifetime")
 		}

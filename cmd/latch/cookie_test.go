@@ -112,6 +112,7 @@ func TestCookieMode(t *testing.T) {
 	r = ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": testPassword})
 	c, access = refreshSetCookie(t, r), r.str(t, "access")
 	wantResponse(t, ts.do("POST", "/api/token/blacklist/", "", ""), 401, `{"detail":"Refresh token cookie not found.","code":"token_not_valid"}`)
+	wantResponse(t, ts.do("POST", "/api/token/blacklist/", "", "", append(cookieHeader(c), "Origin", "https://evil.example")...), 403, "")
 	r = ts.do("POST", "/api/token/blacklist/", "", "", cookieHeader(c)...)
 	wantResponse(t, r, 200, `{}`)
 	if cleared := refreshSetCookie(t, r); cleared.MaxAge >= 0 {

@@ -54,9 +54,10 @@ func serve(ctx context.Context, env Env, cfg *config.Config, _ *flag.FlagSet) er
 	fmt.Fprintf(env.Stdout, "  log in:         curl -X POST %s/api/token/ -d username=alice -d password=…\n", base)
 	fmt.Fprintf(env.Stdout, "  health:         %s/healthz   metrics: %s/metrics\n", base, base)
 	fmt.Fprintf(env.Stdout, "  try it:         %s/api/docs/ (Swagger UI)   %s/demo/ (the demo page)\n", base, base)
-	if strings.HasPrefix(cfg.Algorithm, "HS") && cfg.SigningKey != "" && len(cfg.SigningKey) < 32 {
-		// RFC 7518 §3.2: an HMAC key at least as long as the hash.
-		log.Warn("LATCH_SIGNING_KEY is shorter than 32 bytes: a short HMAC secret can be guessed offline from any token", "bytes", len(cfg.SigningKey))
+	// RFC 7518 §3.2: an HMAC key at least as long as the hash.
+	if want := map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}[cfg.Algorithm]; cfg.SigningKey != "" && len(cfg.SigningKey) < want {
+		log.Warn(fmt.Sprintf("LATCH_SIGNING_KEY is shorter than %d bytes, the size of %s's hash: a short HMAC secret can be guessed offline from any token", want, cfg.Algorithm),
+			"bytes", len(cfg.SigningKey))
 	}
 	if idle := cfg.SessionIdleTimeout; idle > 0 && idle < cfg.AccessTokenLifetime {
 		// A session is used when it is refreshed: a client that only

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	netmail "net/mail"
 	"net/netip"
@@ -296,14 +297,15 @@ var settings = []setting{
 // for zero.
 func ParseDuration(v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)
+	whole := v
 	if v == "off" || v == "0" {
 		return 0, nil
 	}
 	var days time.Duration
 	if i := strings.IndexByte(v, 'd'); i > 0 {
 		n, err := strconv.ParseFloat(v[:i], 64)
-		if err != nil {
-			return 0, fmt.Errorf("not a duration: %q", v)
+		if err != nil || v[0] == '-' || v[0] == '+' || math.IsInf(n, 0) || math.IsNaN(n) || n > 100*365 {
+			return 0, fmt.Errorf("not a duration: %q (use Go durations like 15m, 36h, or 14d, 1d12h)", v)
 		}
 		days = time.Duration(n * float64(24*time.Hour))
 		v = v[i+1:]
@@ -311,7 +313,7 @@ func ParseDuration(v string) (time.Duration, error) {
 			return days, nil
 		}
 		if v[0] == '-' || v[0] == '+' {
-			return 0, fmt.Errorf("not a duration: %q (use Go durations like 15m, 36h, or 14d, 1d12h)", v)
+			return 0, fmt.Errorf("not a duration: %q (use Go durations like 15m, 36h, or 14d, 1d12h)", whole)
 		}
 	}
 	d, err := time.ParseDuration(v)

@@ -28,6 +28,11 @@ func TestParseDuration(t *testing.T) {
 		{"-5m", 0, true},
 		{"1d-1h", 0, true},
 		{"1d+1h", 0, true},
+		{"-1d", 0, true},
+		{"+1d", 0, true},
+		{"Infd", 0, true},
+		{"NaNd", 0, true},
+		{"99999999d", 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
