@@ -104,7 +104,9 @@ func (m *Manager) Cursor() int64 {
 // Load fills the index from the database. With no bus the index is
 // then synced; with one, it is synced once the subscription is up.
 func (m *Manager) Load(ctx context.Context) error {
-	if err := m.catchUp(ctx); err != nil {
+	// No user record is cached before the index is loaded: the log's
+	// past version bumps are announced to no one (UserChanged).
+	if err := m.catchUp(ctx, false); err != nil {
 		return err
 	}
 	if m.opts.Bus == nil {
@@ -116,7 +118,7 @@ func (m *Manager) Load(ctx context.Context) error {
 // catchUp applies the log records after the cursor. The database assigns
 // Seq in commit order, so following it misses nothing, whatever the
 // clocks of the instances that wrote the records.
-func (m *Manager) catchUp(ctx context.Context) error {
+func (m *Manager) catchUp(ctx context.Context, announce bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.opts.Now()
@@ -129,6 +131,11 @@ func (m *Manager) catchUp(ctx context.Context) error {
 		for _, r := range recs {
 			if until := r.At.Add(m.opts.Window); !until.Before(now) { // else: every token it covers has expired
 				rs = append(rs, latch.Revocation{SessionID: r.SessionID, Version: r.Version, Until: until})
+			}
+			if f := m.opts.UserChanged; f != nil && announce && r.Version.UserID != 0 {
+				// A new version is a changed user record (a deactivation
+				// by latch deactivate, say), as on the bus.
+				f(r.Version.UserID)
 			}
 		}
 		m.index.ApplyAll(rs)
@@ -179,7 +186,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-m.wake:
 			woken = true
 		}
-		if err := m.catchUp(ctx); err != nil {
+		if err := m.catchUp(ctx, true); err != nil {
 			if ctx.Err() == nil {
 				m.opts.Logger.Warn("revocation catch-up failed", "err", err)
 			}

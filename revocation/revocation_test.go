@@ -190,7 +190,9 @@ func TestManagerCatchUp(t *testing.T) {
 	db := newStore(t)
 	now := time.Now().UTC()
 	u, s := session(t, db, "alice", now)
-	m, err := NewManager(Options{Source: db, Window: 15 * time.Minute, CatchUp: 20 * time.Millisecond})
+	var changed atomic.Int64 // the last user announced as changed
+	m, err := NewManager(Options{Source: db, Window: 15 * time.Minute, CatchUp: 20 * time.Millisecond,
+		UserChanged: func(id int64) { changed.Store(id) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +207,17 @@ func TestManagerCatchUp(t *testing.T) {
 	for m.Check(ctx, s.ID, u.ID, 0) == nil {
 		if time.Now().After(deadline) {
 			t.Fatal("catch-up did not pick up a revocation made in the database")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A new token version (latch deactivate, from another process) is a
+	// changed user record too: the user caches hear of it.
+	if _, err := db.BumpTokenVersion(ctx, u.ID, "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for changed.Load() != u.ID {
+		if time.Now().After(deadline) {
+			t.Fatal("catch-up did not announce the user whose version changed")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

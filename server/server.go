@@ -140,7 +140,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Window: auth.RevocationWindow(opts),
 		Logger: cfg.Logger,
 		Now:    cfg.Now,
-		// Messages arrive once Run subscribes, after s.auth is made.
+		// Messages and catch-ups arrive once Run starts, after s.auth is
+		// made (Load announces none).
 		UserChanged: func(id int64) { s.auth.ForgetUser(id) },
 	})
 	if err != nil {

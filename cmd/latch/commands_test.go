@@ -95,8 +95,16 @@ func TestCommands(t *testing.T) {
 		return ts.do("GET", "/api/me/", "", "", bearer(b.access)...).status == 401
 	})
 
-	ok("", "deactivate", "ａｌｉｃｅ") // NFKC-normalized, as at login
+	r = loginWith("another fine secret")
+	c := pair{r.str(t, "access"), r.str(t, "refresh")}
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(c.access)...), 200, "") // the user is cached now
+	ok("", "deactivate", "ａｌｉｃｅ")                                                   // NFKC-normalized, as at login
 	wantResponse(t, loginWith("another fine secret"), 401, bodyBadCredentials)
+	// The running server learns it from the database's log, and words it
+	// as SimpleJWT does: its cached record of alice is dropped with it.
+	eventually(t, 5*time.Second, "the server names the deactivated user", func() bool {
+		return ts.do("GET", "/api/me/", "", "", bearer(c.access)...).body == `{"detail":"User is inactive","code":"user_inactive"}`
+	})
 
 	if out := ok("", "keys", "list"); !strings.Contains(out, "signing       HS256") {
 		t.Errorf("keys list: %q", out)

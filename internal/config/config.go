@@ -165,7 +165,7 @@ var settings = []setting{
 	{"database-url", "", "postgres://… or sqlite:///path (default: SQLite in the data dir)", str(func(c *Config) *string { return &c.DatabaseURL })},
 	{"redis-url", "", "redis://… (several comma-separated addresses: Redis Cluster); unset: in-process state", str(func(c *Config) *string { return &c.RedisURL })},
 	{"signing-key", "", "HS secret or PEM private key (default: generated and kept in the data dir)", str(func(c *Config) *string { return &c.SigningKey })},
-	{"verifying-keys", "", "extra verification keys (PEM public keys or HS secrets, separated by blank lines) accepted during key rotation", str(func(c *Config) *string { return &c.VerifyingKeys })},
+	{"verifying-keys", "", "extra verification keys accepted during key rotation: PEM public keys, then HS secrets one per line", str(func(c *Config) *string { return &c.VerifyingKeys })},
 	{"algorithm", "HS256", "signing algorithm: HS256, HS384, HS512, ES256, EdDSA, RS256", str(func(c *Config) *string { return &c.Algorithm })},
 	{"audience", "", "aud claim written and required (SimpleJWT AUDIENCE)", str(func(c *Config) *string { return &c.Audience })},
 	{"issuer", "", "iss claim written and required (SimpleJWT ISSUER)", str(func(c *Config) *string { return &c.Issuer })},
