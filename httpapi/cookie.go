@@ -130,16 +130,25 @@ func (s *Server) cookieLogin(path string) handlerFunc {
 	}
 }
 
+// refreshCookieOf returns the refresh token of r's cookie, or the error
+// that answers its absence. The body holds nothing latch reads, but a
+// malformed one is still the same 4xx as on every endpoint.
+func (s *Server) refreshCookieOf(r *http.Request) (string, error) {
+	if _, err := s.readForm(r); err != nil {
+		return "", err
+	}
+	raw := cookieRefresh(r)
+	if raw == "" {
+		return "", errNoRefreshCookie
+	}
+	return raw, nil
+}
+
 func (s *Server) cookieRefreshHandler(path string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		// The body holds nothing latch reads, but a malformed one is
-		// still the same 4xx as on every endpoint.
-		if _, err := s.readForm(r); err != nil {
+		raw, err := s.refreshCookieOf(r)
+		if err != nil {
 			return err
-		}
-		raw := cookieRefresh(r)
-		if raw == "" {
-			return errNoRefreshCookie
 		}
 		pair, err := s.opts.Auth.Refresh(r.Context(), raw)
 		s.metrics.refreshes.WithLabelValues(result(err)).Inc()
@@ -159,14 +168,11 @@ func (s *Server) cookieRefreshHandler(path string) handlerFunc {
 // from then on whatever the answer.
 func (s *Server) cookieBlacklist(path string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := s.readForm(r); err != nil {
+		raw, err := s.refreshCookieOf(r)
+		if err != nil {
 			return err
 		}
-		raw := cookieRefresh(r)
-		if raw == "" {
-			return errNoRefreshCookie
-		}
-		err := s.opts.Auth.Blacklist(r.Context(), raw)
+		err = s.opts.Auth.Blacklist(r.Context(), raw)
 		if err == nil || isTokenError(err) {
 			s.clearRefreshCookie(w, path)
 		}
