@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,9 +117,12 @@ type Server struct {
 	mux     *http.ServeMux
 	exact   map[string]exactRoute // see route
 	muxOnly bool                  // exact is not used
-	metrics *metrics
-	csrf    *http.CrossOriginProtection
-	clients *clientAuth // introspection callers
+	// fallback serves the paths no route names: latch's 404, or the
+	// gateway's upstream.
+	fallback http.Handler
+	metrics  *metrics
+	csrf     *http.CrossOriginProtection
+	clients  *clientAuth // introspection callers
 }
 
 // New returns a Server with every route registered.
@@ -169,7 +173,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.h.ServeHTTP(w, r)
 		return
 	}
+	if !cleanPath(r.URL.Path) && r.Method != http.MethodConnect {
+		// The mux would redirect to the cleaned path, with an HTML body;
+		// as Django's resolver, latch matches no route here: its JSON 404
+		// (or, in gateway mode, the upstream's answer).
+		r.Pattern = "/"
+		s.fallback.ServeHTTP(w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// cleanPath reports whether p has no empty, "." or ".." element: what
+// path.Clean would leave as it is, trailing slash apart.
+func cleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return true // "*" (OPTIONS *), or nothing the mux would clean
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 // exactRoute is a route registered under a literal path.
@@ -251,10 +276,11 @@ func (s *Server) routes() {
 		s.demoRoutes()
 	}
 	if s.opts.Upstream != nil {
-		s.mux.Handle("/", s.gateway())
+		s.fallback = s.gateway()
 	} else {
-		s.mux.Handle("/", s.adapt("other", methods{}))
+		s.fallback = s.adapt("other", methods{})
 	}
+	s.mux.Handle("/", s.fallback)
 }
 
 // route registers path with and without its trailing slash: Django answers
