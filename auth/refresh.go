@@ -96,6 +96,17 @@ func (s *Service) parseLiveRefresh(ctx context.Context, raw string) (*token.Clai
 	return c, u, nil
 }
 
+// refreshUser loads the user a refresh (or sliding) token names. No such
+// user (deleted, or never here: a SimpleJWT token of another user table)
+// makes the token no good, a 401 like any other.
+func (s *Service) refreshUser(ctx context.Context, id int64) (*latch.User, error) {
+	u, err := s.opts.Users.UserByID(ctx, id)
+	if errors.Is(err, latch.ErrNotFound) {
+		return nil, fmt.Errorf("user %d: %w", id, token.ErrInvalid)
+	}
+	return u, err
+}
+
 // liveUser loads the user of refresh token c and checks that its tokens
 // may still be used: the user is active and c's version not revoked.
 func (s *Service) liveUser(ctx context.Context, c *token.Claims) (*latch.User, error) {
@@ -103,12 +114,7 @@ func (s *Service) liveUser(ctx context.Context, c *token.Claims) (*latch.User, e
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.opts.Users.UserByID(ctx, id)
-	if errors.Is(err, latch.ErrNotFound) {
-		// No such user (deleted, or never here: a SimpleJWT token of
-		// another user table): the token is no good, a 401 like any other.
-		return nil, fmt.Errorf("user %d: %w", id, token.ErrInvalid)
-	}
+	u, err := s.refreshUser(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -135,8 +135,8 @@ type Service struct {
 	verified *verifiedCache
 	users    *userCache
 	// cachedSessions are the sessions this instance stored cache values
-	// for: a rotation of one drops the values of the access token it
-	// replaces (dropGeneration); the others cost nothing.
+	// for: a rotation of one drops them (dropReplaced); the others cost
+	// nothing.
 	cachedSessions *generations[string, struct{}]
 	pending        sync.WaitGroup // mail work requests left running (Drain)
 	// authenticated counts accepted access tokens: the load signal of

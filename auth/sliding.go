@@ -57,10 +57,7 @@ func (s *Service) RefreshSliding(ctx context.Context, raw string) (string, error
 	if err != nil {
 		return "", err
 	}
-	u, err := s.opts.Users.UserByID(ctx, id)
-	if errors.Is(err, latch.ErrNotFound) {
-		return "", fmt.Errorf("user %d: %w", id, token.ErrInvalid) // as a refresh token's
-	}
+	u, err := s.refreshUser(ctx, id)
 	if err != nil {
 		return "", err
 	}

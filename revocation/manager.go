@@ -40,9 +40,10 @@ type Options struct {
 	Logger      *slog.Logger
 	Now         func() time.Time
 	// UserChanged, if set, is called with the id of each user whose
-	// record an instance (this one included) announced as changed on the
-	// bus (latch.Revocation.UserChanged, or a new token version), for the
-	// caches of user records.
+	// record an instance (this one included) changed: announced on the bus
+	// (latch.Revocation.UserChanged, or a new token version), or a new
+	// token version found in the database's log by Run's catch-up. It is
+	// for the caches of user records.
 	UserChanged func(userID int64)
 }
 

@@ -297,23 +297,20 @@ var settings = []setting{
 // for zero.
 func ParseDuration(v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)
-	whole := v
 	if v == "off" || v == "0" {
 		return 0, nil
 	}
 	var days time.Duration
 	if i := strings.IndexByte(v, 'd'); i > 0 {
 		n, err := strconv.ParseFloat(v[:i], 64)
-		if err != nil || v[0] == '-' || v[0] == '+' || math.IsInf(n, 0) || math.IsNaN(n) || n > 100*365 {
+		signed := func(s string) bool { return s != "" && (s[0] == '-' || s[0] == '+') }
+		if err != nil || signed(v) || signed(v[i+1:]) || math.IsInf(n, 0) || math.IsNaN(n) || n > 100*365 {
 			return 0, fmt.Errorf("not a duration: %q (use Go durations like 15m, 36h, or 14d, 1d12h)", v)
 		}
 		days = time.Duration(n * float64(24*time.Hour))
 		v = v[i+1:]
 		if v == "" {
 			return days, nil
-		}
-		if v[0] == '-' || v[0] == '+' {
-			return 0, fmt.Errorf("not a duration: %q (use Go durations like 15m, 36h, or 14d, 1d12h)", whole)
 		}
 	}
 	d, err := time.ParseDuration(v)
