@@ -29,3 +29,11 @@ export async function waitHealthy(base, proc, deadline = Date.now() + 30_000) {
   }
   throw new Error('latch did not become healthy in 30 s');
 }
+
+// stop ends a process this test started, by its pid, and waits for it.
+export async function stop(proc) {
+  if (!proc || proc.exitCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  process.kill(proc.pid, 'SIGTERM');
+  await exited;
+}

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { ci, freePort, waitHealthy } from './harness.mjs';
+import { ci, freePort, stop, waitHealthy } from './harness.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -78,11 +78,7 @@ describe('password reset in a browser', { skip }, () => {
 
   after(async () => {
     await browser?.close();
-    if (latch && latch.exitCode === null) {
-      const exited = new Promise((r) => latch.once('exit', r));
-      process.kill(latch.pid, 'SIGTERM'); // this process only, by its pid
-      await exited;
-    }
+    await stop(latch); // this process only, by its pid
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 

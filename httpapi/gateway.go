@@ -80,6 +80,15 @@ func (s *Server) gateway() http.Handler {
 						delete(p.header, k)
 					}
 				}
+				// latch's CORS answer, when it gave one, is the one the
+				// browser reads: the upstream's would double it.
+				if _, set := p.header["Access-Control-Allow-Origin"]; set {
+					for k := range res.Header {
+						if isCORSHeader(k) {
+							delete(res.Header, k)
+						}
+					}
+				}
 			}
 			return nil
 		},

@@ -11,6 +11,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -72,6 +73,12 @@ type Options struct {
 	// IntrospectionClients are the HTTP Basic id → secret pairs allowed to
 	// call /api/token/introspect/; none: it answers 401 to everyone.
 	IntrospectionClients map[string]string
+	// CORSOrigins are the origins (https://app.example.com) whose pages may
+	// call latch from a browser with credentials: latch answers their
+	// preflights (on every path, the gateway's too), adds CORS headers to
+	// its answers to them, and the CSRF check of the cookie endpoints and
+	// account pages trusts them. None: no CORS headers, same origin only.
+	CORSOrigins []string
 	// PublicURL is the scheme and host (https://auth.example.com) that
 	// links in account mail point at; empty: the request's (see
 	// publicBase), which a client can choose.
@@ -119,10 +126,12 @@ type Server struct {
 	muxOnly bool                  // exact is not used
 	// fallback serves the paths no route names: latch's 404, or the
 	// gateway's upstream.
-	fallback http.Handler
-	metrics  *metrics
-	csrf     *http.CrossOriginProtection
-	clients  *clientAuth // introspection callers
+	fallback  http.Handler
+	metrics   *metrics
+	csrf      *http.CrossOriginProtection
+	cors      cors // nil: CORS off
+	preflight func(method string, status int, d time.Duration)
+	clients   *clientAuth // introspection callers
 }
 
 // New returns a Server with every route registered.
@@ -153,6 +162,17 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: m, csrf: http.NewCrossOriginProtection(),
 		clients: newClientAuth(opts.IntrospectionClients)}
+	if s.cors, err = newCORS(opts.CORSOrigins); err != nil {
+		return nil, fmt.Errorf("httpapi: CORSOrigins: %w", err)
+	}
+	for o := range s.cors {
+		if err := s.csrf.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("httpapi: CORS origin: %w", err)
+		}
+	}
+	if s.cors != nil {
+		s.preflight = m.route("preflight")
+	}
 	s.routes()
 	return s, nil
 }
@@ -164,6 +184,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h["X-Content-Type-Options"] = headerNoSniff // shared slices: never modified
 	if !s.opts.Cookies.Insecure {
 		h["Strict-Transport-Security"] = headerHSTS
+	}
+	if s.cors != nil {
+		start := time.Now()
+		if s.cors.apply(w, r) {
+			s.preflight(r.Method, http.StatusNoContent, time.Since(start))
+			return
+		}
 	}
 	// A literal route's own path (no escapes the mux would read
 	// differently) goes straight to its handler: the handler and pattern

@@ -73,6 +73,10 @@ type Config struct {
 	// IntrospectionClients are the HTTP Basic id → secret pairs allowed to
 	// call /api/token/introspect/; none: it answers 401 to everyone.
 	IntrospectionClients map[string]string
+	// CORSOrigins are the origins (https://app.example.com) whose pages may
+	// call latch from a browser with credentials (httpapi.Options); none:
+	// same origin only.
+	CORSOrigins []string
 
 	CookieMode      bool          // token endpoints use the refresh cookie
 	InsecureCookies bool          // cookies without Secure, for local http

@@ -286,6 +286,7 @@ func (s *Server) newAPI() (*httpapi.Server, error) {
 		Omit:           s.cfg.Omit,
 	}
 	opts.IntrospectionClients = s.cfg.IntrospectionClients
+	opts.CORSOrigins = s.cfg.CORSOrigins
 	if s.cfg.Routes != nil {
 		opts.Routes = s.cfg.Routes(s)
 	}

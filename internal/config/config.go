@@ -65,6 +65,7 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	Upstream       string   // gateway mode's upstream URL; empty: off
 	UpstreamPublic []string // path prefixes proxied without a token
+	CORSOrigins    []string // origins allowed to call latch from a browser
 	// IntrospectionClients are the id → secret pairs of
 	// LATCH_INTROSPECTION_CLIENTS.
 	IntrospectionClients map[string]string
@@ -229,6 +230,17 @@ var settings = []setting{
 				return fmt.Errorf("not a path prefix: %q", f)
 			}
 			c.UpstreamPublic = append(c.UpstreamPublic, f)
+		}
+		return nil
+	}},
+	{"cors-allowed-origins", "", "comma-separated origins (https://app.example.com) whose pages may call latch from a browser, with credentials; the cookie endpoints' CSRF check trusts them too; unset: same origin only", func(c *Config, v string) error {
+		c.CORSOrigins = nil
+		for _, f := range splitList(v) {
+			o, err := httpapi.NormalizeOrigin(f)
+			if err != nil {
+				return err
+			}
+			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
 		return nil
 	}},
@@ -593,6 +605,7 @@ func (c *Config) Server() server.Config {
 		TrustedProxies:              c.TrustedProxies,
 		Upstream:                    c.Upstream,
 		UpstreamPublic:              c.UpstreamPublic,
+		CORSOrigins:                 c.CORSOrigins,
 		IntrospectionClients:        c.IntrospectionClients,
 		CookieMode:                  c.CookieMode,
 		InsecureCookies:             !c.CookieSecure,

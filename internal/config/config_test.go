@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +121,43 @@ func TestValidate(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err %v, want one mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCORSOrigins(t *testing.T) {
+	tests := []struct {
+		value   string
+		want    []string
+		wantErr string // "": valid
+	}{
+		{"", nil, ""},
+		{"http://localhost:3000, HTTPS://App.Example.com:443,https://[::1]:8443", []string{"http://localhost:3000", "https://app.example.com", "https://[::1]:8443"}, ""},
+		{"http://example.com:80", []string{"http://example.com"}, ""},
+		{"https://app.example.com/", nil, "no path"},
+		{"https://app.example.com/app", nil, "no path"},
+		{"https://app.example.com?x", nil, "no path"},
+		{"*", nil, "wildcard"},
+		{"app.example.com", nil, "scheme"},
+		{"ftp://app.example.com", nil, "scheme"},
+		{"https://", nil, "no host"},
+		{"https://user@app.example.com", nil, "no path, query or user"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			c, err := build(t, nil, map[string]string{"LATCH_CORS_ALLOWED_ORIGINS": tt.value})
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := c.Server().CORSOrigins; !slices.Equal(got, tt.want) {
+					t.Fatalf("got %q, want %q", got, tt.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "LATCH_CORS_ALLOWED_ORIGINS") {
+				t.Fatalf("error %v, want one naming LATCH_CORS_ALLOWED_ORIGINS and %q", err, tt.wantErr)
 			}
 		})
 	}
