@@ -185,7 +185,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.opts.Cookies.Insecure {
 		h["Strict-Transport-Security"] = headerHSTS
 	}
-	if s.cors != nil {
+	// Forward auth answers a proxy, not a browser: a preflight to be
+	// checked there gets the check's answer (401 without a token), else the
+	// proxy would pass it upstream unauthenticated.
+	if s.cors != nil && r.URL.Path != forwardAuthPath && r.URL.Path != forwardAuthPath[:len(forwardAuthPath)-1] {
 		start := time.Now()
 		if s.cors.apply(w, r) {
 			s.preflight(r.Method, http.StatusNoContent, time.Since(start))
@@ -223,6 +226,9 @@ func cleanPath(p string) bool {
 	}
 	return c == p
 }
+
+// forwardAuthPath is forward auth's endpoint.
+const forwardAuthPath = "/api/auth/check/"
 
 // exactRoute is a route registered under a literal path.
 type exactRoute struct {
@@ -272,7 +278,7 @@ func (s *Server) routes() {
 	s.route("/api/logout/all/", methods{"POST": s.authed(s.logoutAll)})
 	s.route("/api/me/", methods{"GET": s.authed(s.me), "PATCH": s.authed(s.updateMe)})
 	s.accountRoutes()
-	s.route("/api/auth/check/", methods{anyMethod: s.forwardAuth})
+	s.route(forwardAuthPath, methods{anyMethod: s.forwardAuth})
 	s.route("/api/token/introspect/", methods{"POST": s.introspect})
 	for _, rt := range s.opts.Routes {
 		s.route(rt.Path, methods{rt.Method: s.authed(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
