@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -313,9 +314,14 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, p *auth.P
 	return nil
 }
 
+// JWKSMaxAge is how long /.well-known/jwks.json may be cached.
+const JWKSMaxAge = 5 * time.Minute
+
+var jwksCacheControl = fmt.Sprintf("public, max-age=%d", int(JWKSMaxAge.Seconds()))
+
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Cache-Control", jwksCacheControl)
 	w.Write(s.opts.Tokens.JWKS())
 	return nil
 }

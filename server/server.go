@@ -55,6 +55,12 @@ var (
 	_ Store = (*postgres.DB)(nil)
 )
 
+// KeyPublishDelay is how long a staged key (token.KeySet.Stage, latch keys
+// rotate) is published before it signs: twice the time /.well-known/jwks.json
+// may be cached, so that resource servers know it before they meet a token
+// it signed.
+const KeyPublishDelay = 2 * httpapi.JWKSMaxAge
+
 // Server is latch assembled from a Config.
 type Server struct {
 	cfg         Config
@@ -425,6 +431,9 @@ func newEngine(cfg Config) (*token.Engine, error) {
 		}
 	} else if cfg.KeepKeys {
 		opts.SigningKey, opts.VerificationKeys = set.Signing, set.Verification
+		if !set.NextFrom.IsZero() { // published: it may sign already
+			opts.NextKey, opts.NextFrom = set.Next, set.NextFrom
+		}
 	} else {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data dir: %w", err)
@@ -436,7 +445,18 @@ func newEngine(cfg Config) (*token.Engine, error) {
 		if created {
 			cfg.Logger.Info("generated a signing key", "alg", set.Signing.Algorithm, "kid", set.Signing.ID, "file", cfg.keySetPath())
 		}
+		if set.Publish(cfg.Now(), KeyPublishDelay) {
+			// Unsaved, the next start publishes it again for as long,
+			// or promotes it again: both safe.
+			if err := set.Save(cfg.keySetPath()); err != nil {
+				cfg.Logger.Warn("could not record the key set's change", "file", cfg.keySetPath(), "err", err)
+			}
+		}
+		if set.Next != nil {
+			cfg.Logger.Info("next signing key published", "alg", set.Next.Algorithm, "kid", set.Next.ID, "signs_from", set.NextFrom.UTC().Format(time.RFC3339))
+		}
 		opts.SigningKey, opts.VerificationKeys = set.Signing, set.Verification
+		opts.NextKey, opts.NextFrom = set.Next, set.NextFrom
 	}
 	extra, err := token.ParseVerificationKeys(cfg.Algorithm, cfg.VerifyingKeys)
 	if err != nil {

@@ -39,18 +39,22 @@ type Options struct {
 	Leeway time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// NextKey, if set, is published and verifies from the start, and signs
+	// instead of SigningKey from NextFrom on: resource servers that cache
+	// the JWKS learn it before they meet a token it signed.
+	NextKey  *Key
+	NextFrom time.Time
 }
 
 // Engine signs and verifies tokens. It is safe for concurrent use.
 type Engine struct {
-	signing        *Key
+	signer
+	next           *signer // Options.NextKey's, signing from nextFrom on
+	nextFrom       time.Time
 	byKID          map[string]*Key
 	byAlg          map[string][]*Key
-	method         jwt.SigningMethod
-	header         string // base64url JOSE header of the tokens Sign makes
 	parser         *jwt.Parser
 	validator      *jwt.Validator // the parser's claim checks, for parseOwn
-	macs           *macPool       // the signing key's, when it is an HMAC secret
 	userIDClaim    string
 	userIDAsString bool
 	audience       string
@@ -68,11 +72,13 @@ func New(opts Options) (*Engine, error) {
 	if opts.Leeway < 0 {
 		return nil, errors.New("token: Options.Leeway is negative")
 	}
+	if opts.NextKey != nil && (!opts.NextKey.CanSign() || !opts.NextKey.usable()) {
+		return nil, errors.New("token: Options.NextKey must be a key with a secret or private key")
+	}
 	e := &Engine{
-		signing:        opts.SigningKey,
 		byKID:          make(map[string]*Key),
 		byAlg:          make(map[string][]*Key),
-		method:         method(opts.SigningKey.Algorithm),
+		nextFrom:       opts.NextFrom,
 		userIDClaim:    opts.UserIDClaim,
 		userIDAsString: opts.UserIDAsString,
 		audience:       opts.Audience,
@@ -92,9 +98,13 @@ func New(opts Options) (*Engine, error) {
 
 	var (
 		algs []string
-		keys []*Key // signing key first, then verification keys; unique kids
+		keys []*Key // signing key first, then verification keys, then the next; unique kids
 	)
-	for i, k := range append([]*Key{opts.SigningKey}, opts.VerificationKeys...) {
+	all := append([]*Key{opts.SigningKey}, opts.VerificationKeys...)
+	if opts.NextKey != nil {
+		all = append(all, opts.NextKey)
+	}
+	for i, k := range all {
 		if !k.usable() {
 			return nil, fmt.Errorf("token: Options.VerificationKeys[%d] is not a usable key", i-1)
 		}
@@ -127,17 +137,17 @@ func New(opts Options) (*Engine, error) {
 	}
 	e.parser = jwt.NewParser(parserOpts...)
 	e.validator = jwt.NewValidator(parserOpts...)
-	if m, ok := e.method.(*jwt.SigningMethodHMAC); ok && e.signing.secret != nil {
-		e.macs = newMACPool(m.Hash.New, e.signing.secret())
+	var err error
+	if e.signer, err = newSigner(opts.SigningKey); err != nil {
+		return nil, err
 	}
-
-	// golang-jwt would also marshal the header with sorted keys; PyJWT sorts
-	// them too (alg, kid, typ).
-	header, err := json.Marshal(map[string]string{"alg": e.signing.Algorithm, "kid": e.signing.ID, "typ": "JWT"})
-	if err != nil {
-		return nil, fmt.Errorf("token: header: %w", err)
+	if opts.NextKey != nil {
+		next, err := newSigner(opts.NextKey)
+		if err != nil {
+			return nil, err
+		}
+		e.next = &next
 	}
-	e.header = b64.EncodeToString(header)
 
 	set := struct {
 		Keys []jwk `json:"keys"`
@@ -153,12 +163,43 @@ func New(opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// signer is a signing key with what Sign needs of it.
+type signer struct {
+	signing *Key
+	method  jwt.SigningMethod
+	header  string   // base64url JOSE header of the tokens it signs
+	macs    *macPool // the key's, when it is an HMAC secret
+}
+
+func newSigner(k *Key) (signer, error) {
+	sg := signer{signing: k, method: method(k.Algorithm)}
+	if m, ok := sg.method.(*jwt.SigningMethodHMAC); ok && k.secret != nil {
+		sg.macs = newMACPool(m.Hash.New, k.secret())
+	}
+	// golang-jwt would also marshal the header with sorted keys; PyJWT sorts
+	// them too (alg, kid, typ).
+	header, err := json.Marshal(map[string]string{"alg": k.Algorithm, "kid": k.ID, "typ": "JWT"})
+	if err != nil {
+		return signer{}, fmt.Errorf("token: header: %w", err)
+	}
+	sg.header = b64.EncodeToString(header)
+	return sg, nil
+}
+
+// active is the signer of a token signed now.
+func (e *Engine) active() *signer {
+	if e.next != nil && !e.now().Before(e.nextFrom) {
+		return e.next
+	}
+	return &e.signer
+}
+
 // UserIDAsString reports whether an integer user id is written as a JSON
 // string (Options.UserIDAsString).
 func (e *Engine) UserIDAsString() bool { return e.userIDAsString }
 
-// Algorithm returns the signing key's algorithm.
-func (e *Engine) Algorithm() string { return e.signing.Algorithm }
+// Algorithm returns the algorithm of the key that signs now.
+func (e *Engine) Algorithm() string { return e.active().signing.Algorithm }
 
 // JWKS returns the JSON Web Key Set of the public keys of the engine's
 // asymmetric keys, signing and verification ones: {"keys":[…]}, each with
@@ -175,20 +216,21 @@ func (e *Engine) Sign(c Claims) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if e.macs != nil {
+	sg := e.active()
+	if sg.macs != nil {
 		// header.payload.signature in one buffer.
-		buf := make([]byte, 0, len(e.header)+1+b64.EncodedLen(len(body))+1+b64.EncodedLen(64))
-		buf = append(append(buf, e.header...), '.')
+		buf := make([]byte, 0, len(sg.header)+1+b64.EncodedLen(len(body))+1+b64.EncodedLen(64))
+		buf = append(append(buf, sg.header...), '.')
 		buf = b64.AppendEncode(buf, body)
 		var sig [64]byte
-		mac := e.macs.sum(sig[:0], buf)
+		mac := sg.macs.sum(sig[:0], buf)
 		buf = b64.AppendEncode(append(buf, '.'), mac)
 		return string(buf), nil
 	}
-	signingString := e.header + "." + b64.EncodeToString(body)
-	sig, err := e.method.Sign(signingString, e.signing.signingKey())
+	signingString := sg.header + "." + b64.EncodeToString(body)
+	sig, err := sg.method.Sign(signingString, sg.signing.signingKey())
 	if err != nil {
-		return "", fmt.Errorf("token: sign with %s: %w", e.signing.Algorithm, err)
+		return "", fmt.Errorf("token: sign with %s: %w", sg.signing.Algorithm, err)
 	}
 	return signingString + "." + b64.EncodeToString(sig), nil
 }
@@ -227,7 +269,8 @@ func (e *Engine) parseGeneral(raw string, want Type) (*Claims, error) {
 	return e.claims(p, want)
 }
 
-// parseOwn decides the tokens Sign made with an HMAC signing key as
+// parseOwn decides the tokens Sign made with an HMAC signing key (a next
+// key's take the general path) as
 // golang-jwt would: the exact header Sign writes (so alg and kid name
 // that key), a signature that verifies, a payload that decodes, then the
 // parser's own claim checks, whose failure it reports as golang-jwt's

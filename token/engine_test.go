@@ -3,6 +3,7 @@ package token_test
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -654,5 +655,52 @@ func TestParseUserIDAndVersion(t *testing.T) {
 				t.Errorf("UserID, Version = %q, %d; want %q, %d", c.UserID, c.Version, tt.userID, tt.ver)
 			}
 		})
+	}
+}
+
+// The next key is in the JWKS and verifies from the start, and signs from
+// NextFrom on.
+func TestEngineNextKey(t *testing.T) {
+	current, next := mustGenerate(t, "ES256"), mustGenerate(t, "EdDSA")
+	now := t0
+	e := mustEngine(t, token.Options{SigningKey: current, NextKey: next, NextFrom: t0.Add(time.Minute), Now: func() time.Time { return now }})
+	var jwks struct {
+		Keys []struct{ Kid string } `json:"keys"`
+	}
+	if err := json.Unmarshal(e.JWKS(), &jwks); err != nil {
+		t.Fatal(err)
+	}
+	if len(jwks.Keys) != 2 || jwks.Keys[0].Kid != current.ID || jwks.Keys[1].Kid != next.ID {
+		t.Fatalf("JWKS %s, want the current key and the next", e.JWKS())
+	}
+	kid := func(raw string) string {
+		t.Helper()
+		h, _, _ := strings.Cut(raw, ".")
+		b, _ := base64.RawURLEncoding.DecodeString(h)
+		var hdr struct{ Kid, Alg string }
+		json.Unmarshal(b, &hdr)
+		return hdr.Alg + " " + hdr.Kid
+	}
+	before := mustSign(t, e, accessClaims())
+	if got := kid(before); got != "ES256 "+current.ID || e.Algorithm() != "ES256" {
+		t.Fatalf("before NextFrom: signed by %s, Algorithm %s", got, e.Algorithm())
+	}
+	now = t0.Add(time.Minute)
+	after := mustSign(t, e, accessClaims())
+	if got := kid(after); got != "EdDSA "+next.ID || e.Algorithm() != "EdDSA" {
+		t.Fatalf("at NextFrom: signed by %s, Algorithm %s", got, e.Algorithm())
+	}
+	now = t0 // both verify, whichever signs
+	for _, raw := range []string{before, after} {
+		if _, err := e.Parse(raw, token.Access); err != nil {
+			t.Errorf("Parse(%s): %v", kid(raw), err)
+		}
+	}
+	pub, err := token.ParsePublicKeyPEM("RS256", readFixture(t, "rsa2048-pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := token.New(token.Options{SigningKey: current, NextKey: pub}); err == nil {
+		t.Error("a next key without its private half was accepted")
 	}
 }

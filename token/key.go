@@ -259,6 +259,9 @@ func (k *Key) verificationKey() any {
 
 // publicOnly returns the key without its private half; HMAC keys are returned
 // unchanged since their secret is needed to verify.
+// Symmetric reports whether k is an HMAC secret, which no JWKS publishes.
+func (k *Key) Symmetric() bool { return k.secret != nil }
+
 func (k *Key) publicOnly() *Key {
 	if k.secret != nil || k.private == nil {
 		return k

@@ -8,18 +8,25 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // KeySet is the persisted set of keys: one active signing key plus the
-// retired keys that still verify the tokens they signed.
+// retired keys that still verify the tokens they signed, and maybe a next
+// key, published before it signs (see [KeySet.Stage]).
 //
 // Its file is JSON, mode 0600:
 //
 //	{"version":1,"signing":{"kid":"…","alg":"HS256","secret":"<base64>"},
-//	 "verification":[{"kid":"…","alg":"ES256","pem":"-----BEGIN PUBLIC KEY-----…"}]}
+//	 "verification":[{"kid":"…","alg":"ES256","pem":"-----BEGIN PUBLIC KEY-----…"}],
+//	 "next":{"kid":"…","alg":"ES256","pem":"-----BEGIN PRIVATE KEY-----…"},"next_signs_from":"2026-12-07T22:40:00Z"}
 type KeySet struct {
 	Signing      *Key
 	Verification []*Key
+	// Next is a staged key: published from the first start that loads it,
+	// signing from NextFrom on (zero: not yet published; see Publish).
+	Next     *Key
+	NextFrom time.Time
 }
 
 // ErrAlgorithmMismatch is returned by [LoadOrCreateKeySet] when the stored
@@ -32,6 +39,8 @@ type keySetFile struct {
 	Version      int       `json:"version"`
 	Signing      *keyFile  `json:"signing"`
 	Verification []keyFile `json:"verification,omitempty"`
+	Next         *keyFile  `json:"next,omitempty"`
+	NextFrom     time.Time `json:"next_signs_from,omitzero"`
 }
 
 type keyFile struct {
@@ -106,6 +115,15 @@ func LoadKeySet(path string) (*KeySet, error) {
 		}
 		s.Verification = append(s.Verification, k)
 	}
+	if f.Next != nil {
+		if s.Next, err = decodeKey(*f.Next); err != nil {
+			return nil, fmt.Errorf("token: key set %s: next key: %w", path, err)
+		}
+		if !s.Next.CanSign() {
+			return nil, fmt.Errorf("token: key set %s: the next key cannot sign", path)
+		}
+		s.NextFrom = f.NextFrom
+	}
 	return s, nil
 }
 
@@ -132,6 +150,13 @@ func (s *KeySet) save(path string, exclusive bool) error {
 			return err
 		}
 		f.Verification = append(f.Verification, kf)
+	}
+	if s.Next != nil {
+		nk, err := encodeKey(s.Next)
+		if err != nil {
+			return err
+		}
+		f.Next, f.NextFrom = &nk, s.NextFrom.UTC()
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -207,7 +232,7 @@ func LoadOrCreateKeySet(path, alg string) (s *KeySet, created bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if s.Signing.Algorithm != alg {
+	if s.Signing.Algorithm != alg && (s.Next == nil || s.Next.Algorithm != alg) {
 		return nil, false, fmt.Errorf("%w: %s holds %s, want %s", ErrAlgorithmMismatch, path, s.Signing.Algorithm, alg)
 	}
 	return s, false, nil
@@ -215,15 +240,70 @@ func LoadOrCreateKeySet(path, alg string) (s *KeySet, created bool, err error) {
 
 // Rotate makes a fresh alg signing key ([GenerateKey]) and moves the current
 // one to the front of Verification, without its private half, so the tokens
-// it signed keep verifying. Save the set afterwards.
+// it signed keep verifying; so does a staged next key once published (a
+// running server may sign with it). Save the set afterwards.
 func (s *KeySet) Rotate(alg string) error {
 	k, err := GenerateKey(alg)
 	if err != nil {
 		return err
 	}
+	s.retireNext()
+	s.replaceSigning(k)
+	return nil
+}
+
+// retireNext drops the staged key, keeping the public half of a published
+// one among the verification keys.
+func (s *KeySet) retireNext() {
+	if s.Next != nil && !s.NextFrom.IsZero() {
+		s.Verification = append([]*Key{s.Next.publicOnly()}, s.Verification...)
+	}
+	s.Next, s.NextFrom = nil, time.Time{}
+}
+
+func (s *KeySet) replaceSigning(k *Key) {
 	if s.Signing != nil {
 		s.Verification = append([]*Key{s.Signing.publicOnly()}, s.Verification...)
 	}
 	s.Signing = k
+}
+
+// Stage makes a fresh alg key the next one: it is published (JWKS) from
+// the first start that loads it ([KeySet.Publish]) and signs only once
+// resource servers that cache the JWKS have had time to fetch it. A key
+// staged before is dropped, as in Rotate. Save the set afterwards.
+func (s *KeySet) Stage(alg string) error {
+	k, err := GenerateKey(alg)
+	if err != nil {
+		return err
+	}
+	s.retireNext()
+	s.Next = k
 	return nil
+}
+
+// Promote makes the staged next key the signing key at once.
+func (s *KeySet) Promote() {
+	if s.Next != nil {
+		s.replaceSigning(s.Next)
+		s.Next, s.NextFrom = nil, time.Time{}
+	}
+}
+
+// Publish is what a server does as it loads the set at now: a next key due
+// (NextFrom passed) becomes the signing key, and one not yet published
+// gets NextFrom = now + delay, the time its publication needs. It reports
+// whether the set changed (save it then).
+func (s *KeySet) Publish(now time.Time, delay time.Duration) bool {
+	switch {
+	case s.Next == nil:
+		return false
+	case s.NextFrom.IsZero():
+		s.NextFrom = now.Add(delay)
+	case !now.Before(s.NextFrom):
+		s.Promote()
+	default:
+		return false
+	}
+	return true
 }

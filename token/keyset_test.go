@@ -5,8 +5,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latch-auth/latch/token"
 )
@@ -165,5 +167,101 @@ func TestKeySetRotate(t *testing.T) {
 				t.Errorf("token signed before the rotation: %v", err)
 			}
 		})
+	}
+}
+
+// A staged key is published (JWKS) from the first start that loads it and
+// signs once that publication has lasted the delay; the server records
+// both steps in the file.
+func TestKeySetStagePublish(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.json")
+	set := &token.KeySet{Signing: mustGenerate(t, "ES256")}
+	current := set.Signing
+	if err := set.Stage("EdDSA"); err != nil {
+		t.Fatal(err)
+	}
+	next := set.Next
+	if next == nil || next.Algorithm != "EdDSA" || !set.NextFrom.IsZero() || set.Signing != current {
+		t.Fatalf("after Stage: signing %v, next %v from %v", set.Signing, set.Next, set.NextFrom)
+	}
+	reload := func() {
+		t.Helper()
+		if err := set.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if set, err = token.LoadKeySet(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reload()
+	if set.Next == nil || set.Next.ID != next.ID || !set.Next.CanSign() || !set.NextFrom.IsZero() {
+		t.Fatalf("reloaded next %v from %v", set.Next, set.NextFrom)
+	}
+	const delay = 10 * time.Minute
+	if !set.Publish(t0, delay) || !set.NextFrom.Equal(t0.Add(delay)) {
+		t.Fatalf("first Publish: from %v, want %v", set.NextFrom, t0.Add(delay))
+	}
+	reload()
+	if !set.NextFrom.Equal(t0.Add(delay)) {
+		t.Fatalf("NextFrom after reload %v", set.NextFrom)
+	}
+	if set.Publish(t0.Add(delay-time.Second), delay) || set.Signing.ID != current.ID {
+		t.Fatal("Publish before NextFrom changed the set")
+	}
+	if !set.Publish(t0.Add(delay), delay) || set.Signing.ID != next.ID || set.Next != nil {
+		t.Fatalf("Publish at NextFrom: signing %v, next %v", set.Signing, set.Next)
+	}
+	if len(set.Verification) != 1 || set.Verification[0].ID != current.ID || set.Verification[0].CanSign() {
+		t.Fatalf("Verification = %v, want the old key's public half", set.Verification)
+	}
+	reload()
+	if set.Signing.ID != next.ID || set.Next != nil {
+		t.Fatal("the promotion did not survive a reload")
+	}
+}
+
+// A staged key that was published may have signed on a running server:
+// staging or rotating again keeps it verifying; one never published is
+// simply dropped.
+func TestKeySetRestageKeepsPublishedKeys(t *testing.T) {
+	for _, published := range []bool{false, true} {
+		set := &token.KeySet{Signing: mustGenerate(t, "ES256")}
+		if err := set.Stage("ES256"); err != nil {
+			t.Fatal(err)
+		}
+		first := set.Next
+		if published {
+			set.Publish(t0, time.Minute)
+		}
+		if err := set.Stage("ES256"); err != nil {
+			t.Fatal(err)
+		}
+		if err := set.Rotate("ES256"); err != nil {
+			t.Fatal(err)
+		}
+		kept := slices.ContainsFunc(set.Verification, func(k *token.Key) bool { return k.ID == first.ID })
+		if kept != published || set.Next != nil {
+			t.Errorf("published %v: first staged key kept %v, next %v (verification %v)", published, kept, set.Next, set.Verification)
+		}
+	}
+}
+
+func TestLoadOrCreateKeySetTakesTheNextAlgorithm(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.json")
+	set := &token.KeySet{Signing: mustGenerate(t, "ES256")}
+	if err := set.Stage("EdDSA"); err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range []string{"ES256", "EdDSA"} {
+		if _, _, err := token.LoadOrCreateKeySet(path, alg); err != nil {
+			t.Errorf("LATCH_ALGORITHM %s with a set signing ES256, EdDSA next: %v", alg, err)
+		}
+	}
+	if _, _, err := token.LoadOrCreateKeySet(path, "RS256"); !errors.Is(err, token.ErrAlgorithmMismatch) {
+		t.Errorf("RS256: %v, want ErrAlgorithmMismatch", err)
 	}
 }

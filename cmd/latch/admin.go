@@ -222,6 +222,10 @@ func flushExpired(ctx context.Context, env Env, cfg *config.Config, _ *flag.Flag
 	return nil
 }
 
+func keysFlags(fs *flag.FlagSet) {
+	fs.Bool("now", false, "rotate: the new key signs from latch's next start, unpublished before (for a leaked key)")
+}
+
 func keys(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagSet) error {
 	if cfg.SigningKey != "" {
 		return errors.New("LATCH_SIGNING_KEY is set: keys are managed outside the data dir")
@@ -236,6 +240,13 @@ func keys(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagSet) er
 		fmt.Fprintf(env.Stdout, "signing       %s %s\n", set.Signing.Algorithm, set.Signing.ID)
 		for _, k := range set.Verification {
 			fmt.Fprintf(env.Stdout, "verification  %s %s\n", k.Algorithm, k.ID)
+		}
+		if set.Next != nil {
+			when := "published from latch's next start, signing " + server.KeyPublishDelay.String() + " later"
+			if !set.NextFrom.IsZero() {
+				when = "published, signing from " + set.NextFrom.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(env.Stdout, "next          %s %s (%s)\n", set.Next.Algorithm, set.Next.ID, when)
 		}
 		return nil
 	case "rotate":
@@ -255,13 +266,26 @@ func keys(ctx context.Context, env Env, cfg *config.Config, fs *flag.FlagSet) er
 		if cfg.Given("algorithm") {
 			alg = cfg.Algorithm
 		}
-		if err := set.Rotate(alg); err != nil {
+		// A public key goes into the JWKS before it signs: a resource
+		// server that cached the JWKS would refuse its tokens until it
+		// refetched. An HMAC secret is never published, and --now is for a
+		// key that must stop signing at once (leaked).
+		if err := set.Stage(alg); err != nil {
 			return err
+		}
+		staged := !set.Next.Symmetric() && flagValue(fs, "now") != "true"
+		if !staged {
+			set.Promote()
 		}
 		if err := set.Save(path); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "new signing key %s %s; restart latch to use it (old keys keep verifying)\n", set.Signing.Algorithm, set.Signing.ID)
+		if staged {
+			fmt.Fprintf(env.Stdout, "next signing key %s %s; restart latch to publish it in /.well-known/jwks.json: it signs %s later (old keys keep verifying; --now signs with a new key from the restart)\n",
+				set.Next.Algorithm, set.Next.ID, server.KeyPublishDelay)
+		} else {
+			fmt.Fprintf(env.Stdout, "new signing key %s %s; restart latch to use it (old keys keep verifying)\n", set.Signing.Algorithm, set.Signing.ID)
+		}
 		if alg != was {
 			fmt.Fprintf(env.Stdout, "the algorithm changes from %s to %s: start latch with LATCH_ALGORITHM=%s\n", was, alg, alg)
 		}

@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latch-auth/latch/server"
+	"github.com/latch-auth/latch/token"
 )
 
 // runCommand runs latch in-process with env and stdin.
@@ -228,14 +233,14 @@ func TestKeysRotateKeepsTheAlgorithm(t *testing.T) {
 		return out
 	}
 	run(map[string]string{"LATCH_ALGORITHM": "ES256"}, "keys", "rotate") // creates the ES256 set, then rotates it
-	if out := run(map[string]string{}, "keys", "rotate"); !strings.Contains(out, "new signing key ES256") || strings.Contains(out, "algorithm changes") {
+	if out := run(map[string]string{}, "keys", "rotate"); !strings.Contains(out, "next signing key ES256") || strings.Contains(out, "algorithm changes") {
 		t.Errorf("keys rotate with the default algorithm: %q", out)
 	}
 	if out := run(map[string]string{}, "keys", "list"); strings.Contains(out, "HS256") {
 		t.Errorf("keys list: an HS256 key in an ES256 set:\n%s", out)
 	}
 	out := run(map[string]string{"LATCH_ALGORITHM": "EdDSA"}, "keys", "rotate")
-	if !strings.Contains(out, "new signing key EdDSA") || !strings.Contains(out, "the algorithm changes from ES256 to EdDSA") {
+	if !strings.Contains(out, "next signing key EdDSA") || !strings.Contains(out, "the algorithm changes from ES256 to EdDSA") {
 		t.Errorf("keys rotate to EdDSA: %q", out)
 	}
 }
@@ -262,4 +267,73 @@ func TestIdleTimeoutShorterThanAccessWarns(t *testing.T) {
 			t.Errorf("idle %s: warned; log:\n%s", tt.idle, log.String())
 		}
 	}
+}
+
+// A rotated public key is published in the JWKS before it signs: a
+// resource server that cached the JWKS (max-age 300) knows it by the time
+// it meets a token it signed. latch keys rotate stages it; the next start
+// publishes it and signs with it KeyPublishDelay later, without a restart.
+func TestKeysRotatePublishesBeforeSigning(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"LATCH_DATA_DIR": dir, "LATCH_ALGORITHM": "ES256", "LATCH_SIGNING_KEY": ""}
+	if code, _, errOut := runCommand(t, env, "", "keys", "list"); code == 0 {
+		t.Fatalf("keys list without a key set: %s", errOut)
+	}
+	code, out, errOut := runCommand(t, env, "", "keys", "rotate")
+	if code != 0 || !strings.Contains(out, "next signing key ES256") {
+		t.Fatalf("keys rotate: %d %s %s", code, out, errOut)
+	}
+	set, err := token.LoadKeySet(filepath.Join(dir, "keys.json"))
+	if err != nil || set.Next == nil {
+		t.Fatalf("key set after rotate: %v %v", set, err)
+	}
+	current, next := set.Signing.ID, set.Next.ID
+
+	ts := newTestServer(t, env)
+	ts.mustUser("alice")
+	kid := func(raw string) string {
+		t.Helper()
+		h, _, _ := strings.Cut(raw, ".")
+		b, err := base64.RawURLEncoding.DecodeString(h)
+		var hdr struct{ Kid string }
+		if err != nil || json.Unmarshal(b, &hdr) != nil {
+			t.Fatalf("token header %q", h)
+		}
+		return hdr.Kid
+	}
+	jwks := ts.do("GET", "/.well-known/jwks.json", "", "")
+	if !strings.Contains(jwks.body, current) || !strings.Contains(jwks.body, next) {
+		t.Fatalf("JWKS lacks the current or the next key: %s", jwks.body)
+	}
+	before := ts.mustLogin("alice")
+	if got := kid(before.access); got != current {
+		t.Fatalf("signed by %s before the delay, want the current key %s", got, current)
+	}
+	if out := mustRun(t, env, "keys", "list"); !strings.Contains(out, "next          ES256 "+next+" (published, signing from ") {
+		t.Fatalf("keys list while published: %q", out)
+	}
+
+	ts.clock.Advance(server.KeyPublishDelay)
+	after := ts.mustLogin("alice")
+	if got := kid(after.access); got != next {
+		t.Fatalf("signed by %s after the delay, want the next key %s", got, next)
+	}
+	for _, p := range []pair{before, after} {
+		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(p.access)...), 200, "")
+	}
+	r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": before.refresh})
+	wantResponse(t, r, 200, "")
+	if got := kid(r.str(t, "access")); got != next {
+		t.Fatalf("refresh signed by %s, want %s", got, next)
+	}
+}
+
+// mustRun runs a command that must succeed and returns its output.
+func mustRun(t *testing.T, env map[string]string, args ...string) string {
+	t.Helper()
+	code, out, errOut := runCommand(t, env, "", args...)
+	if code != 0 {
+		t.Fatalf("latch %v: %d %s", args, code, errOut)
+	}
+	return out
 }

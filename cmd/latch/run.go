@@ -36,7 +36,7 @@ func commands() []command {
 		{name: "revoke", help: "revoke every session of a user (--user NAME) or one session (--session ID)", run: revoke, flags: revokeFlags},
 		{name: "flushexpired", help: "delete expired sessions and refresh-token records", run: flushExpired},
 		{name: "import-django", args: "DJANGO_DATABASE_URL", help: importDjangoHelp, run: importDjango},
-		{name: "keys", args: "list|rotate", help: "list the signing keys in the data dir, or rotate them (old keys keep verifying)", run: keys},
+		{name: "keys", args: "list|rotate", help: "list the signing keys in the data dir, or rotate them (old keys keep verifying; a new public key is published before it signs)", run: keys, flags: keysFlags},
 		{name: "hash-worker", help: "(internal) the password-hashing process latch serve starts: jobs on stdin, answers on stdout", run: hashWorker},
 		{name: "version", help: "print the version", run: func(_ context.Context, env Env, _ *config.Config, _ *flag.FlagSet) error {
 			fmt.Fprintln(env.Stdout, "latch", version)
