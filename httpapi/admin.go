@@ -154,7 +154,7 @@ func (s *Server) adminCreateUser(w http.ResponseWriter, r *http.Request, _ *auth
 	}
 	nu := auth.NewUser{
 		Username: f.strMax("username", false, maxUsername),
-		Password: f.str("password", false),
+		Password: f.password("password", 0),
 		Email:    f.strMax("email", true, maxEmail),
 		Role:     f.strMax("role", true, maxRole),
 	}
@@ -202,7 +202,7 @@ func (s *Server) adminUpdateUser(w http.ResponseWriter, r *http.Request, _ *auth
 		Email:    f.present("email", maxEmail, true),
 		Role:     f.present("role", maxRole, false),
 		IsActive: f.boolean("is_active"),
-		Password: f.present("password", 0, false),
+		Password: f.presentPassword("password"),
 	}
 	if err := f.err(); err != nil {
 		return err
@@ -268,6 +268,15 @@ func (f *form) present(name string, maxLen int, allowBlank bool) *string {
 		return nil
 	}
 	v := f.strMax(name, allowBlank, maxLen)
+	return &v
+}
+
+// presentPassword is present for a password, read untrimmed.
+func (f *form) presentPassword(name string) *string {
+	if _, ok := f.in[name]; !ok {
+		return nil
+	}
+	v := f.password(name, 0)
 	return &v
 }
 

@@ -286,6 +286,19 @@ func (f *form) str(name string, optional bool) string {
 // CharField, it reports every validator that fails: max_length, then
 // ProhibitNullCharactersValidator (databases refuse NUL in text).
 func (f *form) strMax(name string, optional bool, maxLen int) string {
+	return f.text(name, optional, maxLen, true)
+}
+
+// password reads a password field as it was typed: white space around it
+// is part of it, as in SimpleJWT's PasswordField and Django's password
+// forms (trim_whitespace=False, strip=False). Trimmed, a password set with
+// a leading space (or imported from Django) could never log in, and two
+// passwords would both open one account.
+func (f *form) password(name string, maxLen int) string {
+	return f.text(name, false, maxLen, false)
+}
+
+func (f *form) text(name string, optional bool, maxLen int, trim bool) string {
 	v, ok := f.in[name]
 	if !ok {
 		if !optional {
@@ -296,7 +309,10 @@ func (f *form) strMax(name string, optional bool, maxLen int) string {
 	var s string
 	switch t := v.(type) {
 	case string:
-		s = strings.TrimSpace(t)
+		s = t
+		if trim {
+			s = strings.TrimSpace(t)
+		}
 	case json.Number:
 		s = t.String()
 	case nil:
