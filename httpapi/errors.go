@@ -300,13 +300,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(buf.Bytes())
 }
 
+// challenge is the WWW-Authenticate of a 401 when headerTypes are the
+// accepted Authorization schemes.
+func challenge(headerTypes []string) []string {
+	return []string{headerTypes[0] + ` realm="api"`}
+}
+
 // writeError renders err and logs what the client does not see.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, ae *apiError) {
 	for k, v := range ae.header {
 		w.Header()[k] = v
 	}
-	if ae.status == http.StatusUnauthorized && ae.header.Get("WWW-Authenticate") == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
+	if ae.status == http.StatusUnauthorized {
+		// SimpleJWT's challenge names the first header type; an
+		// endpoint's own schemes follow it (RFC 7235: a client picks one
+		// it knows).
+		w.Header()["Www-Authenticate"] = append(s.challenge, ae.header["Www-Authenticate"]...)
 	}
 	level := slog.LevelDebug
 	switch {

@@ -65,10 +65,10 @@ func parseBasic(header string) (id, secret string, ok bool) {
 	return id, secret, true
 }
 
-// errBadClient challenges as every latch 401 does, then with the scheme
-// the endpoint takes (RFC 7235: a client picks a scheme it knows).
+// errBadClient challenges as every latch 401 does (writeError), then with
+// the scheme the endpoint takes.
 var errBadClient = &apiError{status: http.StatusUnauthorized, body: detail("Invalid client credentials."),
-	header: http.Header{"Www-Authenticate": {`Bearer realm="api"`, `Basic realm="introspection"`}}}
+	header: http.Header{"Www-Authenticate": {`Basic realm="introspection"`}}}
 
 // introspectionClient authenticates the caller of the introspection
 // endpoint. Failed attempts (only those) count against the anonymous

@@ -33,8 +33,9 @@ func middlewareServer(svc *auth.Service, opts MiddlewareOptions) *Server {
 		panic(err) // a fresh registry refuses nothing
 	}
 	return &Server{
-		opts:    Options{Auth: svc, HeaderTypes: opts.HeaderTypes, SimpleJWT55: opts.SimpleJWT55, Logger: opts.Logger},
-		metrics: m,
+		opts:      Options{Auth: svc, HeaderTypes: opts.HeaderTypes, SimpleJWT55: opts.SimpleJWT55, Logger: opts.Logger},
+		metrics:   m,
+		challenge: challenge(opts.HeaderTypes),
 	}
 }
 

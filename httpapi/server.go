@@ -131,6 +131,10 @@ type Server struct {
 	csrf      *http.CrossOriginProtection
 	cors      cors // nil: CORS off
 	preflight func(method string, status int, d time.Duration)
+	// challenge is every 401's WWW-Authenticate, as SimpleJWT's
+	// authenticate_header: the first header type, realm "api". Its
+	// capacity is its length, so appending to it copies.
+	challenge []string
 	clients   *clientAuth // introspection callers
 }
 
@@ -162,6 +166,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: m, csrf: http.NewCrossOriginProtection(),
 		clients: newClientAuth(opts.IntrospectionClients)}
+	s.challenge = challenge(opts.HeaderTypes)
 	if s.cors, err = newCORS(opts.CORSOrigins); err != nil {
 		return nil, fmt.Errorf("httpapi: CORSOrigins: %w", err)
 	}

@@ -617,3 +617,41 @@ func TestFailedLoginGuard(t *testing.T) {
 		wantResponse(t, ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": "guess"}), 401, bodyBadCredentials)
 	}
 }
+
+// LATCH_AUTH_HEADER_TYPES is SimpleJWT's AUTH_HEADER_TYPES: the schemes
+// accepted, the first of them named in every 401's challenge
+// (JWTAuthentication.authenticate_header).
+func TestAuthHeaderTypes(t *testing.T) {
+	for _, tt := range []struct {
+		types    string
+		accepted []string
+		refused  []string
+	}{
+		{"JWT", []string{"JWT"}, []string{"Bearer"}},
+		{"JWT,Bearer", []string{"JWT", "Bearer"}, []string{"Token"}},
+	} {
+		t.Run(tt.types, func(t *testing.T) {
+			ts := newTestServer(t, map[string]string{"LATCH_AUTH_HEADER_TYPES": tt.types, "LATCH_INTROSPECTION_CLIENTS": "rs:a-client-secret"})
+			ts.mustUser("alice")
+			p := ts.mustLogin("alice")
+			for _, scheme := range tt.accepted {
+				wantResponse(t, ts.do("GET", "/api/me/", "", "", "Authorization", scheme+" "+p.access), 200, "")
+			}
+			for _, scheme := range tt.refused {
+				r := ts.do("GET", "/api/me/", "", "", "Authorization", scheme+" "+p.access)
+				wantResponse(t, r, 401, `{"detail":"Authentication credentials were not provided."}`)
+				if got := r.header.Values("WWW-Authenticate"); len(got) != 1 || got[0] != `JWT realm="api"` {
+					t.Errorf("WWW-Authenticate %q, want the first header type's", got)
+				}
+			}
+			r := ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": "wrong"})
+			if got := r.header.Get("WWW-Authenticate"); r.status != 401 || got != `JWT realm="api"` {
+				t.Errorf("bad login: %d, WWW-Authenticate %q", r.status, got)
+			}
+			r = ts.do("POST", "/api/token/introspect/", "application/x-www-form-urlencoded", "token="+p.access, "Authorization", "Basic bm86bm8=")
+			if got := r.header.Values("WWW-Authenticate"); r.status != 401 || len(got) != 2 || got[0] != `JWT realm="api"` || got[1] != `Basic realm="introspection"` {
+				t.Errorf("introspection without a client: %d, WWW-Authenticate %q", r.status, got)
+			}
+		})
+	}
+}
