@@ -90,6 +90,11 @@ func decodeJSON(body []byte) (fields, error) {
 		return nil, errBadRequest("JSON parse error - Extra data")
 	}
 	obj, ok := v.(map[string]any)
+	if v == nil {
+		// DRF's Serializer.errors words a null body this way rather than
+		// "This field may not be null."
+		return nil, &apiError{status: http.StatusBadRequest, body: fieldErrorsBody{{"non_field_errors", []string{"No data provided"}}}}
+	}
 	if !ok {
 		return nil, &apiError{status: http.StatusBadRequest, body: fieldErrorsBody{{"non_field_errors",
 			[]string{fmt.Sprintf("Invalid data. Expected a dictionary, but got %s.", pythonType(v))}}}}

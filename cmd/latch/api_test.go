@@ -76,6 +76,10 @@ func TestLogin(t *testing.T) {
 		{"malformed JSON", func() response { return ts.do("POST", "/api/token/", "application/json", `{"username":`) }, 400, ""},
 		{"JSON list", func() response { return ts.do("POST", "/api/token/", "application/json", `[1]`) },
 			400, `{"non_field_errors":["Invalid data. Expected a dictionary, but got list."]}`},
+		{"JSON null", func() response { return ts.do("POST", "/api/token/", "application/json", ` null `) },
+			400, `{"non_field_errors":["No data provided"]}`},
+		{"JSON string", func() response { return ts.do("POST", "/api/token/", "application/json", `"abc"`) },
+			400, `{"non_field_errors":["Invalid data. Expected a dictionary, but got str."]}`},
 		{"text/plain", func() response { return ts.do("POST", "/api/token/", "text/plain", "username=alice") },
 			415, `{"detail":"Unsupported media type \"text/plain\" in request."}`},
 		{"oversized", func() response {
