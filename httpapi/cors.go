@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // CORS (Options.CORSOrigins): the pages of the listed origins may call
@@ -63,6 +65,22 @@ func NormalizeOrigin(origin string) (string, error) {
 		return "", bad("an origin has no path, query or user")
 	}
 	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	// What a browser could never send would never match: say so.
+	switch {
+	case strings.Contains(host, "*"):
+		return "", bad("list each origin; a pattern is not matched")
+	case strings.HasSuffix(host, "."):
+		return "", bad("the host ends with a dot")
+	case strings.IndexFunc(host, func(r rune) bool { return r > unicode.MaxASCII }) >= 0:
+		return "", bad("write an international host name in its ASCII (punycode, xn--) form, as browsers send it")
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", bad("the port is not a number from 1 to 65535")
+		}
+		port = strconv.Itoa(n)
+	}
 	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
 		port = ""
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -81,12 +82,17 @@ func (s *Server) gateway() http.Handler {
 					}
 				}
 				// latch's CORS answer, when it gave one, is the one the
-				// browser reads: the upstream's would double it.
+				// browser reads: the upstream's would double it. The
+				// headers the upstream exposes stay exposed.
 				if _, set := p.header["Access-Control-Allow-Origin"]; set {
-					for k := range res.Header {
-						if isCORSHeader(k) {
-							delete(res.Header, k)
+					for k, v := range res.Header {
+						if !isCORSHeader(k) {
+							continue
 						}
+						if http.CanonicalHeaderKey(k) == "Access-Control-Expose-Headers" {
+							p.header["Access-Control-Expose-Headers"] = append(slices.Clip(p.header["Access-Control-Expose-Headers"]), v...)
+						}
+						delete(res.Header, k)
 					}
 				}
 			}

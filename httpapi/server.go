@@ -193,7 +193,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Forward auth answers a proxy, not a browser: a preflight to be
 	// checked there gets the check's answer (401 without a token), else the
 	// proxy would pass it upstream unauthenticated.
-	if s.cors != nil && r.URL.Path != forwardAuthPath && r.URL.Path != forwardAuthPath[:len(forwardAuthPath)-1] {
+	if s.cors != nil && !strings.HasPrefix(r.URL.Path, forwardAuthPrefix) {
 		start := time.Now()
 		if s.cors.apply(w, r) {
 			s.preflight(r.Method, http.StatusNoContent, time.Since(start))
@@ -232,8 +232,12 @@ func cleanPath(p string) bool {
 	return c == p
 }
 
-// forwardAuthPath is forward auth's endpoint.
-const forwardAuthPath = "/api/auth/check/"
+// forwardAuthPath is forward auth's endpoint; forwardAuthPrefix also
+// covers the paths a proxy may append to it (Envoy's path_prefix).
+const (
+	forwardAuthPath   = "/api/auth/check/"
+	forwardAuthPrefix = "/api/auth/check"
+)
 
 // exactRoute is a route registered under a literal path.
 type exactRoute struct {

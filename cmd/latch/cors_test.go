@@ -17,6 +17,17 @@ func preflight(origin, method, headers string) []string {
 	return []string{"Origin", origin, "Access-Control-Request-Method", method, "Access-Control-Request-Headers", headers}
 }
 
+// requested is the Access-Control-Request-Headers of a preflight's header
+// pairs.
+func requested(pairs []string) string {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i] == "Access-Control-Request-Headers" {
+			return pairs[i+1]
+		}
+	}
+	return ""
+}
+
 func TestCORS(t *testing.T) {
 	ts := newTestServer(t, map[string]string{"LATCH_CORS_ALLOWED_ORIGINS": corsApp + ", https://App.Example.com:443"})
 	ts.mustUser("alice")
@@ -44,6 +55,7 @@ func TestCORS(t *testing.T) {
 		// preflight must not come back allowed without a token.
 		{"preflight checked by forward auth", "OPTIONS", "/api/auth/check/", preflight(corsApp, "GET", "authorization"), 401, ""},
 		{"preflight checked by forward auth, no slash", "OPTIONS", "/api/auth/check", preflight(corsApp, "GET", "authorization"), 401, ""},
+		{"preflight to a path under forward auth's", "OPTIONS", "/api/auth/check/x", preflight(corsApp, "GET", "authorization"), 404, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,7 +86,7 @@ func TestCORS(t *testing.T) {
 				if m := h.Get("Access-Control-Allow-Methods"); !strings.Contains(m, "PATCH") || !strings.Contains(m, "DELETE") {
 					t.Errorf("Access-Control-Allow-Methods %q", m)
 				}
-				if got, want := h.Get("Access-Control-Allow-Headers"), tt.header[5]; got != want {
+				if got, want := h.Get("Access-Control-Allow-Headers"), requested(tt.header); got != want {
 					t.Errorf("Access-Control-Allow-Headers %q, want %q", got, want)
 				}
 				if h.Get("Access-Control-Max-Age") != "86400" {
@@ -135,6 +147,7 @@ func TestCORSGateway(t *testing.T) {
 		calls.Add(1)
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		w.Header().Set("Access-Control-Allow-Methods", "GET")
+		w.Header().Set("Access-Control-Expose-Headers", "X-Total-Count, Link")
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]string{"user": r.Header.Get("X-Latch-Username")})
 	}))
@@ -158,9 +171,26 @@ func TestCORSGateway(t *testing.T) {
 	if got := r.header.Values("Access-Control-Allow-Methods"); len(got) != 0 {
 		t.Fatalf("the upstream's Access-Control-Allow-Methods %q passed", got)
 	}
+	// What the upstream exposes (pagination, Location) stays readable.
+	if got := strings.Join(r.header.Values("Access-Control-Expose-Headers"), ", "); got != "Retry-After, X-Total-Count, Link" {
+		t.Fatalf("Access-Control-Expose-Headers %q, want latch's and the upstream's", got)
+	}
 	// An origin latch does not list gets the upstream's answer as it is.
 	r = ts.do("GET", "/shop/orders/", "", "", append(bearer(p.access), "Origin", "http://elsewhere.example")...)
 	if got := r.header.Get("Access-Control-Allow-Origin"); got != "*" {
 		t.Fatalf("Access-Control-Allow-Origin %q, want the upstream's", got)
+	}
+}
+
+// A frontend must be able to read a refusal and its wait: a 429 to a
+// listed origin carries the CORS headers and exposes Retry-After.
+func TestCORSThrottled(t *testing.T) {
+	ts := newTestServer(t, map[string]string{"LATCH_CORS_ALLOWED_ORIGINS": corsApp, "LATCH_THROTTLE_ANON": "1/min"})
+	login := map[string]any{"username": "nobody", "password": "wrong"}
+	ts.postJSON("/api/token/", login, "Origin", corsApp)
+	r := ts.postJSON("/api/token/", login, "Origin", corsApp)
+	wantResponse(t, r, 429, "")
+	if r.header.Get("Access-Control-Allow-Origin") != corsApp || r.header.Get("Access-Control-Expose-Headers") != "Retry-After" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("429 headers %v", r.header)
 	}
 }

@@ -143,6 +143,12 @@ func TestCORSOrigins(t *testing.T) {
 		{"ftp://app.example.com", nil, "scheme"},
 		{"https://", nil, "no host"},
 		{"https://user@app.example.com", nil, "no path, query or user"},
+		{"https://app.example.com:0443", []string{"https://app.example.com"}, ""},
+		{"https://*.example.com", nil, "pattern"},
+		{"https://bücher.example", nil, "punycode"},
+		{"https://xn--bcher-kva.example", []string{"https://xn--bcher-kva.example"}, ""},
+		{"https://app.example.com.", nil, "dot"},
+		{"https://app.example.com:99999", nil, "port"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
