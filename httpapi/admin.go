@@ -239,7 +239,7 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request, p *auth.P
 	}
 	out := make([]sessionBody, len(list))
 	for i, sess := range list {
-		out[i] = sessionBody{sess.ID, sess.CreatedAt.UTC(), sess.LastUsedAt.UTC(), sess.ExpiresAt.UTC(), sess.UserAgent, sess.IP, sess.ID == p.SessionID}
+		out[i] = newSessionBody(sess, p)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -284,12 +284,18 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *auth.
 
 type sessionBody struct {
 	ID        string    `json:"id"`
+	Device    string    `json:"device"` // from user_agent: "Firefox on Windows"
 	Created   time.Time `json:"created"`
 	LastUsed  time.Time `json:"last_used"`
 	Expires   time.Time `json:"expires"`
 	UserAgent string    `json:"user_agent"`
 	IP        string    `json:"ip"`
 	Current   bool      `json:"current"`
+}
+
+// newSessionBody is sess as the caller p sees it in a list.
+func newSessionBody(sess latch.Session, p *auth.Principal) sessionBody {
+	return sessionBody{sess.ID, deviceName(sess.UserAgent), sess.CreatedAt.UTC(), sess.LastUsedAt.UTC(), sess.ExpiresAt.UTC(), sess.UserAgent, sess.IP, sess.ID == p.SessionID}
 }
 
 func (s *Server) sessions(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
@@ -299,7 +305,7 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request, p *auth.Princi
 	}
 	out := make([]sessionBody, len(list))
 	for i, sess := range list {
-		out[i] = sessionBody{sess.ID, sess.CreatedAt.UTC(), sess.LastUsedAt.UTC(), sess.ExpiresAt.UTC(), sess.UserAgent, sess.IP, sess.ID == p.SessionID}
+		out[i] = newSessionBody(sess, p)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -108,11 +108,13 @@ func TestSessionUserAgentIsStorable(t *testing.T) {
 	onEachBackend(t, nil, func(t *testing.T, ts *testServer) {
 		ts.mustUser("alice")
 		tests := []struct {
-			name, ua, want string
+			name, ua, want, device string
 		}{
-			{"not UTF-8", "curl/8 \xff\xfe", "curl/8 \uFFFD"},
-			{"too long", strings.Repeat("x", 2000), strings.Repeat("x", 512)},
-			{"too long, cut inside a character", "x" + strings.Repeat("é", 600), "x" + strings.Repeat("é", 255)},
+			{"not UTF-8", "curl/8 \xff\xfe", "curl/8 \uFFFD", "curl"},
+			{"too long", strings.Repeat("x", 2000), strings.Repeat("x", 512), strings.Repeat("x", 64)},
+			{"too long, cut inside a character", "x" + strings.Repeat("é", 600), "x" + strings.Repeat("é", 255), "x" + strings.Repeat("é", 31)},
+			{"a browser", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+				"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", "Firefox on Windows"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -123,6 +125,7 @@ func TestSessionUserAgentIsStorable(t *testing.T) {
 				wantResponse(t, r, 200, "")
 				var list []struct {
 					UserAgent string `json:"user_agent"`
+					Device    string `json:"device"`
 					Current   bool   `json:"current"`
 				}
 				if err := json.Unmarshal([]byte(r.body), &list); err != nil {
@@ -134,6 +137,9 @@ func TestSessionUserAgentIsStorable(t *testing.T) {
 					}
 					if s.UserAgent != tt.want || len(s.UserAgent) > 512 || !utf8.ValidString(s.UserAgent) {
 						t.Errorf("stored user agent %q (%d bytes), want %q", s.UserAgent, len(s.UserAgent), tt.want)
+					}
+					if s.Device != tt.device {
+						t.Errorf("device %q, want %q", s.Device, tt.device)
 					}
 					return
 				}
