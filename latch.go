@@ -397,7 +397,9 @@ type SessionCache interface {
 // holds a random handle, the store maps the handle's SHA-256 to the claims
 // it stands for. Deleting the handle logs it out.
 type HandleStore interface {
-	// PutHandle stores claims under hash until expires.
+	// PutHandle stores claims under hash until expires; a hash stored
+	// already is kept as it is (handles are derived from their claims, so
+	// the same handle is put again when a refresh is repeated).
 	PutHandle(ctx context.Context, hash, sessionID string, claims []byte, expires time.Time) error
 	// Handle returns the claims of hash; ErrNotFound when absent or expired at now.
 	Handle(ctx context.Context, hash string, now time.Time) ([]byte, error)

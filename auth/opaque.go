@@ -2,8 +2,8 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,9 +18,13 @@ import (
 // never does, so both forms are told apart without a lookup.
 const opaquePrefix = "lat_"
 
-// sign issues the client's form of c: a JWT, or with opaque tokens on a
-// random handle whose hash the store maps to c (seed 002: the client gets
-// a key, the server keeps what it stands for).
+// sign issues the client's form of c: a JWT, or with opaque tokens a
+// handle whose hash the store maps to c (seed 002: the client gets a key,
+// the server keeps what it stands for). The handle is derived from the
+// token's type and jti with a key only latch holds: unguessable as a
+// random one (jtis are random), and the same for the same token, as a JWT
+// is, so that a refresh repeated in the grace interval hands out the same
+// pair.
 func (s *Service) sign(ctx context.Context, c token.Claims) (string, error) {
 	if !s.opts.Opaque {
 		return s.opts.Tokens.Sign(c)
@@ -32,7 +36,7 @@ func (s *Service) sign(ctx context.Context, c token.Claims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("opaque token: %w", err)
 	}
-	handle := opaquePrefix + rand.Text() + rand.Text() // 256 bits
+	handle := opaquePrefix + handleEncoding.EncodeToString(s.opts.Tokens.Derive("opaque handle", string(c.Type)+"\x00"+c.ID)) // 256 bits
 	if err := s.opts.Handles.PutHandle(ctx, hashHandle(handle), c.SessionID, b, c.ExpiresAt.Add(s.opts.Leeway)); err != nil {
 		return "", fmt.Errorf("opaque token: %w", err)
 	}
@@ -64,6 +68,9 @@ func (s *Service) parse(ctx context.Context, raw string, want token.Type) (*toke
 	}
 	return &c, nil
 }
+
+// handleEncoding writes handles as rand.Text writes text.
+var handleEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 func hashHandle(handle string) string {
 	sum := sha256.Sum256([]byte(handle))

@@ -16,7 +16,7 @@ var _ latch.HandleStore = (*DB)(nil)
 // PutHandle implements latch.HandleStore.
 func (db *DB) PutHandle(ctx context.Context, hash, sessionID string, claims []byte, expires time.Time) error {
 	if _, err := db.pool.Exec(ctx,
-		`INSERT INTO opaque_tokens (hash, session_id, claims, expires_at) VALUES ($1, $2, $3, $4)`,
+		`INSERT INTO opaque_tokens (hash, session_id, claims, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING`,
 		hash, sessionID, string(claims), expires); err != nil {
 		return fmt.Errorf("put handle: %w", err)
 	}

@@ -15,7 +15,7 @@ var _ latch.HandleStore = (*DB)(nil)
 // PutHandle implements latch.HandleStore.
 func (db *DB) PutHandle(ctx context.Context, hash, sessionID string, claims []byte, expires time.Time) error {
 	if _, err := db.write.ExecContext(ctx,
-		`INSERT INTO opaque_tokens (hash, session_id, claims, expires_at) VALUES (?, ?, ?, ?)`,
+		`INSERT INTO opaque_tokens (hash, session_id, claims, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
 		hash, sessionID, string(claims), expires.UnixMicro()); err != nil {
 		return fmt.Errorf("put handle: %w", classify(err))
 	}

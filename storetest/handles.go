@@ -32,6 +32,10 @@ func testHandles(t *testing.T, newStore func(t *testing.T) Store) {
 	if err := s.PutHandle(ctx, "h3", "s2", []byte(`{"c":3}`), now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	// The same handle again (a refresh repeated in the grace interval).
+	if err := s.PutHandle(ctx, "h1", "s1", []byte(`{"a":1}`), now.Add(time.Minute)); err != nil {
+		t.Fatalf("PutHandle of a stored hash: %v", err)
+	}
 	got, err := s.Handle(ctx, "h1", now)
 	if err != nil || string(got) != `{"a":1}` {
 		t.Fatalf("Handle(h1) = %q, %v; want {\"a\":1}", got, err)

@@ -2,10 +2,13 @@ package token
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
 	"strings"
 	"time"
@@ -55,6 +58,7 @@ type Engine struct {
 	byAlg          map[string][]*Key
 	parser         *jwt.Parser
 	validator      *jwt.Validator // the parser's claim checks, for parseOwn
+	deriveKey      []byte         // Derive's, from the signing key
 	userIDClaim    string
 	userIDAsString bool
 	audience       string
@@ -141,6 +145,11 @@ func New(opts Options) (*Engine, error) {
 	if e.signer, err = newSigner(opts.SigningKey); err != nil {
 		return nil, err
 	}
+	material, err := opts.SigningKey.MarshalPEMOrSecret()
+	if err != nil {
+		return nil, fmt.Errorf("token: signing key: %w", err)
+	}
+	e.deriveKey = mac(sha256.New, material, "latch derived values")
 	if opts.NextKey != nil {
 		next, err := newSigner(opts.NextKey)
 		if err != nil {
@@ -192,6 +201,20 @@ func (e *Engine) active() *signer {
 		return e.next
 	}
 	return &e.signer
+}
+
+// Derive returns a MAC of data under label with a key derived from the
+// signing key: a value that only holders of that key can compute from
+// data, the same for the same data (opaque handles use it, so that a
+// repeated refresh in the grace interval gets the same handles).
+func (e *Engine) Derive(label, data string) []byte {
+	return mac(sha256.New, e.deriveKey, label+"\x00"+data)
+}
+
+func mac(h func() hash.Hash, key []byte, msg string) []byte {
+	m := hmac.New(h, key)
+	m.Write([]byte(msg))
+	return m.Sum(nil)
 }
 
 // UserIDAsString reports whether an integer user id is written as a JSON
