@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -82,7 +83,7 @@ func decodeJSON(body []byte) (fields, error) {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, errBadRequest("JSON parse error - " + jsonErrorText(err))
+		return nil, errBadRequest("JSON parse error - " + jsonErrorText(body, err))
 	}
 	// Anything but white space after the value is Python's "Extra data"
 	// (Decoder.More would let a stray ] or } through).
@@ -175,11 +176,22 @@ func skipJSONSpace(b []byte, i int) int {
 }
 
 // jsonErrorText describes a JSON syntax error without echoing the input.
-func jsonErrorText(err error) string {
+func jsonErrorText(body []byte, err error) string {
 	var syn *json.SyntaxError
 	switch {
+	case bytes.HasPrefix(body, []byte("\xef\xbb\xbf")):
+		return "Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0)" // Python's json
 	case errors.As(err, &syn):
-		return fmt.Sprintf("%s (char %d)", strings.TrimPrefix(syn.Error(), "invalid character "), syn.Offset)
+		text := strings.TrimPrefix(syn.Error(), "invalid character ")
+		// encoding/json quotes the offending byte, not its character:
+		// é would read as Ã.
+		if at := int(syn.Offset) - 1; at >= 0 && at < len(body) && body[at] >= utf8.RuneSelf {
+			r, _ := utf8.DecodeRune(body[at:])
+			if _, rest, ok := strings.Cut(text, "' "); ok {
+				text = strconv.QuoteRune(r) + " " + rest
+			}
+		}
+		return fmt.Sprintf("%s (char %d)", text, syn.Offset)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "Expecting value: unexpected end of input"
 	}
