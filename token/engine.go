@@ -231,7 +231,7 @@ func (e *Engine) Algorithm() string { return e.active().signing.Algorithm }
 func (e *Engine) JWKS() []byte { return bytes.Clone(e.jwks) }
 
 // Sign returns c as a signed compact JWT with the signing key's kid in its
-// header. c.Type and c.ExpiresAt are required; an empty c.ID is replaced with
+// header (Options.NextKey's from Options.NextFrom on). c.Type and c.ExpiresAt are required; an empty c.ID is replaced with
 // [NewID] and a zero c.IssuedAt with the engine's clock. The audience and
 // issuer come from Options.
 func (e *Engine) Sign(c Claims) (string, error) {
