@@ -24,11 +24,10 @@ var commonPasswords string
 // their order, for the rules it breaks; it returns nil when there is none.
 //
 //   - "The password is too similar to the username." when, ignoring case,
-//     Django's UserAttributeSimilarityValidator would say so (a similarity
+//     Django's UserAttributeSimilarityValidator would say so: a similarity
 //     of 0.7 or more to the username or a part of it between non-word
-//     characters), or when one of the two contains the other (the username
-//     must have at least 3 characters for the password to contain it). An
-//     empty username is skipped.
+//     characters, a part less than a tenth of the password's length (and
+//     under 0.35 of it) excepted. An empty username is skipped.
 //   - "This password is too short. It must contain at least N characters."
 //     when the password has fewer than minLength characters (Unicode code
 //     points); minLength <= 0 means [DefaultMinLength].
@@ -68,9 +67,7 @@ func tooSimilar(password, username string) bool {
 		return false
 	}
 	pw, user := strings.ToLower(password), strings.ToLower(username)
-	if strings.Contains(user, pw) || (utf8.RuneCountInString(user) >= 3 && strings.Contains(pw, user)) {
-		return true
-	}
+	pwLen := utf8.RuneCountInString(pw)
 	// Django splits the value on runs of non-word characters (re \W+) and
 	// also compares the whole value.
 	isSep := func(r rune) bool {
@@ -78,6 +75,11 @@ func tooSimilar(password, username string) bool {
 	}
 	parts := append(strings.FieldsFunc(user, isSep), user)
 	for _, part := range parts {
+		// Django's exceeds_maximum_length_ratio: a part this short
+		// against a password this long is not compared.
+		if n := utf8.RuneCountInString(part); pwLen >= 10*n && n*2*maxSimilarityDen < maxSimilarityNum*pwLen {
+			continue
+		}
 		if similar(pw, part) {
 			return true
 		}

@@ -34,7 +34,8 @@ func TestValidate(t *testing.T) {
 		{"common and numeric", "12345678", "alice", 8, []string{msgCommon, msgNumeric}},
 		{"all four", "1234", "1234", 8, []string{msgSimilar, msgShort8, msgCommon, msgNumeric}},
 		{"equal to username", "Alice.Smith!", "alice.smith!", 8, []string{msgSimilar}},
-		{"contains username", "xx-alice-2024!", "alice", 8, []string{msgSimilar}},
+		{"contains username, as Django allows", "xx-alice-2024!", "alice", 8, nil},
+		{"username with a suffix, as Django allows", "bobpassword123", "bob", 8, nil},
 		{"contained in username", "christophe", "christopher", 8, []string{msgSimilar, msgCommon}},
 		{"short username not contained", "totally-secure-algorithm", "al", 8, nil},
 		{"anagram of username", "tsrqponm", "mnopqrst", 8, []string{msgSimilar}},
@@ -62,7 +63,6 @@ func TestValidateDjango(t *testing.T) {
 	var cases []struct {
 		Password, Username string
 		Messages           []string
-		Contains           bool // latch also rejects as too similar
 	}
 	if err := json.Unmarshal(data, &cases); err != nil {
 		t.Fatal(err)
@@ -72,9 +72,6 @@ func TestValidateDjango(t *testing.T) {
 	}
 	for _, c := range cases {
 		want := c.Messages
-		if c.Contains && !slices.Contains(want, msgSimilar) {
-			want = append([]string{msgSimilar}, want...)
-		}
 		if got := Validate(c.Password, c.Username, 8); !slices.Equal(got, want) {
 			t.Errorf("Validate(%q, %q) = %q, want %q (Django: %q)", c.Password, c.Username, got, want, c.Messages)
 		}
