@@ -72,11 +72,13 @@ type UserChange struct {
 }
 
 // UpdateUser applies c to user id and returns the user as stored.
-// Deactivating, setting a password and changing the role each revoke every
-// session of the user at once, on every instance: a role is in the tokens'
-// claims, and a demoted admin must not keep it in any token.
-// Username and email changes leave sessions alone; the next refresh
-// carries them. A new email, a password and deactivation kill the user's
+// Deactivating and setting a password each revoke every session of the
+// user at once, on every instance (SPEC §5.3). Username, email and role
+// changes leave sessions alone: every instance drops its copy of the user
+// at once (announceUserChange), so latch's own checks (the admin API,
+// forward auth's and the gateway's X-Latch-Role) see the new role on the
+// next request, and the next refresh carries it in the tokens' claims, as
+// they are read from the user at every refresh. A new email, a password and deactivation kill the user's
 // pending reset links; a new email also their pending email keys.
 // It returns *ValidationError for a bad value or a taken username or
 // email, and latch.ErrNotFound.
@@ -115,7 +117,6 @@ func (a *Admin) UpdateUser(ctx context.Context, id int64, c UserChange) (*latch.
 	if err := verr.orNil(); err != nil {
 		return nil, err
 	}
-	roleChanged := c.Role != nil && *c.Role != u.Role
 	if patch != (latch.UserPatch{}) {
 		if _, err := s.opts.Users.UpdateUser(ctx, id, patch); err != nil {
 			return nil, takenFields(err)
@@ -150,11 +151,6 @@ func (a *Admin) UpdateUser(ctx context.Context, id int64, c UserChange) (*latch.
 			return nil, err
 		}
 		revoke = latch.ReasonPasswordChange
-	} else if roleChanged && revoke == "" {
-		if err := s.revokeUser(ctx, id, "", latch.ReasonAdmin); err != nil {
-			return nil, err
-		}
-		revoke = latch.ReasonAdmin
 	}
 	a.log(ctx, "update_user", "target_id", id, "fields", c.fields(), "sessions_revoked", revoke != "")
 	return s.opts.Users.UserByID(ctx, id)

@@ -235,7 +235,8 @@ func TestAdminAPI(t *testing.T) {
 			wantResponse(t, ts.do("GET", "/api/admin/users/abc/", "", "", as...), 404, `{"detail":"Not found."}`)
 		})
 
-		// Changes that revoke: the user's token is refused at once.
+		// Changes that revoke: the user's token is refused at once; the
+		// others reach the next refresh.
 		for _, tc := range []struct {
 			name, patch string
 			revokes     bool
@@ -251,7 +252,7 @@ func TestAdminAPI(t *testing.T) {
 					t.Errorf("%v", m)
 				}
 			}},
-			{"role", `{"role":"staff"}`, true, func(t *testing.T, m map[string]any) {
+			{"role", `{"role":"staff"}`, false, func(t *testing.T, m map[string]any) {
 				if m["role"] != "staff" {
 					t.Errorf("%v", m)
 				}
@@ -277,6 +278,14 @@ func TestAdminAPI(t *testing.T) {
 				}
 				if !tc.revokes && got != 200 {
 					t.Errorf("after PATCH %s the user's token answers %d, want 200", tc.patch, got)
+				}
+				if tc.name == "role" {
+					// Claims are read from the user at every refresh.
+					r := ts.postJSON("/api/token/refresh/", map[string]any{"refresh": p.refresh})
+					wantResponse(t, r, 200, "")
+					if role := djangoClaims(t, r.str(t, "access"))["role"]; role != "staff" {
+						t.Errorf("the refreshed access token's role %v, want staff", role)
+					}
 				}
 			})
 		}
