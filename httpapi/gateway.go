@@ -66,6 +66,14 @@ func (s *Server) gateway() http.Handler {
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
+			// The query as the client wrote it, as nginx passes $args:
+			// httputil drops the parameters Go's parser refuses (a=1;b=2,
+			// a bad escape) and re-encodes the rest, but the upstream
+			// parses it its own way, and latch decides nothing on it.
+			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
+			if target.RawQuery != "" {
+				pr.Out.URL.RawQuery = target.RawQuery + "&" + pr.In.URL.RawQuery
+			}
 			stripIdentityHeaders(pr.Out.Header)
 			s.setForwarded(pr)
 			if p, ok := pr.In.Context().Value(proxiedKey{}).(*proxied); ok && p.caller != nil {
