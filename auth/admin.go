@@ -68,7 +68,10 @@ func (a *Admin) CreateUser(ctx context.Context, nu NewUser) (*latch.User, error)
 type UserChange struct {
 	Username, Email, Role *string
 	IsActive              *bool
-	Password              *string
+	// EmailVerified marks the email (the new one, when Email is set too)
+	// verified or not; without it a new email is unverified.
+	EmailVerified *bool
+	Password      *string
 }
 
 // UpdateUser applies c to user id and returns the user as stored.
@@ -89,7 +92,7 @@ func (a *Admin) UpdateUser(ctx context.Context, id int64, c UserChange) (*latch.
 		return nil, err
 	}
 	verr := &ValidationError{}
-	patch := latch.UserPatch{Email: c.Email}
+	patch := latch.UserPatch{Email: c.Email, EmailVerified: c.EmailVerified}
 	if c.Username != nil {
 		name := NormalizeUsername(*c.Username)
 		verr.add("username", validUsername(name)...)
@@ -160,7 +163,7 @@ func (a *Admin) UpdateUser(ctx context.Context, id int64, c UserChange) (*latch.
 // password).
 func (c UserChange) fields() []string {
 	var f []string
-	for name, set := range map[string]bool{"username": c.Username != nil, "email": c.Email != nil, "role": c.Role != nil, "is_active": c.IsActive != nil, "password": c.Password != nil} {
+	for name, set := range map[string]bool{"username": c.Username != nil, "email": c.Email != nil, "role": c.Role != nil, "is_active": c.IsActive != nil, "email_verified": c.EmailVerified != nil, "password": c.Password != nil} {
 		if set {
 			f = append(f, name)
 		}

@@ -202,7 +202,9 @@ func (s *Server) adminUpdateUser(w http.ResponseWriter, r *http.Request, _ *auth
 		Email:    f.present("email", maxEmail, true),
 		Role:     f.present("role", maxRole, false),
 		IsActive: f.boolean("is_active"),
-		Password: f.presentPassword("password"),
+		// The admin vouches for an address, as latch createuser --email.
+		EmailVerified: f.boolean("email_verified"),
+		Password:      f.presentPassword("password"),
 	}
 	if err := f.err(); err != nil {
 		return err

@@ -247,6 +247,11 @@ func TestAdminAPI(t *testing.T) {
 					t.Errorf("%v", m)
 				}
 			}},
+			{"verified email", `{"email":"rob@example.com","email_verified":true}`, false, func(t *testing.T, m map[string]any) {
+				if m["email"] != "rob@example.com" || m["email_verified"] != true {
+					t.Errorf("%v", m)
+				}
+			}},
 			{"username", `{"username":"robert"}`, false, func(t *testing.T, m map[string]any) {
 				if m["username"] != "robert" {
 					t.Errorf("%v", m)
