@@ -87,8 +87,8 @@ func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) error {
 		// The uid and token are the page's URL; the form has the passwords.
 		c := auth.ResetConfirmation{
 			UID: r.PathValue("uid"), Token: r.PathValue("token"),
-			NewPassword1: f.password("new_password1", maxPassword),
-			NewPassword2: f.password("new_password2", maxPassword),
+			NewPassword1: f.strMax("new_password1", false, maxPassword),
+			NewPassword2: f.strMax("new_password2", false, maxPassword),
 		}
 		if err = f.err(); err == nil {
 			err = s.opts.Auth.ConfirmPasswordReset(r.Context(), c)

@@ -88,8 +88,8 @@ func (s *Server) passwordResetConfirm(w http.ResponseWriter, r *http.Request) er
 	}
 	// In dj-rest-auth's serializer's order, max_length 128 on passwords.
 	c := auth.ResetConfirmation{
-		NewPassword1: f.password("new_password1", maxPassword),
-		NewPassword2: f.password("new_password2", maxPassword),
+		NewPassword1: f.strMax("new_password1", false, maxPassword),
+		NewPassword2: f.strMax("new_password2", false, maxPassword),
 		UID:          f.str("uid", false),
 		Token:        f.str("token", false),
 	}

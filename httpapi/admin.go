@@ -154,7 +154,7 @@ func (s *Server) adminCreateUser(w http.ResponseWriter, r *http.Request, _ *auth
 	}
 	nu := auth.NewUser{
 		Username: f.strMax("username", false, maxUsername),
-		Password: f.password("password", 0),
+		Password: f.str("password", false),
 		Email:    f.strMax("email", true, maxEmail),
 		Role:     f.strMax("role", true, maxRole),
 	}
@@ -204,7 +204,7 @@ func (s *Server) adminUpdateUser(w http.ResponseWriter, r *http.Request, _ *auth
 		IsActive: f.boolean("is_active"),
 		// The admin vouches for an address, as latch createuser --email.
 		EmailVerified: f.boolean("email_verified"),
-		Password:      f.presentPassword("password"),
+		Password:      f.present("password", 0, false),
 	}
 	if err := f.err(); err != nil {
 		return err
@@ -270,15 +270,6 @@ func (f *form) present(name string, maxLen int, allowBlank bool) *string {
 		return nil
 	}
 	v := f.strMax(name, allowBlank, maxLen)
-	return &v
-}
-
-// presentPassword is present for a password, read untrimmed.
-func (f *form) presentPassword(name string) *string {
-	if _, ok := f.in[name]; !ok {
-		return nil
-	}
-	v := f.password(name, 0)
 	return &v
 }
 

@@ -303,19 +303,6 @@ func (f *form) str(name string, optional bool) string {
 // CharField, it reports every validator that fails: max_length, then
 // ProhibitNullCharactersValidator (databases refuse NUL in text).
 func (f *form) strMax(name string, optional bool, maxLen int) string {
-	return f.text(name, optional, maxLen, true)
-}
-
-// password reads a password field as it was typed: white space around it
-// is part of it, as in SimpleJWT's PasswordField and Django's password
-// forms (trim_whitespace=False, strip=False). Trimmed, a password set with
-// a leading space (or imported from Django) could never log in, and two
-// passwords would both open one account.
-func (f *form) password(name string, maxLen int) string {
-	return f.text(name, false, maxLen, false)
-}
-
-func (f *form) text(name string, optional bool, maxLen int, trim bool) string {
 	v, ok := f.in[name]
 	if !ok {
 		if !optional {
@@ -326,10 +313,7 @@ func (f *form) text(name string, optional bool, maxLen int, trim bool) string {
 	var s string
 	switch t := v.(type) {
 	case string:
-		s = t
-		if trim {
-			s = strings.TrimSpace(t)
-		}
+		s = strings.TrimSpace(t)
 	case json.Number:
 		s = t.String()
 	case nil:

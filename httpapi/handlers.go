@@ -64,7 +64,7 @@ func (s *Server) credentials(r *http.Request) (login, pw string, err error) {
 	} else {
 		login = f.strMax("username", false, maxUsername)
 	}
-	pw = f.password("password", 0)
+	pw = f.str("password", false)
 	return login, pw, f.err()
 }
 
@@ -199,7 +199,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	username, pw, email := f.strMax("username", false, maxUsername), f.password("password", 0), f.strMax("email", true, maxEmail)
+	username, pw, email := f.strMax("username", false, maxUsername), f.str("password", false), f.strMax("email", true, maxEmail)
 	if err := f.err(); err != nil {
 		return err
 	}
@@ -270,7 +270,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *auth.
 	if err != nil {
 		return err
 	}
-	oldPW, newPW := f.password("old_password", 0), f.password("new_password", 0)
+	oldPW, newPW := f.str("old_password", false), f.str("new_password", false)
 	if err := f.err(); err != nil {
 		return err
 	}

@@ -41,18 +41,23 @@ func withApp(ctx context.Context, env Env, cfg *config.Config, fn func(a *server
 
 // readPassword takes LATCH_PASSWORD or the first line of stdin.
 func readPassword(env Env) (string, error) {
-	if pw := env.Getenv("LATCH_PASSWORD"); pw != "" {
-		return pw, nil
-	}
-	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		if err != nil {
-			return "", fmt.Errorf("no password: set LATCH_PASSWORD or pipe it on stdin")
+	pw := env.Getenv("LATCH_PASSWORD")
+	if pw == "" {
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		pw = strings.TrimRight(line, "\r\n")
+		if pw == "" {
+			if err != nil {
+				return "", fmt.Errorf("no password: set LATCH_PASSWORD or pipe it on stdin")
+			}
+			return "", errors.New("empty password")
 		}
-		return "", errors.New("empty password")
 	}
-	return line, nil
+	// The API trims the password a login sends, as SimpleJWT (a DRF
+	// CharField): one set with white space around it could never log in.
+	if strings.TrimSpace(pw) != pw {
+		return "", errors.New("the password starts or ends with white space, which a login through the API trims (as SimpleJWT does): it could never log in")
+	}
+	return pw, nil
 }
 
 func oneArg(fs *flag.FlagSet, what string) (string, error) {

@@ -46,6 +46,13 @@ func TestCommands(t *testing.T) {
 	if out := ok("a long enough secret\n", "createuser", "alice", "--email", "a@example.com", "--role", "admin"); !strings.Contains(out, `created user "alice"`) {
 		t.Errorf("createuser: %q", out)
 	}
+	// A login trims the password, as SimpleJWT: one with white space
+	// around it could never log in.
+	for _, spaced := range []string{" a long enough secret\n", "a long enough secret \n", "a long enough secret\t\r\n"} {
+		if code, _, errOut := runCommand(t, env, spaced, "createuser", "spacey"); code == 0 || !strings.Contains(errOut, "white space") {
+			t.Errorf("createuser with %q: %d %s", spaced, code, errOut)
+		}
+	}
 	if code, _, errOut := runCommand(t, env, "short\n", "createuser", "bob"); code == 0 || !strings.Contains(errOut, "too short") {
 		t.Errorf("weak password accepted: %d %q", code, errOut)
 	}
