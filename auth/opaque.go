@@ -21,10 +21,10 @@ const opaquePrefix = "lat_"
 // sign issues the client's form of c: a JWT, or with opaque tokens a
 // handle whose hash the store maps to c (seed 002: the client gets a key,
 // the server keeps what it stands for). The handle is derived from the
-// token's type and jti with a key only latch holds: unguessable as a
-// random one (jtis are random), and the same for the same token, as a JWT
-// is, so that a refresh repeated in the grace interval hands out the same
-// pair.
+// token's type, jti and times with a key only latch holds: unguessable as
+// a random one (jtis are random), and the same for the same token, as a
+// JWT is, so that a refresh repeated in the grace interval hands out the
+// same pair. A slid sliding token keeps its jti but not its times.
 func (s *Service) sign(ctx context.Context, c token.Claims) (string, error) {
 	if !s.opts.Opaque {
 		return s.opts.Tokens.Sign(c)
@@ -36,7 +36,7 @@ func (s *Service) sign(ctx context.Context, c token.Claims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("opaque token: %w", err)
 	}
-	handle := opaquePrefix + handleEncoding.EncodeToString(s.opts.Tokens.Derive("opaque handle", string(c.Type)+"\x00"+c.ID)) // 256 bits
+	handle := opaquePrefix + handleEncoding.EncodeToString(s.opts.Tokens.Derive("opaque handle", handleInput(c))) // 256 bits
 	if err := s.opts.Handles.PutHandle(ctx, hashHandle(handle), c.SessionID, b, c.ExpiresAt.Add(s.opts.Leeway)); err != nil {
 		return "", fmt.Errorf("opaque token: %w", err)
 	}
@@ -67,6 +67,12 @@ func (s *Service) parse(ctx context.Context, raw string, want token.Type) (*toke
 		return nil, token.ErrWrongType
 	}
 	return &c, nil
+}
+
+// handleInput is what a handle is derived from: every claim that tells
+// one issued token from another.
+func handleInput(c token.Claims) string {
+	return fmt.Sprintf("%s\x00%s\x00%d\x00%d", c.Type, c.ID, c.IssuedAt.UnixNano(), c.ExpiresAt.UnixNano())
 }
 
 // handleEncoding writes handles as rand.Text writes text.

@@ -48,3 +48,24 @@ func TestOpaqueTokens(t *testing.T) {
 		wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(q.access)...), 401, bodyAccessInvalid("Token is invalid or expired"))
 	})
 }
+
+// A slid sliding token keeps its jti: its handle must still be new, with
+// the new expiry (a handle derived from the jti alone came back unchanged
+// and died at the first expiry).
+func TestOpaqueSlidingTokensSlide(t *testing.T) {
+	ts := newTestServer(t, map[string]string{"LATCH_TOKEN_FORMAT": "opaque", "LATCH_SLIDING_TOKENS": "on"})
+	ts.mustUser("alice")
+	r := ts.postJSON("/api/token/sliding/", map[string]any{"username": "alice", "password": testPassword})
+	wantResponse(t, r, 200, "")
+	first := r.str(t, "token")
+	ts.clock.Advance(4 * time.Minute)
+	r = ts.postJSON("/api/token/sliding/refresh/", map[string]any{"token": first})
+	wantResponse(t, r, 200, "")
+	slid := r.str(t, "token")
+	if slid == first {
+		t.Fatal("the slid token's handle is the old one")
+	}
+	ts.clock.Advance(2 * time.Minute) // past the first token's 5 minutes
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(slid)...), 200, "")
+	wantResponse(t, ts.do("GET", "/api/me/", "", "", bearer(first)...), 401, "")
+}
