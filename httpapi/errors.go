@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -315,7 +316,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, ae *apiError
 		// SimpleJWT's challenge names the first header type; an
 		// endpoint's own schemes follow it (RFC 7235: a client picks one
 		// it knows).
-		w.Header()["Www-Authenticate"] = append(s.challenge, ae.header["Www-Authenticate"]...)
+		w.Header()["Www-Authenticate"] = slices.Concat(s.challenge, ae.header["Www-Authenticate"])
 	}
 	level := slog.LevelDebug
 	switch {

@@ -70,9 +70,13 @@ func (s *Server) gateway() http.Handler {
 			// httputil drops the parameters Go's parser refuses (a=1;b=2,
 			// a bad escape) and re-encodes the rest, but the upstream
 			// parses it its own way, and latch decides nothing on it.
-			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
-			if target.RawQuery != "" {
-				pr.Out.URL.RawQuery = target.RawQuery + "&" + pr.In.URL.RawQuery
+			switch q := pr.In.URL.RawQuery; {
+			case target.RawQuery == "":
+				pr.Out.URL.RawQuery = q
+			case q == "":
+				pr.Out.URL.RawQuery = target.RawQuery
+			default:
+				pr.Out.URL.RawQuery = target.RawQuery + "&" + q
 			}
 			stripIdentityHeaders(pr.Out.Header)
 			s.setForwarded(pr)

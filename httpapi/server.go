@@ -132,8 +132,8 @@ type Server struct {
 	cors      cors // nil: CORS off
 	preflight func(method string, status int, d time.Duration)
 	// challenge is every 401's WWW-Authenticate, as SimpleJWT's
-	// authenticate_header: the first header type, realm "api". Its
-	// capacity is its length, so appending to it copies.
+	// authenticate_header: the first header type, realm "api"; never
+	// handed out itself (writeError copies it).
 	challenge []string
 	clients   *clientAuth // introspection callers
 }
@@ -193,7 +193,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Forward auth answers a proxy, not a browser: a preflight to be
 	// checked there gets the check's answer (401 without a token), else the
 	// proxy would pass it upstream unauthenticated.
-	if s.cors != nil && !strings.HasPrefix(r.URL.Path, forwardAuthPrefix) {
+	if s.cors != nil && !isForwardAuthPath(r.URL.Path) {
 		start := time.Now()
 		if s.cors.apply(w, r) {
 			s.preflight(r.Method, http.StatusNoContent, time.Since(start))
@@ -232,12 +232,15 @@ func cleanPath(p string) bool {
 	return c == p
 }
 
-// forwardAuthPath is forward auth's endpoint; forwardAuthPrefix also
-// covers the paths a proxy may append to it (Envoy's path_prefix).
-const (
-	forwardAuthPath   = "/api/auth/check/"
-	forwardAuthPrefix = "/api/auth/check"
-)
+// forwardAuthPath is forward auth's endpoint.
+const forwardAuthPath = "/api/auth/check/"
+
+// isForwardAuthPath reports whether p is forward auth's endpoint, with or
+// without its slash, or a path under it (a proxy may append the original
+// path, as Envoy's path_prefix does); /api/auth/checkout/ is not.
+func isForwardAuthPath(p string) bool {
+	return p == forwardAuthPath[:len(forwardAuthPath)-1] || strings.HasPrefix(p, forwardAuthPath)
+}
 
 // exactRoute is a route registered under a literal path.
 type exactRoute struct {

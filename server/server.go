@@ -446,8 +446,9 @@ func newEngine(cfg Config) (*token.Engine, error) {
 			cfg.Logger.Info("generated a signing key", "alg", set.Signing.Algorithm, "kid", set.Signing.ID, "file", cfg.keySetPath())
 		}
 		if set.Publish(cfg.Now(), KeyPublishDelay) {
-			// Unsaved, the next start publishes it again for as long,
-			// or promotes it again: both safe.
+			// Unsaved (a read-only data dir), the next start publishes
+			// it again for as long or promotes it again, and a restage
+			// keeps it verifying (KeySet.Stage): all safe.
 			if err := set.Save(cfg.keySetPath()); err != nil {
 				cfg.Logger.Warn("could not record the key set's change", "file", cfg.keySetPath(), "err", err)
 			}

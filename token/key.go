@@ -257,11 +257,11 @@ func (k *Key) verificationKey() any {
 	return k.public
 }
 
-// publicOnly returns the key without its private half; HMAC keys are returned
-// unchanged since their secret is needed to verify.
 // Symmetric reports whether k is an HMAC secret, which no JWKS publishes.
 func (k *Key) Symmetric() bool { return k.secret != nil }
 
+// publicOnly returns the key without its private half; HMAC keys are returned
+// unchanged since their secret is needed to verify.
 func (k *Key) publicOnly() *Key {
 	if k.secret != nil || k.private == nil {
 		return k

@@ -211,8 +211,12 @@ func writeFileAtomic(path string, data []byte, exclusive bool) (err error) {
 
 // LoadOrCreateKeySet loads the key set at path, or, if there is none, makes
 // one with a fresh alg signing key ([GenerateKey]), saves it and reports
-// created. If the stored signing key is not an alg key the error wraps
-// [ErrAlgorithmMismatch]: switching algorithms is a [KeySet.Rotate].
+// created. If the set's key is not an alg key the error wraps
+// [ErrAlgorithmMismatch]: switching algorithms is a [KeySet.Rotate] or
+// [KeySet.Stage]. With a staged next key, that key is the set's: its
+// algorithm is the one the set signs with once it is published, so a
+// configuration that names the old one fails now rather than at a later
+// start.
 func LoadOrCreateKeySet(path, alg string) (s *KeySet, created bool, err error) {
 	s, err = LoadKeySet(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -232,16 +236,20 @@ func LoadOrCreateKeySet(path, alg string) (s *KeySet, created bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if s.Signing.Algorithm != alg && (s.Next == nil || s.Next.Algorithm != alg) {
-		return nil, false, fmt.Errorf("%w: %s holds %s, want %s", ErrAlgorithmMismatch, path, s.Signing.Algorithm, alg)
+	have := s.Signing.Algorithm
+	if s.Next != nil {
+		have = s.Next.Algorithm
+	}
+	if have != alg {
+		return nil, false, fmt.Errorf("%w: %s holds %s, want %s", ErrAlgorithmMismatch, path, have, alg)
 	}
 	return s, false, nil
 }
 
 // Rotate makes a fresh alg signing key ([GenerateKey]) and moves the current
 // one to the front of Verification, without its private half, so the tokens
-// it signed keep verifying; so does a staged next key once published (a
-// running server may sign with it). Save the set afterwards.
+// it signed keep verifying; so does a staged next key (a running server may
+// sign with it). Save the set afterwards.
 func (s *KeySet) Rotate(alg string) error {
 	k, err := GenerateKey(alg)
 	if err != nil {
@@ -252,10 +260,11 @@ func (s *KeySet) Rotate(alg string) error {
 	return nil
 }
 
-// retireNext drops the staged key, keeping the public half of a published
-// one among the verification keys.
+// retireNext drops the staged key, keeping its public half among the
+// verification keys: a server may have published it, and signed with it,
+// without recording that in the file (a read-only data dir).
 func (s *KeySet) retireNext() {
-	if s.Next != nil && !s.NextFrom.IsZero() {
+	if s.Next != nil {
 		s.Verification = append([]*Key{s.Next.publicOnly()}, s.Verification...)
 	}
 	s.Next, s.NextFrom = nil, time.Time{}
@@ -271,7 +280,7 @@ func (s *KeySet) replaceSigning(k *Key) {
 // Stage makes a fresh alg key the next one: it is published (JWKS) from
 // the first start that loads it ([KeySet.Publish]) and signs only once
 // resource servers that cache the JWKS have had time to fetch it. A key
-// staged before is dropped, as in Rotate. Save the set afterwards.
+// staged before keeps verifying, as in Rotate. Save the set afterwards.
 func (s *KeySet) Stage(alg string) error {
 	k, err := GenerateKey(alg)
 	if err != nil {

@@ -56,6 +56,7 @@ func TestCORS(t *testing.T) {
 		{"preflight checked by forward auth", "OPTIONS", "/api/auth/check/", preflight(corsApp, "GET", "authorization"), 401, ""},
 		{"preflight checked by forward auth, no slash", "OPTIONS", "/api/auth/check", preflight(corsApp, "GET", "authorization"), 401, ""},
 		{"preflight to a path under forward auth's", "OPTIONS", "/api/auth/check/x", preflight(corsApp, "GET", "authorization"), 404, ""},
+		{"preflight to a path that only starts like forward auth's", "OPTIONS", "/api/auth/checkout/", preflight(corsApp, "POST", "authorization"), 204, corsApp},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
