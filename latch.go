@@ -304,6 +304,11 @@ type UserQuery struct {
 	// case ignored (as a plain substring: % and _ are not wildcards).
 	// Empty: every user.
 	Search string
+	// Role keeps the users of this role; empty: every role.
+	Role string
+	// Active keeps the active users (true) or the inactive ones (false);
+	// nil: both.
+	Active *bool
 	Offset int
 	Limit  int // at most this many; 0 or less: no limit
 }

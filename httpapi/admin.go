@@ -90,14 +90,22 @@ func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request, _ *auth.
 	if strings.IndexByte(search, 0) >= 0 || len(search) > 1024 {
 		return &apiError{status: http.StatusBadRequest, body: fieldErrorsBody{{"search", []string{"Enter a valid search term."}}}}
 	}
+	filter, err := userFilter(q)
+	if err != nil {
+		return err
+	}
+	filter.Search = search
 	if q.Get("page") == "last" {
-		_, total, err := a.Users(r.Context(), latch.UserQuery{Search: search, Limit: 1})
+		last := filter
+		last.Limit = 1
+		_, total, err := a.Users(r.Context(), last)
 		if err != nil {
 			return err
 		}
 		page = max(int((total+int64(size)-1)/int64(size)), 1)
 	}
-	users, total, err := a.Users(r.Context(), latch.UserQuery{Search: search, Offset: (page - 1) * size, Limit: size})
+	filter.Offset, filter.Limit = (page-1)*size, size
+	users, total, err := a.Users(r.Context(), filter)
 	if err != nil {
 		return err
 	}
@@ -135,6 +143,28 @@ func pageURL(r *http.Request, page int) string {
 	}
 	u := url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
 	return u.String()
+}
+
+// userFilter reads the list's filters as django-filter's exact filters
+// would: ?role= (the role as stored) and ?is_active= (a boolean; an empty
+// value filters nothing).
+func userFilter(q url.Values) (latch.UserQuery, error) {
+	var f latch.UserQuery
+	role := q.Get("role")
+	if strings.IndexByte(role, 0) >= 0 || len(role) > maxRole {
+		return f, &apiError{status: http.StatusBadRequest, body: fieldErrorsBody{{"role", []string{"Select a valid choice."}}}}
+	}
+	f.Role = role
+	switch v := strings.ToLower(q.Get("is_active")); v {
+	case "":
+	case "true", "1", "yes", "on", "y", "t":
+		f.Active = new(true)
+	case "false", "0", "no", "off", "n", "f":
+		f.Active = new(false)
+	default:
+		return f, &apiError{status: http.StatusBadRequest, body: fieldErrorsBody{{"is_active", []string{"Select a valid choice."}}}}
+	}
+	return f, nil
 }
 
 // userID reads the {id} of an admin path; an id that is not a positive

@@ -122,9 +122,10 @@ func (db *DB) SetEmailVerified(ctx context.Context, id int64, verified bool) err
 // ListUsers implements latch.UserStore.
 func (db *DB) ListUsers(ctx context.Context, q latch.UserQuery) ([]latch.User, int64, error) {
 	search := strings.ToLower(q.Search)
-	const match = `($1 = '' OR strpos(username_key, $1) > 0 OR strpos(email_key, $1) > 0)`
+	const match = `($1 = '' OR strpos(username_key, $1) > 0 OR strpos(email_key, $1) > 0)
+		AND ($2::text = '' OR role = $2) AND ($3::boolean IS NULL OR is_active = $3)`
 	var total int64
-	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE `+match, search).Scan(&total); err != nil {
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE `+match, search, q.Role, q.Active).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", err)
 	}
 	var limit *int64 // NULL: no limit
@@ -132,8 +133,8 @@ func (db *DB) ListUsers(ctx context.Context, q latch.UserQuery) ([]latch.User, i
 		l := int64(q.Limit)
 		limit = &l
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE `+match+` ORDER BY id LIMIT $2 OFFSET $3`,
-		search, limit, max(q.Offset, 0))
+	rows, err := db.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE `+match+` ORDER BY id LIMIT $4 OFFSET $5`,
+		search, q.Role, q.Active, limit, max(q.Offset, 0))
 	if err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", err)
 	}

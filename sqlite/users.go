@@ -126,17 +126,18 @@ func (db *DB) SetEmailVerified(ctx context.Context, id int64, verified bool) err
 // ListUsers implements latch.UserStore.
 func (db *DB) ListUsers(ctx context.Context, q latch.UserQuery) ([]latch.User, int64, error) {
 	search := strings.ToLower(q.Search)
-	const match = `(?1 = '' OR instr(username_key, ?1) > 0 OR instr(email_key, ?1) > 0)`
+	const match = `(?1 = '' OR instr(username_key, ?1) > 0 OR instr(email_key, ?1) > 0)
+		AND (?2 = '' OR role = ?2) AND (?3 IS NULL OR is_active = ?3)`
 	var total int64
-	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE `+match, search).Scan(&total); err != nil {
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE `+match, search, q.Role, q.Active).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", classify(err))
 	}
 	limit := int64(q.Limit)
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+match+` ORDER BY id LIMIT ?2 OFFSET ?3`,
-		search, limit, max(q.Offset, 0))
+	rows, err := db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+match+` ORDER BY id LIMIT ?4 OFFSET ?5`,
+		search, q.Role, q.Active, limit, max(q.Offset, 0))
 	if err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", classify(err))
 	}

@@ -168,15 +168,18 @@ func testAccounts(t *testing.T, newStore func(*testing.T) Store) {
 		t.Parallel()
 		s := newStore(t)
 		var all []*latch.User
-		for _, u := range []struct{ name, email string }{
-			{"alice", "alice@example.com"},
-			{"Bob", "bob@Example.org"},
-			{"carol", ""},
-			{"dave_100", "d@corp.example"},
-			{"Émile", "emile@example.com"},
-			{"frank%", "frank@corp.example"},
+		for _, u := range []struct {
+			name, email, role string
+			inactive          bool
+		}{
+			{"alice", "alice@example.com", "admin", false},
+			{"Bob", "bob@Example.org", "user", true},
+			{"carol", "", "user", false},
+			{"dave_100", "d@corp.example", "staff", false},
+			{"Émile", "emile@example.com", "user", true},
+			{"frank%", "frank@corp.example", "staff", false},
 		} {
-			v := &latch.User{Username: u.name, Email: u.email, PasswordHash: "h", IsActive: true}
+			v := &latch.User{Username: u.name, Email: u.email, PasswordHash: "h", Role: u.role, IsActive: !u.inactive}
 			checkErr(t, "CreateUser", s.CreateUser(t.Context(), v), nil)
 			all = append(all, v)
 		}
@@ -200,6 +203,12 @@ func testAccounts(t *testing.T, newStore func(*testing.T) Store) {
 			{"underscore is literal", latch.UserQuery{Search: "_1"}, all[3:4], 1},
 			{"percent is literal", latch.UserQuery{Search: "%"}, all[5:6], 1},
 			{"no match", latch.UserQuery{Search: "zed"}, nil, 0},
+			{"role", latch.UserQuery{Role: "staff"}, []*latch.User{all[3], all[5]}, 2},
+			{"role, paged", latch.UserQuery{Role: "user", Offset: 1, Limit: 1}, all[2:3], 3},
+			{"no such role", latch.UserQuery{Role: "Staff"}, nil, 0},
+			{"inactive", latch.UserQuery{Active: new(false)}, []*latch.User{all[1], all[4]}, 2},
+			{"active", latch.UserQuery{Active: new(true)}, []*latch.User{all[0], all[2], all[3], all[5]}, 4},
+			{"every filter", latch.UserQuery{Search: "example.com", Role: "user", Active: new(false)}, all[4:5], 1},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

@@ -223,6 +223,33 @@ func TestAdminAPI(t *testing.T) {
 					t.Errorf("search %q: %s", tc.search, r.body)
 				}
 			}
+			// Filters, as django-filter's exact ones: root is the admin,
+			// staffer the inactive staff member.
+			for _, tc := range []struct {
+				query string
+				count int
+			}{
+				{"role=staff", 1},
+				{"role=admin", 1},
+				{"role=user", 24},
+				{"role=", 26},
+				{"is_active=false", 1},
+				{"is_active=true", 25},
+				{"is_active=", 26},
+				{"is_active=false&role=staff&search=staff", 1},
+				{"is_active=true&role=staff", 0},
+			} {
+				r := ts.do("GET", "/api/admin/users/?"+tc.query, "", "", as...)
+				if m := r.json(t); r.status != 200 || m["count"] != float64(tc.count) {
+					t.Errorf("?%s: %d %s", tc.query, r.status, r.body)
+				}
+			}
+			wantResponse(t, ts.do("GET", "/api/admin/users/?is_active=maybe", "", "", as...), 400, `{"is_active":["Select a valid choice."]}`)
+			// The next page keeps the filters.
+			r = ts.do("GET", "/api/admin/users/?role=user&page_size=10", "", "", as...)
+			if m := r.json(t); !strings.HasSuffix(m["next"].(string), "/api/admin/users/?page=2&page_size=10&role=user") {
+				t.Errorf("filtered page 1: %s", r.body)
+			}
 		})
 
 		t.Run("get", func(t *testing.T) {
