@@ -89,29 +89,46 @@ var errNoRefreshCookie = &apiError{status: http.StatusUnauthorized,
 
 // login answers a successful login: the pair in the body, or in cookie
 // mode the access token in the body and the refresh token as a cookie.
-func (s *Server) writePair(ctx context.Context, w http.ResponseWriter, pair *auth.Pair, cookiePath string) {
+func (s *Server) writePair(ctx context.Context, w http.ResponseWriter, pair *auth.Pair, cookiePath string, order pairOrder) {
 	noStore(w)
 	if cookiePath == "" || pair.Refresh == "" {
-		writePairBody(w, pair.Access, pair.Refresh)
+		writePairBody(w, pair.Access, pair.Refresh, order)
 		return
 	}
 	s.setRefreshCookie(w, cookiePath, pair.Refresh, s.opts.Auth.RefreshExpiry(ctx, pair.Refresh))
-	writePairBody(w, pair.Access, "")
+	writePairBody(w, pair.Access, "", order)
 }
 
+// pairOrder is the order of a pair's members, as SimpleJWT writes them:
+// its login puts the refresh token first (TokenObtainPairSerializer), its
+// refresh the access token (TokenRefreshSerializer).
+type pairOrder bool
+
+const (
+	accessFirst  pairOrder = false
+	refreshFirst pairOrder = true
+)
+
 // writePairBody writes {"access": access, "refresh": refresh} (no refresh
-// when empty) as writeJSON would, without reflection: every login and
-// refresh answers with it.
-func writePairBody(w http.ResponseWriter, access, refresh string) {
+// when empty; refresh first with refreshFirst) as writeJSON would, without
+// reflection: every login and refresh answers with it.
+func writePairBody(w http.ResponseWriter, access, refresh string, order pairOrder) {
 	buf := buffers.Get().(*bytes.Buffer)
 	defer putBuffer(buf)
 	buf.Grow(32 + len(access) + len(refresh))
 	b := buf.AvailableBuffer()
-	b = append(b, `{"access":`...)
-	b = appendJSONString(b, access)
-	if refresh != "" {
-		b = append(b, `,"refresh":`...)
+	if order == refreshFirst && refresh != "" {
+		b = append(b, `{"refresh":`...)
 		b = appendJSONString(b, refresh)
+		b = append(b, `,"access":`...)
+		b = appendJSONString(b, access)
+	} else {
+		b = append(b, `{"access":`...)
+		b = appendJSONString(b, access)
+		if refresh != "" {
+			b = append(b, `,"refresh":`...)
+			b = appendJSONString(b, refresh)
+		}
 	}
 	b = append(b, '}')
 	w.Header()["Content-Type"] = contentTypeJSON
@@ -125,7 +142,7 @@ func (s *Server) cookieLogin(path string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		s.writePair(r.Context(), w, pair, path)
+		s.writePair(r.Context(), w, pair, path, refreshFirst)
 		return nil
 	}
 }
@@ -158,7 +175,7 @@ func (s *Server) cookieRefreshHandler(path string) handlerFunc {
 			}
 			return err
 		}
-		s.writePair(r.Context(), w, pair, path)
+		s.writePair(r.Context(), w, pair, path, accessFirst)
 		return nil
 	}
 }

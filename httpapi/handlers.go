@@ -84,7 +84,7 @@ func (s *Server) tokenObtain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writePair(r.Context(), w, pair, "")
+	s.writePair(r.Context(), w, pair, "", refreshFirst)
 	return nil
 }
 
@@ -121,7 +121,7 @@ func (s *Server) tokenRefresh(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writePair(r.Context(), w, pair, "")
+	s.writePair(r.Context(), w, pair, "", accessFirst)
 	return nil
 }
 

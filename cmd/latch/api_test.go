@@ -24,6 +24,21 @@ func bodyAccessInvalid(msg string) string {
 	return `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"` + msg + `"}]}`
 }
 
+// SimpleJWT's serializers fix the order of a pair's members: its login
+// writes the refresh token first, its refresh the access token.
+func TestPairOrder(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.mustUser("alice")
+	r := ts.postJSON("/api/token/", map[string]any{"username": "alice", "password": testPassword})
+	if !strings.HasPrefix(r.body, `{"refresh":"`) || !strings.Contains(r.body, `","access":"`) {
+		t.Fatalf("login body %s, want refresh then access", r.body)
+	}
+	r = ts.postJSON("/api/token/refresh/", map[string]any{"refresh": r.str(t, "refresh")})
+	if !strings.HasPrefix(r.body, `{"access":"`) || !strings.Contains(r.body, `","refresh":"`) {
+		t.Fatalf("refresh body %s, want access then refresh", r.body)
+	}
+}
+
 func TestLogin(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.mustUser("alice")
