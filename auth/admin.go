@@ -111,11 +111,14 @@ func (a *Admin) UpdateUser(ctx context.Context, id int64, c UserChange) (*latch.
 		patch.Role = c.Role
 	}
 	if c.Password != nil {
-		name := u.Username
+		attrs := password.UserAttributes{Username: u.Username, Email: u.Email}
 		if patch.Username != nil {
-			name = *patch.Username
+			attrs.Username = *patch.Username
 		}
-		verr.add("password", password.Validate(*c.Password, name, s.opts.MinPasswordLength)...)
+		if c.Email != nil {
+			attrs.Email = *c.Email
+		}
+		verr.add("password", password.Validate(*c.Password, attrs, s.opts.MinPasswordLength)...)
 	}
 	if err := verr.orNil(); err != nil {
 		return nil, err

@@ -428,7 +428,7 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*latch.User, erro
 	if role == "" {
 		role = s.opts.DefaultRole
 	}
-	usernameErrs, pwErrs, emailErrs := validUsername(username), password.Validate(pw, username, s.opts.MinPasswordLength), validEmail(email)
+	usernameErrs, pwErrs, emailErrs := validUsername(username), password.Validate(pw, password.UserAttributes{Username: username, Email: email}, s.opts.MinPasswordLength), validEmail(email)
 	if email == "" && s.opts.Accounts.Verification == VerifyMandatory {
 		emailErrs = append([]string{msgRequired}, emailErrs...)
 	}

@@ -156,18 +156,18 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, oldPW, newPW
 	if !ok {
 		return &ValidationError{Fields: []FieldError{{Field: "old_password", Messages: []string{msgWrongPassword}}}}
 	}
-	if err := s.ValidatePassword("new_password", newPW, u.Username); err != nil {
+	if err := s.ValidatePassword("new_password", newPW, u); err != nil {
 		return err
 	}
 	return s.SetPassword(ctx, u.ID, newPW, p.SessionID)
 }
 
-// ValidatePassword checks pw as a new password of the user username
-// against the password rules (Django's validators, the minimum length),
-// and returns a *ValidationError of field when it fails them.
-func (s *Service) ValidatePassword(field, pw, username string) error {
+// ValidatePassword checks pw as a new password of u against the password
+// rules (Django's validators, the minimum length), and returns a
+// *ValidationError of field when it fails them.
+func (s *Service) ValidatePassword(field, pw string, u *latch.User) error {
 	verr := &ValidationError{}
-	verr.add(field, password.Validate(pw, username, s.opts.MinPasswordLength)...)
+	verr.add(field, password.Validate(pw, password.UserAttributes{Username: u.Username, Email: u.Email}, s.opts.MinPasswordLength)...)
 	return verr.orNil()
 }
 

@@ -59,7 +59,7 @@ func ExampleHasher_Dummy() {
 }
 
 func ExampleValidate() {
-	for _, problem := range password.Validate("alice2024", "Alice", 10) {
+	for _, problem := range password.Validate("alice2024", password.UserAttributes{Username: "Alice", Email: "alice@example.com"}, 10) {
 		fmt.Println(problem)
 	}
 	// Output:

@@ -19,28 +19,39 @@ const DefaultMinLength = 8
 //go:embed common.txt
 var commonPasswords string
 
-// Validate checks a new password as Django's four default validators do
-// (AUTH_PASSWORD_VALIDATORS of a new project) and returns their messages, in
-// their order, for the rules it breaks; it returns nil when there is none.
+// UserAttributes are what a password must not resemble: Django's
+// UserAttributeSimilarityValidator compares the username, then the email.
+type UserAttributes struct {
+	Username, Email string
+}
+
+// Validate checks a new password of user as Django's four default
+// validators do (AUTH_PASSWORD_VALIDATORS of a new project) and returns
+// their messages, in their order, for the rules it breaks; it returns nil
+// when there is none.
 //
-//   - "The password is too similar to the username." when, ignoring case,
+//   - "The password is too similar to the username." (or "to the email
+//     address.", for the first attribute that is) when, ignoring case,
 //     Django's UserAttributeSimilarityValidator would say so: a similarity
-//     of 0.7 or more to the username or a part of it between non-word
+//     of 0.7 or more to the attribute or a part of it between non-word
 //     characters, a part less than a tenth of the password's length (and
-//     under 0.35 of it) excepted. An empty username is skipped.
+//     under 0.35 of it) excepted. An empty attribute is skipped.
 //   - "This password is too short. It must contain at least N characters."
 //     when the password has fewer than minLength characters (Unicode code
 //     points); minLength <= 0 means [DefaultMinLength].
 //   - "This password is too common." when the lowercased, trimmed password
 //     is in Django's list of 20,000 common passwords.
 //   - "This password is entirely numeric." when it has only digits.
-func Validate(password, username string, minLength int) []string {
+func Validate(password string, user UserAttributes, minLength int) []string {
 	if minLength <= 0 {
 		minLength = DefaultMinLength
 	}
 	var problems []string
-	if tooSimilar(password, username) {
-		problems = append(problems, "The password is too similar to the username.")
+	for _, a := range []struct{ value, name string }{{user.Username, "username"}, {user.Email, "email address"}} {
+		if tooSimilar(password, a.value) {
+			problems = append(problems, "The password is too similar to the "+a.name+".")
+			break // Django's validator stops at the first
+		}
 	}
 	if utf8.RuneCountInString(password) < minLength {
 		unit := "characters"
@@ -62,11 +73,11 @@ func Validate(password, username string, minLength int) []string {
 // as a fraction.
 const maxSimilarityNum, maxSimilarityDen = 7, 10
 
-func tooSimilar(password, username string) bool {
-	if password == "" || username == "" {
+func tooSimilar(password, attribute string) bool {
+	if password == "" || attribute == "" {
 		return false
 	}
-	pw, user := strings.ToLower(password), strings.ToLower(username)
+	pw, user := strings.ToLower(password), strings.ToLower(attribute)
 	pwLen := utf8.RuneCountInString(pw)
 	// Django splits the value on runs of non-word characters (re \W+) and
 	// also compares the whole value.

@@ -44,7 +44,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Validate(tt.password, tt.username, tt.minLength)
+			got := Validate(tt.password, UserAttributes{Username: tt.username}, tt.minLength)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("Validate(%q, %q, %d) = %q, want %q", tt.password, tt.username, tt.minLength, got, tt.want)
 			}
@@ -61,8 +61,8 @@ func TestValidateDjango(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cases []struct {
-		Password, Username string
-		Messages           []string
+		Password, Username, Email string
+		Messages                  []string
 	}
 	if err := json.Unmarshal(data, &cases); err != nil {
 		t.Fatal(err)
@@ -72,8 +72,8 @@ func TestValidateDjango(t *testing.T) {
 	}
 	for _, c := range cases {
 		want := c.Messages
-		if got := Validate(c.Password, c.Username, 8); !slices.Equal(got, want) {
-			t.Errorf("Validate(%q, %q) = %q, want %q (Django: %q)", c.Password, c.Username, got, want, c.Messages)
+		if got := Validate(c.Password, UserAttributes{Username: c.Username, Email: c.Email}, 8); !slices.Equal(got, want) {
+			t.Errorf("Validate(%q, %q, %q) = %q, want %q (Django: %q)", c.Password, c.Username, c.Email, got, want, c.Messages)
 		}
 	}
 }
@@ -112,6 +112,6 @@ func TestCommonList(t *testing.T) {
 
 func BenchmarkValidate(b *testing.B) {
 	for b.Loop() {
-		Validate("correct horse battery staple", "alice.smith", 8)
+		Validate("correct horse battery staple", UserAttributes{Username: "alice.smith", Email: "alice@example.com"}, 8)
 	}
 }

@@ -158,7 +158,7 @@ func changePassword(ctx context.Context, env Env, cfg *config.Config, fs *flag.F
 		}
 		// The rules of signup and of a change through the API, as
 		// Django's changepassword applies its validators.
-		if err := a.Auth().ValidatePassword("password", pw, u.Username); err != nil {
+		if err := a.Auth().ValidatePassword("password", pw, u); err != nil {
 			return err
 		}
 		if err := a.Auth().SetPassword(ctx, u.ID, pw, ""); err != nil {

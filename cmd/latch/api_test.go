@@ -674,3 +674,17 @@ func TestAuthHeaderTypes(t *testing.T) {
 		})
 	}
 }
+
+// Django's similarity validator compares the password with the username,
+// then the email (dj-rest-auth runs it with the new user at signup).
+func TestPasswordSimilarToEmail(t *testing.T) {
+	ts := newTestServer(t, nil)
+	wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "zed", "email": "alice@example.com", "password": "examplecom1!"}),
+		400, `{"password":["The password is too similar to the email address."]}`)
+	wantResponse(t, ts.postJSON("/api/signup/", map[string]any{"username": "zed", "email": "alice@example.com", "password": "a fine long secret"}), 201, "")
+	r := ts.postJSON("/api/token/", map[string]any{"username": "zed", "password": "a fine long secret"})
+	wantResponse(t, r, 200, "")
+	p := pair{r.str(t, "access"), r.str(t, "refresh")}
+	wantResponse(t, ts.postJSON("/api/password/", map[string]any{"old_password": "a fine long secret", "new_password": "alice@example.com"}, bearer(p.access)...),
+		400, `{"new_password":["The password is too similar to the email address."]}`)
+}

@@ -4,18 +4,18 @@
 Needs Django (Debian: python3-django). Run from this directory:
 /usr/bin/python3 gen_validate.py > validate.json
 
-Each case lists Django's messages for (password, username) with the four
-validators of a new project's AUTH_PASSWORD_VALIDATORS, comparing only the
-username, and min_length 8.
+Each case lists Django's messages for (password, username, email) with the
+four validators of a new project's AUTH_PASSWORD_VALIDATORS (the similarity
+validator with its default attributes, of which latch's users have the
+username and the email), min_length 8, for an unsaved auth.User.
 """
 import json
 
 import django
 from django.conf import settings
 
-settings.configure(AUTH_PASSWORD_VALIDATORS=[
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
-     "OPTIONS": {"user_attributes": ("username",)}},
+settings.configure(INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes"], AUTH_PASSWORD_VALIDATORS=[
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -23,19 +23,8 @@ settings.configure(AUTH_PASSWORD_VALIDATORS=[
 django.setup()
 
 from django.contrib.auth.password_validation import validate_password  # noqa: E402
-from django.core.exceptions import FieldDoesNotExist, ValidationError  # noqa: E402
-
-
-class Meta:
-    def get_field(self, name):
-        raise FieldDoesNotExist(name)
-
-
-class User:
-    _meta = Meta()
-
-    def __init__(self, username):
-        self.username = username
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.exceptions import ValidationError  # noqa: E402
 
 
 cases = [
@@ -79,15 +68,23 @@ cases = [
     ("alice-secret-phrase", "alice"),
     ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "aa"),
     ("ab" * 30, "ab"),
+    ("alice@example.com", "zed", "alice@example.com"),
+    ("examplecom1!", "zed", "alice@example.com"),
+    ("alice-wonder-2024", "zed", "alice@wonderland.example"),
+    ("a-fine-long-secret", "zed", "alice@example.com"),
+    ("alice123", "alice", "alice@example.com"),
+    ("secret-phrase-9", "", "secret@example.com"),
 ]
 
 out = []
-for password, username in cases:
+for case in cases:
+    password, username, email = (case + ("",))[:3]
+    user = User(username=username, email=email) if username or email else None
     try:
-        validate_password(password, User(username) if username else None)
+        validate_password(password, user)
         messages = []
     except ValidationError as e:
         messages = list(e.messages)
-    out.append({"password": password, "username": username, "messages": messages})
+    out.append({"password": password, "username": username, "email": email, "messages": messages})
 
 print(json.dumps(out, indent=2, ensure_ascii=False))
