@@ -298,7 +298,7 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, c ResetConfirmation)
 		return &ValidationError{Fields: []FieldError{{Field: "new_password2", Messages: []string{msgPasswordMismatch}}}}
 	}
 	verr := &ValidationError{}
-	verr.add("new_password2", password.Validate(c.NewPassword2, password.UserAttributes{Username: u.Username, Email: u.Email}, s.opts.MinPasswordLength)...)
+	verr.add("new_password2", password.Validate(c.NewPassword2, passwordAttributes(u), s.opts.MinPasswordLength)...)
 	if err := verr.orNil(); err != nil {
 		return err
 	}

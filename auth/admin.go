@@ -81,8 +81,9 @@ type UserChange struct {
 // at once (announceUserChange), so latch's own checks (the admin API,
 // forward auth's and the gateway's X-Latch-Role) see the new role on the
 // next request, and the next refresh carries it in the tokens' claims, as
-// they are read from the user at every refresh. A new email, a password and deactivation kill the user's
-// pending reset links; a new email also their pending email keys.
+// they are read from the user at every refresh. A new email, a password
+// and deactivation kill the user's pending reset links; a new email also
+// their pending email keys.
 // It returns *ValidationError for a bad value or a taken username or
 // email, and latch.ErrNotFound.
 func (a *Admin) UpdateUser(ctx context.Context, id int64, c UserChange) (*latch.User, error) {
@@ -111,7 +112,7 @@ func (a *Admin) UpdateUser(ctx context.Context, id int64, c UserChange) (*latch.
 		patch.Role = c.Role
 	}
 	if c.Password != nil {
-		attrs := password.UserAttributes{Username: u.Username, Email: u.Email}
+		attrs := passwordAttributes(u)
 		if patch.Username != nil {
 			attrs.Username = *patch.Username
 		}

@@ -167,8 +167,13 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, oldPW, newPW
 // *ValidationError of field when it fails them.
 func (s *Service) ValidatePassword(field, pw string, u *latch.User) error {
 	verr := &ValidationError{}
-	verr.add(field, password.Validate(pw, password.UserAttributes{Username: u.Username, Email: u.Email}, s.opts.MinPasswordLength)...)
+	verr.add(field, password.Validate(pw, passwordAttributes(u), s.opts.MinPasswordLength)...)
 	return verr.orNil()
+}
+
+// passwordAttributes are what u's password must not resemble.
+func passwordAttributes(u *latch.User) password.UserAttributes {
+	return password.UserAttributes{Username: u.Username, Email: u.Email}
 }
 
 // SetPassword stores a new password for a user without checking the old

@@ -87,8 +87,9 @@ func cookieRefresh(r *http.Request) string {
 var errNoRefreshCookie = &apiError{status: http.StatusUnauthorized,
 	body: detailBody{Detail: "Refresh token cookie not found.", Code: "token_not_valid"}}
 
-// login answers a successful login: the pair in the body, or in cookie
-// mode the access token in the body and the refresh token as a cookie.
+// writePair answers a successful login or refresh: the pair in the body,
+// or in cookie mode the access token in the body and the refresh token as
+// a cookie.
 func (s *Server) writePair(ctx context.Context, w http.ResponseWriter, pair *auth.Pair, cookiePath string, order pairOrder) {
 	noStore(w)
 	if cookiePath == "" || pair.Refresh == "" {

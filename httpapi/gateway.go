@@ -65,19 +65,13 @@ func (s *Server) gateway() http.Handler {
 	}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
 			// The query as the client wrote it, as nginx passes $args:
-			// httputil drops the parameters Go's parser refuses (a=1;b=2,
-			// a bad escape) and re-encodes the rest, but the upstream
-			// parses it its own way, and latch decides nothing on it.
-			switch q := pr.In.URL.RawQuery; {
-			case target.RawQuery == "":
-				pr.Out.URL.RawQuery = q
-			case q == "":
-				pr.Out.URL.RawQuery = target.RawQuery
-			default:
-				pr.Out.URL.RawQuery = target.RawQuery + "&" + q
-			}
+			// httputil has dropped the parameters Go's parser refuses
+			// (a=1;b=2, a bad escape) and re-encoded the rest, but the
+			// upstream parses it its own way, and latch decides nothing on
+			// it. SetURL then joins it to the target's, as it would have.
+			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
+			pr.SetURL(target)
 			stripIdentityHeaders(pr.Out.Header)
 			s.setForwarded(pr)
 			if p, ok := pr.In.Context().Value(proxiedKey{}).(*proxied); ok && p.caller != nil {

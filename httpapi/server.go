@@ -194,7 +194,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// checked there gets the check's answer (401 without a token), else the
 	// proxy would pass it upstream unauthenticated.
 	if s.cors != nil && !isForwardAuthPath(r.URL.Path) {
-		start := time.Now()
+		var start time.Time
+		if r.Method == http.MethodOptions { // only a preflight is timed here
+			start = time.Now()
+		}
 		if s.cors.apply(w, r) {
 			s.preflight(r.Method, http.StatusNoContent, time.Since(start))
 			return

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"slices"
 	"strings"
 	"time"
@@ -149,7 +148,7 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token: signing key: %w", err)
 	}
-	e.deriveKey = mac(sha256.New, material, "latch derived values")
+	e.deriveKey = mac(material, "latch derived values")
 	if opts.NextKey != nil {
 		next, err := newSigner(opts.NextKey)
 		if err != nil {
@@ -208,11 +207,11 @@ func (e *Engine) active() *signer {
 // data, the same for the same data (opaque handles use it, so that a
 // repeated refresh in the grace interval gets the same handles).
 func (e *Engine) Derive(label, data string) []byte {
-	return mac(sha256.New, e.deriveKey, label+"\x00"+data)
+	return mac(e.deriveKey, label+"\x00"+data)
 }
 
-func mac(h func() hash.Hash, key []byte, msg string) []byte {
-	m := hmac.New(h, key)
+func mac(key []byte, msg string) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(msg))
 	return m.Sum(nil)
 }

@@ -251,12 +251,10 @@ func LoadOrCreateKeySet(path, alg string) (s *KeySet, created bool, err error) {
 // it signed keep verifying; so does a staged next key (a running server may
 // sign with it). Save the set afterwards.
 func (s *KeySet) Rotate(alg string) error {
-	k, err := GenerateKey(alg)
-	if err != nil {
+	if err := s.Stage(alg); err != nil {
 		return err
 	}
-	s.retireNext()
-	s.replaceSigning(k)
+	s.Promote()
 	return nil
 }
 
